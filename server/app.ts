@@ -1,0 +1,127 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import proxyAddr from 'proxy-addr';
+import type { Logger } from 'pino';
+import { fromCgi, toCgi, type CgiContext, type CgiRequest } from './cgi.js';
+import type { ServerConfig } from './config/types.js';
+import { createDocrootView } from './docroot-view.js';
+import { GUEST_DOCROOT } from './paths.js';
+import { PoolError, type WorkerPool } from './pool/pool.js';
+import { readUnparsedBody } from './request-body.js';
+import { DEFAULT_ROUTE_OPTIONS, resolveRequest, type RouteOptions } from './routing.js';
+import { serveStatic } from './static-files.js';
+import { SERVER_SOFTWARE } from './version.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** What the access log reports: the worker that ran PHP, or "static". */
+    servedBy?: string;
+    bytesSent?: number;
+  }
+}
+
+export interface AppDeps {
+  config: ServerConfig;
+  pool: WorkerPool;
+  log: Logger;
+}
+
+/** One catch-all route: route → static file | PHP through the pool | redirect | error. */
+export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
+  const trusted = proxyAddr.compile(config.trustProxy);
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    disableRequestLogging: true,
+    trustProxy: config.trustProxy.length ? (address: string, hop: number) => trusted(address, hop) : false,
+    bodyLimit: config.maxBody,
+    return503OnClosing: true,
+    // Request-target checks (traversal, encodings) are the router's job, not a 400 from find-my-way.
+    routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 100_000 },
+  });
+
+  const view = createDocrootView(config.docroot);
+  const routeOptions: RouteOptions = { ...DEFAULT_ROUTE_OPTIONS, frontController: config.frontController, deny: config.deny };
+  const cgiContext: CgiContext = { serverSoftware: SERVER_SOFTWARE, documentRoot: GUEST_DOCROOT };
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.maxBody }, (_request, body, done) => done(null, body));
+
+  app.addHook('onResponse', async (request, reply) => {
+    log.info({
+      method: request.method,
+      path: request.url,
+      status: reply.statusCode,
+      bytes: request.bytesSent ?? Number(reply.getHeader('content-length') ?? 0),
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      worker: request.servedBy,
+      remote: request.ip,
+    }, 'request');
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    log[status >= 500 ? 'error' : 'info']({ err: error, path: request.url }, 'request failed');
+    if (reply.sent || reply.raw.headersSent) return;
+    void reply.code(status).type('text/plain; charset=utf-8').send(`${status} ${statusText(status)}\n`);
+  });
+
+  app.all('*', async (request, reply) => {
+    const resolution = resolveRequest(request.url, view, routeOptions);
+    switch (resolution.type) {
+      case 'error':
+        log.debug({ path: request.url, reason: resolution.reason }, 'request refused');
+        return reply.code(resolution.status).type('text/plain; charset=utf-8').send(`${resolution.status} ${statusText(resolution.status)}\n`);
+      case 'redirect':
+        return reply.redirect(resolution.location, resolution.status);
+      case 'static':
+        request.servedBy = 'static';
+        return serveStatic(request, reply, config.docroot, resolution.relPath);
+      case 'php':
+        return runPhp(request, reply, resolution);
+    }
+  });
+
+  async function runPhp(request: FastifyRequest, reply: FastifyReply, target: { relPath: string; scriptName: string; pathInfo: string }) {
+    const body = (request.body as Buffer | undefined) ?? (await readUnparsedBody(request.raw, config.maxBody));
+    const socket = request.raw.socket;
+    const cgiRequest: CgiRequest = {
+      method: request.method,
+      rawUrl: request.url,
+      httpVersion: request.raw.httpVersion,
+      headers: request.raw.headersDistinct,
+      peerAddress: socket.remoteAddress ?? '',
+      peerPort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? '',
+      localPort: socket.localPort ?? 0,
+      tls: 'encrypted' in socket,
+      fromTrustedProxy: config.trustProxy.length > 0 && trusted(socket.remoteAddress ?? '', 0),
+      clientAddress: request.ip,
+      bodyLength: body ? body.length : null,
+    };
+    const job = toCgi(cgiRequest, target, cgiContext);
+    let response;
+    try {
+      response = await pool.run(job, body ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : null);
+    } catch (error) {
+      if (!(error instanceof PoolError)) throw error;
+      log.warn({ path: request.url, status: error.status, reason: error.message }, 'php request not served');
+      if (error.retryAfterSeconds) reply.header('retry-after', String(error.retryAfterSeconds));
+      return reply.code(error.status).type('text/plain; charset=utf-8').send(`${error.status} ${statusText(error.status)}\n`);
+    }
+    request.servedBy = `php-${response.workerId}`;
+    const head = fromCgi(response.status, response.headers);
+    reply.code(head.status).headers(head.headers);
+    let bytes = 0;
+    response.body.on('data', (chunk: Buffer) => { bytes += chunk.length; request.bytesSent = bytes; });
+    if (request.method === 'HEAD') {
+      response.body.resume(); // PHP still runs to the end; the client gets the head only
+      return reply.send();
+    }
+    return reply.send(response.body);
+  }
+
+  return app;
+}
+
+function statusText(status: number): string {
+  return ({ 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 413: 'Content Too Large', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' } as Record<number, string>)[status] ?? 'Error';
+}

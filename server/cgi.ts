@@ -1,0 +1,155 @@
+/**
+ * CGI/1.1 (RFC 3875) in both directions, as pure functions: request → meta-variables for PHP,
+ * and PHP's CGI-style response headers → HTTP status and headers.
+ */
+
+export interface CgiRequest {
+  method: string;
+  /** The request target exactly as sent (path and query). */
+  rawUrl: string;
+  httpVersion: string;
+  /** Every header, lower-case names, all values (Node's `headersDistinct`). */
+  headers: Record<string, string[] | undefined>;
+  peerAddress: string;
+  peerPort: number;
+  localAddress: string;
+  localPort: number;
+  tls: boolean;
+  /** The peer is a configured trusted proxy, so X-Forwarded-* are believed. */
+  fromTrustedProxy: boolean;
+  /** The client address after walking X-Forwarded-For back through trusted proxies. */
+  clientAddress: string;
+  /** Body size in bytes; null when the request has no body. */
+  bodyLength: number | null;
+}
+
+export interface ScriptTarget {
+  /** Docroot-relative path of the script, e.g. 'wp-admin/index.php'. */
+  relPath: string;
+  /** URL path of the script, e.g. '/wp-admin/index.php'. */
+  scriptName: string;
+  /** Decoded extra path after the script, e.g. '/extra', or ''. */
+  pathInfo: string;
+}
+
+export interface CgiContext {
+  serverSoftware: string;
+  /** Where PHP sees the docroot, e.g. '/docroot'. */
+  documentRoot: string;
+}
+
+/** Everything a worker needs to run the script. */
+export interface PhpJob {
+  scriptPath: string;
+  relativeUri: string;
+  method: string;
+  protocol: 'http' | 'https';
+  /** The few headers php.wasm reads itself (host, cookie, content-type). */
+  headers: Record<string, string>;
+  server: Record<string, string>;
+}
+
+export function toCgi(request: CgiRequest, target: ScriptTarget, context: CgiContext): PhpJob {
+  const header = (name: string) => request.headers[name];
+  const first = (name: string) => header(name)?.[0]?.split(',')[0]?.trim() || undefined;
+
+  const forwarded = request.fromTrustedProxy;
+  const forwardedProto = forwarded ? first('x-forwarded-proto')?.toLowerCase() : undefined;
+  const https = forwardedProto ? forwardedProto === 'https' : request.tls;
+  const scheme = https ? 'https' : 'http';
+  const host = (forwarded && first('x-forwarded-host')) || header('host')?.[0] || hostWithPort(request.localAddress, request.localPort);
+  const { name: serverName, port: hostPort } = splitHost(host);
+  const forwardedPort = forwarded ? Number(first('x-forwarded-port')) || hostPort || (forwardedProto ? (https ? 443 : 80) : undefined) : undefined;
+
+  const queryAt = request.rawUrl.indexOf('?');
+  const server: Record<string, string> = {
+    GATEWAY_INTERFACE: 'CGI/1.1',
+    SERVER_SOFTWARE: context.serverSoftware,
+    SERVER_PROTOCOL: `HTTP/${request.httpVersion}`,
+    SERVER_NAME: serverName,
+    SERVER_ADDR: request.localAddress,
+    SERVER_PORT: String(forwardedPort ?? request.localPort),
+    REQUEST_METHOD: request.method,
+    REQUEST_URI: request.rawUrl,
+    QUERY_STRING: queryAt === -1 ? '' : request.rawUrl.slice(queryAt + 1),
+    REQUEST_SCHEME: scheme,
+    DOCUMENT_ROOT: context.documentRoot,
+    SCRIPT_NAME: target.scriptName,
+    SCRIPT_FILENAME: `${context.documentRoot}/${target.relPath}`,
+    PHP_SELF: target.scriptName + target.pathInfo,
+    REMOTE_ADDR: forwarded ? request.clientAddress : request.peerAddress,
+    REMOTE_PORT: String(request.peerPort),
+    REDIRECT_STATUS: '200',
+  };
+  if (target.pathInfo) {
+    server.PATH_INFO = target.pathInfo;
+    server.PATH_TRANSLATED = context.documentRoot + target.pathInfo;
+  }
+  if (https) server.HTTPS = 'on';
+  if (request.bodyLength !== null) server.CONTENT_LENGTH = String(request.bodyLength);
+  const contentType = header('content-type')?.[0];
+  if (contentType) server.CONTENT_TYPE = contentType;
+
+  for (const [name, values] of Object.entries(request.headers)) {
+    if (!values || name === 'content-type' || name === 'content-length') continue;
+    // httpoxy: a client's "Proxy:" header must never become HTTP_PROXY (read as an outbound proxy).
+    if (name === 'proxy') continue;
+    // "X-Foo_Bar" and "X-Foo-Bar" would both become HTTP_X_FOO_BAR: drop the underscore form (as nginx, Apache do).
+    if (!/^[a-z0-9-]+$/.test(name)) continue;
+    server['HTTP_' + name.toUpperCase().replace(/-/g, '_')] = values.join(name === 'cookie' ? '; ' : ', ');
+  }
+  server.HTTP_HOST = host;
+
+  const headers: Record<string, string> = { host };
+  if (server.HTTP_COOKIE) headers.cookie = server.HTTP_COOKIE;
+  if (contentType) headers['content-type'] = contentType;
+
+  return {
+    scriptPath: server.SCRIPT_FILENAME,
+    relativeUri: request.rawUrl,
+    method: request.method,
+    protocol: scheme,
+    headers,
+    server,
+  };
+}
+
+function hostWithPort(address: string, port: number): string {
+  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
+/** "example.com:8080" → name and port; "[::1]:8080" keeps the brackets in the name, as Apache does. */
+export function splitHost(host: string): { name: string; port?: number } {
+  const match = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host.trim());
+  if (!match) return { name: host };
+  return { name: match[1].toLowerCase(), port: match[2] ? Number(match[2]) : undefined };
+}
+
+export interface HttpHead {
+  status: number;
+  headers: Record<string, string | string[]>;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
+
+/** PHP's response head as CGI defines it: `Status:` sets the code, `Location` alone means 302. */
+export function fromCgi(phpStatus: number, phpHeaders: Record<string, string[]>): HttpHead {
+  let status = phpStatus || 200;
+  const headers: Record<string, string | string[]> = {};
+  let explicitStatus = false;
+  for (const [rawName, values] of Object.entries(phpHeaders)) {
+    const name = rawName.toLowerCase();
+    if (name === 'status') {
+      const code = parseInt(values[values.length - 1], 10);
+      if (code >= 100 && code <= 999) {
+        status = code;
+        explicitStatus = true;
+      }
+      continue;
+    }
+    if (HOP_BY_HOP.has(name)) continue;
+    headers[name] = name === 'set-cookie' ? values : values.length === 1 ? values[0] : values.join(', ');
+  }
+  if (headers.location && !explicitStatus && (status < 300 || status > 399) && status !== 201) status = 302;
+  return { status, headers };
+}

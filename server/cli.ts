@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+/**
+ * `php-wasm-server [--docroot DIR --port N ...]` serves a PHP docroot;
+ * `php-wasm-server wordpress [--dir DIR ...]` assembles (first run) and serves WordPress.
+ */
+import { statSync } from 'node:fs';
+import { ConfigError } from './config/coerce.js';
+import { loadConfig } from './config/load.js';
+import { OPTIONS, type OptionSpec } from './config/options.js';
+import type { ServerConfig } from './config/types.js';
+import { createLogger } from './logger.js';
+import { startServer, type RunningServer } from './server.js';
+import { SERVER_SOFTWARE } from './version.js';
+import { runWordPressCommand, WORDPRESS_OPTIONS } from './wordpress/command.js';
+
+async function main(argv: string[]): Promise<number> {
+  const isWordPress = argv[0] === 'wordpress';
+  const args = isWordPress ? argv.slice(1) : argv[0] === 'serve' ? argv.slice(1) : argv;
+  try {
+    if (isWordPress) return await runWordPressCommand(args, serveUntilSignal);
+    const { config, help, positionals } = loadConfig({ argv: args, env: process.env, cwd: process.cwd() });
+    if (help) return printHelp(OPTIONS);
+    if (positionals.length) throw new ConfigError('command', 'must be "wordpress" or none', positionals[0], 'command line');
+    requireDirectory(config.docroot, 'docroot');
+    return await serveUntilSignal(config);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`php-wasm-server: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+export function requireDirectory(path: string, key: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) throw new ConfigError(key, 'must be an existing directory', path, 'settings');
+}
+
+/** Serves until SIGTERM/SIGINT, then stops accepting, lets requests finish and exits 0. */
+async function serveUntilSignal(config: ServerConfig, onStarted?: (server: RunningServer) => void): Promise<number> {
+  const log = createLogger(config.logLevel);
+  const server = await startServer(config, log);
+  onStarted?.(server);
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      server.close().then(() => resolve(0), (error) => {
+        log.error({ err: error }, 'unclean shutdown');
+        resolve(1);
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+export type Serve = typeof serveUntilSignal;
+
+export function printHelp(options: readonly OptionSpec[], command = ''): number {
+  const lines = [
+    `${SERVER_SOFTWARE}: PHP (WebAssembly) application server`,
+    '',
+    `usage: php-wasm-server ${command}[options]`,
+    '',
+    ...options.map((o) => `  --${o.flag.padEnd(18)} ${o.env.padEnd(36)} ${o.describe}`),
+    '',
+    'Precedence: flags > environment > --config file > config/defaults.json.',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`php-wasm-server: ${(error as Error)?.stack ?? error}\n`);
+    process.exit(1);
+  },
+);

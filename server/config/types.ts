@@ -1,0 +1,41 @@
+export type PhpVersion = '7.4' | '8.0' | '8.1' | '8.2' | '8.3' | '8.4' | '8.5';
+
+export interface Mount {
+  /** Absolute host folder. */
+  host: string;
+  /** Absolute path inside PHP. */
+  guest: string;
+  readOnly: boolean;
+}
+
+export interface ServerConfig {
+  docroot: string;
+  host: string;
+  port: number;
+  workers: number;
+  php: PhpVersion;
+  /** Seconds. */
+  requestTimeout: number;
+  /** Bytes. */
+  maxBody: number;
+  queueLimit: number;
+  /** Seconds. */
+  queueTimeout: number;
+  maxRequests: number;
+  trustProxy: string[];
+  mounts: Mount[];
+  env: Record<string, string>;
+  ini: Record<string, string>;
+  allowNetwork: string[];
+  /** URL path of the front controller, '' for none. */
+  frontController: string;
+  deny: string[];
+  warmup: string[];
+  opcacheValidate: boolean;
+  /** Host folder for PHP session files (shared by all workers). */
+  sessionDir: string;
+  logLevel: string;
+  config?: string;
+  /** PHP run before every script, set by presets (not a user setting). */
+  extraPrepend?: string;
+}

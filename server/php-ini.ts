@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from './paths.js';
+import { toIniSize } from './config/size.js';
+import type { ServerConfig } from './config/types.js';
+
+export const GUEST_SESSION_DIR = '/var/lib/php/sessions';
+/** Runs before every script: undoes what php.wasm adds that CGI does not have (HTTPS=off). */
+export const GUEST_PREPEND = '/internal/shared/cgi-prepend.php';
+
+/** No subprocesses in the sandbox: php.wasm would otherwise hang or fail on them at run time. */
+const DISABLED_FUNCTIONS = ['exec', 'shell_exec', 'system', 'passthru', 'popen', 'proc_open', 'pcntl_exec', 'pcntl_fork', 'mail'];
+
+/** config/php.ini, then what the server derives from its settings, then the user's overrides. */
+export function buildPhpIni(config: ServerConfig): string {
+  const base = readFileSync(join(projectRoot, 'config', 'php.ini'), 'utf8');
+  const derived: Record<string, string> = {
+    upload_max_filesize: toIniSize(config.maxBody),
+    post_max_size: toIniSize(config.maxBody),
+    'session.save_path': GUEST_SESSION_DIR,
+    'opcache.validate_timestamps': config.opcacheValidate ? '1' : '0',
+    disable_functions: DISABLED_FUNCTIONS.join(','),
+    auto_prepend_file: GUEST_PREPEND,
+  };
+  const { auto_prepend_file: _userPrepend, ...overrides } = config.ini; // chained from our prepend instead
+  const lines = Object.entries({ ...derived, ...overrides }).map(([key, value]) => `${key} = ${iniValue(value)}`);
+  return `${base}\n; derived from the server settings and overrides\n${lines.join('\n')}\n`;
+}
+
+export function buildPrepend(config: ServerConfig): string {
+  const userPrepend = config.ini.auto_prepend_file;
+  return [
+    '<?php',
+    "if (($_SERVER['HTTPS'] ?? null) === 'off') { unset($_SERVER['HTTPS']); }",
+    config.extraPrepend ?? '',
+    userPrepend ? `require '${userPrepend.replace(/[\\']/g, (c) => '\\' + c)}';` : '',
+  ].join('\n');
+}
+
+function iniValue(value: string): string {
+  return /^[\w.\/-]*$/.test(value) ? value : `"${value.replace(/"/g, '\\"')}"`;
+}

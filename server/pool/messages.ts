@@ -1,0 +1,31 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { PhpJob } from '../cgi.js';
+import type { Mount, PhpVersion } from '../config/types.js';
+
+/** Everything a worker needs to boot its php.wasm instance (sent as workerData). */
+export interface WorkerBoot {
+  processId: number;
+  phpVersion: PhpVersion;
+  /** Compiled once in the main thread; each worker only instantiates it. */
+  wasmModule: WebAssembly.Module;
+  /** Host folder mounted at /docroot. */
+  docroot: string;
+  mounts: Mount[];
+  env: Record<string, string>;
+  phpIni: string;
+  /** Files written into the instance's own memory before the first request (guest path → text). */
+  files: Record<string, string>;
+  allowNetwork: string[];
+  /** The main thread's file lock manager, reachable synchronously (SQLite needs blocking locks). */
+  lockPort: MessagePort;
+}
+
+export type ToWorker = { type: 'run'; id: number; job: PhpJob; body: Uint8Array | null };
+
+export type FromWorker =
+  | { type: 'ready'; bootMs: number }
+  | { type: 'boot-failed'; error: string }
+  | { type: 'head'; id: number; status: number; headers: Record<string, string[]> }
+  | { type: 'chunk'; id: number; data: Uint8Array }
+  | { type: 'end'; id: number; exitCode: number; errors: string }
+  | { type: 'failed'; id: number; error: string };

@@ -1,0 +1,56 @@
+import { createNodeFsMountHandler, loadNodeRuntime } from '@php-wasm/node';
+import { PHP, __private__dont__use, type FileLockManager } from '@php-wasm/universal';
+import { GUEST_DOCROOT } from '../paths.js';
+import type { WorkerBoot } from './messages.js';
+import { restrictNetwork } from '../sandbox/network.js';
+import { mountReadOnly } from '../sandbox/read-only-mount.js';
+
+/** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
+const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG', '_'];
+
+/** CGI-family SAPI name: opcache only starts under SAPIs it knows, and scripts see an honest PHP_SAPI. */
+const SAPI_NAME = 'cgi-fcgi';
+
+export const PHP_INI_PATH = '/internal/shared/php.ini';
+
+/** Boots one sandboxed php.wasm instance: mounts, environment, network and php.ini set before any request. */
+export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager): Promise<PHP> {
+  const runtimeId = await loadNodeRuntime(boot.phpVersion, {
+    fileLockManager,
+    emscriptenOptions: {
+      processId: boot.processId,
+      // Instantiate the module compiled once in the main thread instead of compiling 23 MB per worker.
+      instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
+        WebAssembly.instantiate(boot.wasmModule, imports).then((instance) => receive(instance, boot.wasmModule));
+        return {};
+      },
+    } as Record<string, unknown>,
+  });
+  const php = new PHP(runtimeId);
+  const runtime = (php as unknown as Record<symbol, Runtime>)[__private__dont__use];
+
+  for (const name of EMSCRIPTEN_DEFAULT_ENV) runtime.ENV[name] = undefined;
+  Object.assign(runtime.ENV, boot.env);
+
+  restrictNetwork(runtime.outboundNetworkProxyServer, boot.allowNetwork);
+
+  await php.mount(GUEST_DOCROOT, createNodeFsMountHandler(boot.docroot));
+  for (const mount of boot.mounts) {
+    php.mkdir(mount.guest);
+    if (mount.readOnly) mountReadOnly(runtime, mount.host, mount.guest);
+    else await php.mount(mount.guest, createNodeFsMountHandler(mount.host));
+  }
+  php.mkdir('/tmp');
+  php.chdir(GUEST_DOCROOT);
+  await php.setSapiName(SAPI_NAME);
+  php.writeFile(PHP_INI_PATH, boot.phpIni);
+  for (const [path, text] of Object.entries(boot.files)) php.writeFile(path, text);
+  return php;
+}
+
+/** The parts of the Emscripten module this file touches. */
+export interface Runtime {
+  ENV: Record<string, string | undefined>;
+  outboundNetworkProxyServer: import('node:http').Server;
+  FS: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- Emscripten's FS has no types here
+}

@@ -1,0 +1,326 @@
+import { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { PhpJob } from '../cgi.js';
+import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
+import { SharedFileLocks } from './locks.js';
+
+export interface PoolOptions {
+  size: number;
+  maxRequests: number;
+  queueLimit: number;
+  queueTimeoutMs: number;
+  requestTimeoutMs: number;
+  boot: Omit<WorkerBoot, 'processId' | 'wasmModule' | 'lockPort'>;
+  wasmModule: WebAssembly.Module;
+  /** Jobs each new worker runs before it takes traffic (fills its opcache). */
+  warmup: PhpJob[];
+  log: Logger;
+}
+
+/** A request the pool could not serve; `status` is what the client gets. */
+export class PoolError extends Error {
+  constructor(public readonly status: 502 | 503 | 504, message: string, public readonly retryAfterSeconds?: number) {
+    super(message);
+  }
+}
+
+export interface PhpResponse {
+  status: number;
+  headers: Record<string, string[]>;
+  body: Readable;
+  workerId: number;
+}
+
+type Waiter = { resolve(response: PhpResponse): void; reject(error: Error): void };
+type Pending = Waiter & { job: PhpJob; body: Uint8Array | null; timer?: NodeJS.Timeout };
+type Active = Waiter & { id: number; stream?: Readable; timer: NodeJS.Timeout; internal: boolean };
+
+interface Slot {
+  id: number;
+  worker: Worker;
+  state: 'booting' | 'idle' | 'busy' | 'gone';
+  requests: number;
+  active?: Active;
+  /** Set once this worker has served its quota; it works on until `replacement` is ready. */
+  retiring: boolean;
+  successorReady: boolean;
+  ready: Promise<void>;
+}
+
+const WORKER_URL = new URL('./worker.js', import.meta.url);
+/** Requests a retiring worker may still take while its replacement boots, kept far from the 2046 abort. */
+const RETIRE_GRACE = 200;
+
+let nextProcessId = 100;
+let nextJobId = 1;
+
+/**
+ * Pre-instantiated php.wasm workers with a bounded FIFO queue. Owns every policy about them:
+ * queue limits, request timeouts (terminate + replace), crash replacement, and recycling off the
+ * request path (the replacement boots and warms before the old worker leaves).
+ */
+export class WorkerPool {
+  private readonly slots = new Set<Slot>();
+  private readonly queue: Pending[] = [];
+  private readonly locks = new SharedFileLocks();
+  private closing = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: PoolOptions) {}
+
+  async start(): Promise<void> {
+    const slots = Array.from({ length: this.options.size }, () => this.spawn());
+    await Promise.all(slots.map((slot) => slot.ready));
+  }
+
+  get stats(): { workers: number; busy: number; queued: number } {
+    const live = [...this.slots].filter((s) => s.state !== 'gone');
+    return { workers: live.length, busy: live.filter((s) => s.state === 'busy').length, queued: this.queue.length };
+  }
+
+  run(job: PhpJob, body: Uint8Array | null): Promise<PhpResponse> {
+    return new Promise((resolve, reject) => {
+      if (this.closing) return reject(new PoolError(503, 'server is shutting down', 5));
+      const pending: Pending = { job, body, resolve, reject };
+      const slot = this.idleSlot();
+      if (slot) return this.dispatch(slot, pending);
+      if (this.queue.length >= this.options.queueLimit) {
+        return reject(new PoolError(503, `queue full (${this.options.queueLimit} waiting)`, this.retryAfter()));
+      }
+      pending.timer = setTimeout(() => {
+        const at = this.queue.indexOf(pending);
+        if (at !== -1) this.queue.splice(at, 1);
+        reject(new PoolError(503, `no worker free within ${this.options.queueTimeoutMs} ms`, this.retryAfter()));
+      }, this.options.queueTimeoutMs);
+      this.queue.push(pending);
+    });
+  }
+
+  /** Stops taking work, lets running requests finish (up to graceMs), then stops every worker. */
+  async close(graceMs: number): Promise<void> {
+    this.closing = true;
+    for (const pending of this.queue.splice(0)) {
+      clearTimeout(pending.timer);
+      pending.reject(new PoolError(503, 'server is shutting down', 5));
+    }
+    const allIdle = new Promise<void>((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.checkIdle();
+    });
+    await Promise.race([allIdle, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    await Promise.all([...this.slots].map((slot) => this.kill(slot)));
+  }
+
+  private spawn(): Slot {
+    const id = nextProcessId++;
+    const slot = { id, state: 'booting', requests: 0, retiring: false, successorReady: false } as Slot;
+    this.slots.add(slot);
+    slot.ready = (async () => {
+      const lockPort = await this.locks.portForWorker();
+      const boot: WorkerBoot = { ...this.options.boot, processId: id, wasmModule: this.options.wasmModule, lockPort };
+      slot.worker = new Worker(WORKER_URL, { workerData: boot, transferList: [lockPort] });
+      await new Promise<void>((resolve, reject) => {
+        slot.worker.on('message', (message: FromWorker) => {
+          if (message.type === 'ready') {
+            this.options.log.debug({ worker: id, bootMs: message.bootMs }, 'php worker booted');
+            resolve();
+          } else if (message.type === 'boot-failed') {
+            reject(new Error(`php worker ${id} failed to boot: ${message.error}`));
+          } else {
+            this.onWorkerMessage(slot, message);
+          }
+        });
+        slot.worker.on('error', (error) => {
+          reject(error);
+          this.onWorkerGone(slot, error);
+        });
+        slot.worker.on('exit', (code) => {
+          reject(new Error(`php worker ${id} exited with code ${code} while booting`));
+          this.onWorkerGone(slot, new Error(`exited with code ${code}`));
+        });
+      });
+      for (const job of this.options.warmup) await this.warm(slot, job);
+      if (slot.state === 'gone') throw new Error(`php worker ${id} died while warming up`);
+      slot.state = 'idle';
+      this.onIdle(slot);
+    })();
+    slot.ready.catch((error) => {
+      this.options.log.error({ worker: id, err: error }, 'php worker could not start');
+      void this.kill(slot);
+    });
+    return slot;
+  }
+
+  private async warm(slot: Slot, job: PhpJob): Promise<void> {
+    const started = performance.now();
+    try {
+      const response = await new Promise<PhpResponse>((resolve, reject) => {
+        this.send(slot, { resolve, reject, job, body: null }, true);
+      });
+      for await (const _ of response.body); // eslint-disable-line @typescript-eslint/no-unused-vars -- drain
+      this.options.log.debug({ worker: slot.id, path: job.relativeUri, ms: Math.round(performance.now() - started) }, 'php worker warmed');
+    } catch (error) {
+      this.options.log.warn({ worker: slot.id, path: job.relativeUri, err: error }, 'warm-up request failed');
+    }
+  }
+
+  private idleSlot(): Slot | undefined {
+    let best: Slot | undefined;
+    for (const slot of this.slots) {
+      if (slot.state !== 'idle') continue;
+      if (slot.retiring && slot.requests >= this.options.maxRequests + RETIRE_GRACE) continue;
+      // Prefer workers that are not about to leave.
+      if (!best || (best.retiring && !slot.retiring)) best = slot;
+    }
+    return best;
+  }
+
+  private dispatch(slot: Slot, pending: Pending): void {
+    clearTimeout(pending.timer);
+    slot.requests++;
+    this.send(slot, pending, false);
+    if (slot.requests >= this.options.maxRequests && !slot.retiring) this.retire(slot);
+  }
+
+  private send(slot: Slot, pending: Pending, internal: boolean): void {
+    const id = nextJobId++;
+    slot.state = 'busy';
+    const timer = setTimeout(() => this.onTimeout(slot, id), this.options.requestTimeoutMs);
+    slot.active = { id, resolve: pending.resolve, reject: pending.reject, timer, internal };
+    const message: ToWorker = { type: 'run', id, job: pending.job, body: pending.body };
+    slot.worker.postMessage(message);
+  }
+
+  private onWorkerMessage(slot: Slot, message: FromWorker): void {
+    const active = slot.active;
+    if (!active || !('id' in message) || message.id !== active.id) return;
+    switch (message.type) {
+      case 'head':
+        active.stream = new Readable({ read() {} });
+        active.resolve({ status: message.status, headers: message.headers, body: active.stream, workerId: slot.id });
+        return;
+      case 'chunk':
+        active.stream?.push(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+        return;
+      case 'end':
+        clearTimeout(active.timer);
+        if (message.errors.trim()) this.logPhpErrors(slot, message.errors);
+        active.stream?.push(null);
+        slot.active = undefined;
+        // A warm-up job hands the worker back to spawn(), which marks it idle when all are done.
+        slot.state = active.internal ? 'booting' : 'idle';
+        if (!active.internal) this.onIdle(slot);
+        return;
+      case 'failed':
+        // A trap can leave the instance broken: never reuse it.
+        this.options.log.error({ worker: slot.id, error: message.error }, 'php crashed; replacing worker');
+        this.failActive(slot, new PoolError(502, 'PHP crashed while handling the request'));
+        void this.replace(slot);
+        return;
+    }
+  }
+
+  private logPhpErrors(slot: Slot, errors: string): void {
+    for (const line of errors.split('\n')) {
+      if (line.trim()) this.options.log.warn({ worker: slot.id, php: line.trim() }, 'php');
+    }
+  }
+
+  private onTimeout(slot: Slot, jobId: number): void {
+    if (slot.active?.id !== jobId) return;
+    this.options.log.warn({ worker: slot.id, timeoutMs: this.options.requestTimeoutMs }, 'request timed out; terminating worker');
+    this.failActive(slot, new PoolError(504, `script ran longer than ${this.options.requestTimeoutMs / 1000} s`));
+    void this.replace(slot);
+  }
+
+  private failActive(slot: Slot, error: PoolError): void {
+    const active = slot.active;
+    if (!active) return;
+    clearTimeout(active.timer);
+    slot.active = undefined;
+    if (active.stream) active.stream.destroy(error);
+    else active.reject(error);
+  }
+
+  private onWorkerGone(slot: Slot, error: Error): void {
+    if (slot.state === 'gone') return;
+    this.options.log.error({ worker: slot.id, err: error }, 'php worker died; replacing it');
+    this.failActive(slot, new PoolError(502, 'PHP worker died while handling the request'));
+    void this.replace(slot);
+  }
+
+  /** Ends a worker now and starts another in its place (timeouts, crashes). */
+  private async replace(slot: Slot): Promise<void> {
+    const wasLive = slot.state !== 'gone';
+    await this.kill(slot);
+    if (wasLive && !this.closing && !slot.retiring) this.spawnWithBackoff();
+  }
+
+  private bootFailures = 0;
+  private spawnWithBackoff(): void {
+    const slot = this.spawn();
+    slot.ready.then(
+      () => { this.bootFailures = 0; },
+      () => {
+        this.bootFailures++;
+        const delay = Math.min(30_000, 500 * 2 ** this.bootFailures);
+        if (!this.closing) setTimeout(() => this.spawnWithBackoff(), delay).unref();
+      },
+    );
+  }
+
+  /** Recycling: boot and warm the successor first, so capacity never drops. */
+  private retire(slot: Slot): void {
+    slot.retiring = true;
+    this.options.log.info({ worker: slot.id, requests: slot.requests }, 'recycling php worker');
+    this.spawn().ready.then(
+      () => {
+        slot.successorReady = true;
+        if (slot.state === 'idle') void this.kill(slot);
+      },
+      () => { slot.retiring = false; }, // try again at the next request
+    );
+  }
+
+  private async kill(slot: Slot): Promise<void> {
+    if (slot.state === 'gone') return;
+    slot.state = 'gone';
+    this.slots.delete(slot);
+    this.failActive(slot, new PoolError(503, 'worker stopped', 1));
+    try {
+      await slot.worker?.terminate();
+    } finally {
+      this.locks.releaseProcess(slot.id);
+      this.checkIdle();
+    }
+  }
+
+  private onIdle(slot: Slot): void {
+    if (slot.retiring && slot.successorReady) {
+      void this.kill(slot);
+      this.pump();
+      return;
+    }
+    this.pump();
+    this.checkIdle();
+  }
+
+  private pump(): void {
+    while (this.queue.length) {
+      const slot = this.idleSlot();
+      if (!slot) return;
+      this.dispatch(slot, this.queue.shift()!);
+    }
+  }
+
+  private checkIdle(): void {
+    if (![...this.slots].some((s) => s.state === 'busy')) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  private retryAfter(): number {
+    return Math.max(1, Math.ceil(this.options.requestTimeoutMs / 1000 / 4));
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * URL → what to serve. A pure function over a read-only view of the docroot, so every rule
+ * (traversal, dotfiles, PATH_INFO, index files, front controller) is unit-tested without a server.
+ */
+
+export type EntryKind = 'file' | 'dir' | null;
+
+/** What the router may ask of the docroot. Paths are docroot-relative, '/'-separated, no leading slash. */
+export interface DocrootView {
+  /** `null` when absent, or when it is a symlink that leads outside the docroot. */
+  kind(relPath: string): EntryKind;
+}
+
+export interface RouteOptions {
+  /** URL path of the script for paths that do not exist ('' for none). */
+  frontController: string;
+  /** Extra denied docroot-relative prefixes, e.g. 'wp-content/database/'. */
+  deny: readonly string[];
+  indexFiles: readonly string[];
+  phpExtensions: readonly string[];
+}
+
+export const DEFAULT_ROUTE_OPTIONS: RouteOptions = {
+  frontController: '/index.php',
+  deny: [],
+  indexFiles: ['index.php', 'index.html', 'index.htm'],
+  phpExtensions: ['.php'],
+};
+
+export type Resolution =
+  | { type: 'static'; relPath: string }
+  | { type: 'php'; relPath: string; scriptName: string; pathInfo: string }
+  | { type: 'redirect'; status: 301; location: string }
+  | { type: 'error'; status: 400 | 403 | 404; reason: string };
+
+const error = (status: 400 | 403 | 404, reason: string): Resolution => ({ type: 'error', status, reason });
+
+export function resolveRequest(rawUrl: string, view: DocrootView, options: RouteOptions = DEFAULT_ROUTE_OPTIONS): Resolution {
+  const queryAt = rawUrl.indexOf('?');
+  const rawPath = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
+  const rawQuery = queryAt === -1 ? '' : rawUrl.slice(queryAt);
+  if (!rawPath.startsWith('/')) return error(400, 'request target is not an absolute path');
+  // Encoded slashes and backslashes would let one segment act as several (Apache: AllowEncodedSlashes Off).
+  if (/%(2f|5c)/i.test(rawPath) || rawPath.includes('\\')) return error(400, 'encoded slash or backslash in path');
+
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rawPath);
+  } catch {
+    return error(400, 'malformed percent-encoding');
+  }
+  if (decoded.includes('\0')) return error(400, 'NUL byte in path');
+
+  const segments = normalizeSegments(decoded);
+  if (!segments) return error(400, 'path climbs above the docroot');
+  const denied = deniedReason(segments, options.deny);
+  if (denied) return error(403, denied);
+
+  const isPhp = (name: string) => options.phpExtensions.some((ext) => name.toLowerCase().endsWith(ext));
+  const trailingSlash = decoded.endsWith('/');
+
+  // Walk down the path: the first prefix that is a file is the target; the rest is PATH_INFO.
+  for (let i = 1; i <= segments.length; i++) {
+    const relPath = segments.slice(0, i).join('/');
+    const kind = view.kind(relPath);
+    if (kind === 'dir') continue;
+    if (kind === 'file') {
+      const rest = segments.slice(i);
+      if (isPhp(relPath)) {
+        const pathInfo = rest.length ? '/' + rest.join('/') + (trailingSlash ? '/' : '') : trailingSlash ? '/' : '';
+        return { type: 'php', relPath, scriptName: '/' + relPath, pathInfo };
+      }
+      // Only PHP files take PATH_INFO: /upload.jpg/x.php must never run (or serve) upload.jpg.
+      if (rest.length || trailingSlash) return error(404, 'path below a non-PHP file');
+      return { type: 'static', relPath };
+    }
+    return missing(options, view);
+  }
+
+  // Every segment was a directory (or the path is "/").
+  if (!trailingSlash && segments.length > 0) {
+    return { type: 'redirect', status: 301, location: rawPath + '/' + rawQuery };
+  }
+  const dir = segments.join('/');
+  for (const index of options.indexFiles) {
+    const relPath = dir ? `${dir}/${index}` : index;
+    if (view.kind(relPath) !== 'file') continue;
+    return isPhp(index) ? { type: 'php', relPath, scriptName: '/' + relPath, pathInfo: '' } : { type: 'static', relPath };
+  }
+  return segments.length === 0 ? missing(options, view) : error(403, 'directory without index');
+}
+
+function missing(options: RouteOptions, view: DocrootView): Resolution {
+  const front = options.frontController.replace(/^\/+/, '');
+  if (front && view.kind(front) === 'file') return { type: 'php', relPath: front, scriptName: '/' + front, pathInfo: '' };
+  return error(404, 'not found');
+}
+
+/** Resolves "." and ".." and collapses empty segments; null if ".." would leave the root. */
+export function normalizeSegments(path: string): string[] | null {
+  const out: string[] = [];
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') {
+      if (out.length === 0) return null;
+      out.pop();
+    } else {
+      out.push(segment);
+    }
+  }
+  return out;
+}
+
+function deniedReason(segments: string[], deny: readonly string[]): string | null {
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i];
+    if (!segment.startsWith('.')) continue;
+    if (i === 0 && segment === '.well-known') continue;
+    return segment.toLowerCase().startsWith('.ht') ? 'server configuration file' : 'hidden file';
+  }
+  const joined = segments.join('/') + '/';
+  for (const prefix of deny) {
+    const clean = prefix.replace(/^\/+/, '');
+    if (clean && (joined.startsWith(clean.endsWith('/') ? clean : clean + '/') || joined === clean)) return 'denied by configuration';
+  }
+  return null;
+}

@@ -1,0 +1,68 @@
+import { mkdirSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApp } from './app.js';
+import type { PhpJob } from './cgi.js';
+import { localPhpJob } from './local-job.js';
+import type { ServerConfig } from './config/types.js';
+import { createDocrootView } from './docroot-view.js';
+import { buildPhpIni, buildPrepend, GUEST_PREPEND, GUEST_SESSION_DIR } from './php-ini.js';
+import { WorkerPool } from './pool/pool.js';
+import { compilePhpModule } from './pool/wasm-module.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  pool: WorkerPool;
+  /** e.g. http://127.0.0.1:8087 */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Boots every worker (pre-instantiated, warmed), then listens. Nothing listens before PHP is ready. */
+export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  const started = performance.now();
+  mkdirSync(config.sessionDir, { recursive: true });
+  const pool = new WorkerPool({
+    size: config.workers,
+    maxRequests: config.maxRequests,
+    queueLimit: config.queueLimit,
+    queueTimeoutMs: config.queueTimeout * 1000,
+    requestTimeoutMs: config.requestTimeout * 1000,
+    wasmModule: await compilePhpModule(config.php),
+    boot: {
+      phpVersion: config.php,
+      docroot: config.docroot,
+      mounts: [...config.mounts, { host: config.sessionDir, guest: GUEST_SESSION_DIR, readOnly: false }],
+      env: config.env,
+      phpIni: buildPhpIni(config),
+      files: { [GUEST_PREPEND]: buildPrepend(config) },
+      allowNetwork: config.allowNetwork,
+    },
+    warmup: warmupJobs(config),
+    log,
+  });
+  await pool.start();
+  const app = buildApp({ config, pool, log });
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  log.info({ url, docroot: config.docroot, workers: config.workers, php: config.php, bootMs: Math.round(performance.now() - started) }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () => (closing ??= (async () => {
+    const appClosed = app.close();
+    await Promise.race([appClosed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())]);
+    await pool.close(1000);
+  })());
+  return { app, pool, url, port, close };
+}
+
+/** Warm-up requests as a local visitor would send them, so each worker compiles the hot code first. */
+function warmupJobs(config: ServerConfig): PhpJob[] {
+  const view = createDocrootView(config.docroot);
+  return config.warmup.map((path) => localPhpJob(config, view, path)).filter((job): job is PhpJob => job !== null);
+}

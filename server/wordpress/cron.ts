@@ -1,0 +1,35 @@
+import type { Logger } from 'pino';
+import { createDocrootView } from '../docroot-view.js';
+import { localPhpJob } from '../local-job.js';
+import type { RunningServer } from '../server.js';
+import type { WordPressConfig } from './options.js';
+
+/**
+ * WP-Cron normally runs when WordPress requests its own wp-cron.php over HTTP, which the sandbox
+ * (no network for PHP) rules out. The server runs it on a timer instead, one run at a time.
+ */
+export function startCron(server: RunningServer, config: WordPressConfig, log: Logger): () => void {
+  if (!config.cronInterval) return () => {};
+  const view = createDocrootView(config.dir);
+  let running = false;
+  const tick = async () => {
+    if (running) return;
+    const job = localPhpJob(config, view, `/wp-cron.php?doing_wp_cron=${(Date.now() / 1000).toFixed(4)}`, server.port);
+    if (!job) return;
+    running = true;
+    const started = performance.now();
+    try {
+      const response = await server.pool.run(job, null);
+      for await (const _ of response.body); // eslint-disable-line @typescript-eslint/no-unused-vars -- drain
+      log.debug({ status: response.status, ms: Math.round(performance.now() - started) }, 'wp-cron ran');
+    } catch (error) {
+      log.warn({ err: error }, 'wp-cron run failed');
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), config.cronInterval * 1000);
+  timer.unref();
+  server.app.addHook('onClose', async () => clearInterval(timer));
+  return () => clearInterval(timer);
+}
