@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import proxyAddr from 'proxy-addr';
 import type { Logger } from 'pino';
 import { fromCgi, toCgi, type CgiContext, type CgiRequest } from './cgi.js';
@@ -30,7 +30,7 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
   const trusted = proxyAddr.compile(config.trustProxy);
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }), // our onResponse hook writes the access line
     trustProxy: config.trustProxy.length ? (address: string, hop: number) => trusted(address, hop) : false,
     bodyLimit: config.maxBody,
     return503OnClosing: true,

@@ -19,6 +19,10 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
     fileLockManager,
     emscriptenOptions: {
       processId: boot.processId,
+      // Emscripten fills a default environment (USER, HOME, and '_' with the host's node path);
+      // undefined entries remove them. What remains besides the configured variables is php.wasm's
+      // own: PATH=/internal/shared/bin and USE_ZEND_ALLOC=0.
+      ENV: { ...Object.fromEntries(EMSCRIPTEN_DEFAULT_ENV.map((name) => [name, undefined])), ...boot.env },
       // Instantiate the module compiled once in the main thread instead of compiling 23 MB per worker.
       instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
         WebAssembly.instantiate(boot.wasmModule, imports).then((instance) => receive(instance, boot.wasmModule));
@@ -29,8 +33,6 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
   const php = new PHP(runtimeId);
   const runtime = (php as unknown as Record<symbol, Runtime>)[__private__dont__use];
 
-  for (const name of EMSCRIPTEN_DEFAULT_ENV) runtime.ENV[name] = undefined;
-  Object.assign(runtime.ENV, boot.env);
 
   restrictNetwork(runtime.outboundNetworkProxyServer, boot.allowNetwork);
 

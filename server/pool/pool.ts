@@ -222,8 +222,9 @@ export class WorkerPool {
   }
 
   private logPhpErrors(slot: Slot, errors: string): void {
-    for (const line of errors.split('\n')) {
-      if (line.trim()) this.options.log.warn({ worker: slot.id, php: line.trim() }, 'php');
+    // One log entry per PHP message; a message's stack trace stays with it.
+    for (const message of errors.split(/\n(?=PHP )/)) {
+      if (message.trim()) this.options.log.warn({ worker: slot.id, php: message.trim() }, 'php');
     }
   }
 

@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { loadConfig } from '../../server/config/load.js';
+import type { ServerConfig } from '../../server/config/types.js';
+import { startServer, type RunningServer } from '../../server/server.js';
+import { projectRoot } from '../../server/paths.js';
+
+export const FIXTURE_DOCROOT = join(projectRoot, 'test', 'fixtures', 'docroot');
+
+export interface TestServer extends RunningServer {
+  config: ServerConfig;
+  /** Every log line the server wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+}
+
+/**
+ * A real server (real php.wasm workers, real HTTP on 127.0.0.1, a free port) with the documented
+ * defaults plus `overrides`. Logs are captured for assertions instead of printed.
+ */
+export async function startTestServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
+  const { config: defaults } = loadConfig({ argv: [], env: {}, cwd: projectRoot });
+  const sessionDir = mkdtempSync(join(tmpdir(), 'pws-sessions-'));
+  const config: ServerConfig = { ...defaults, docroot: FIXTURE_DOCROOT, port: 0, workers: 2, sessionDir, ...overrides };
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const log = pino({ level: 'debug', base: undefined }, sink);
+  const server = await startServer(config, log);
+  const close = server.close;
+  return Object.assign(server, {
+    config,
+    logs,
+    close: async () => {
+      await close();
+      rmSync(sessionDir, { recursive: true, force: true });
+    },
+  });
+}
+
+/** A temporary folder removed when the test ends. */
+export function tempDir(t: { teardown(fn: () => void): void }, prefix = 'pws-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
