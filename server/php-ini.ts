@@ -8,8 +8,12 @@ export const GUEST_SESSION_DIR = '/var/lib/php/sessions';
 /** Runs before every script: undoes what php.wasm adds that CGI does not have (HTTPS=off). */
 export const GUEST_PREPEND = '/internal/shared/cgi-prepend.php';
 
-/** No subprocesses in the sandbox: php.wasm would otherwise hang or fail on them at run time. */
-const DISABLED_FUNCTIONS = ['exec', 'shell_exec', 'system', 'passthru', 'popen', 'proc_open', 'pcntl_exec', 'pcntl_fork', 'mail'];
+/**
+ * No subprocesses in the sandbox: the functions whose only purpose is to run one are removed, so
+ * scripts can test function_exists(). mail() stays (WordPress calls it unguarded) and fails via
+ * the refusing spawn handler (sandbox/no-subprocesses.ts).
+ */
+const DISABLED_FUNCTIONS = ['exec', 'shell_exec', 'system', 'passthru', 'popen', 'proc_open', 'pcntl_exec', 'pcntl_fork'];
 
 /** config/php.ini, then what the server derives from its settings, then the user's overrides. */
 export function buildPhpIni(config: ServerConfig): string {

@@ -17,6 +17,8 @@ export interface RunningServer {
   url: string;
   port: number;
   close(): Promise<void>;
+  /** Runs before shutdown starts (timers and other background work stop first). */
+  onClose(stop: () => void): void;
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -52,13 +54,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url, docroot: config.docroot, workers: config.workers, php: config.php, bootMs: Math.round(performance.now() - started) }, 'listening');
 
+  const stoppers: Array<() => void> = [];
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= (async () => {
+    for (const stop of stoppers) stop();
     const appClosed = app.close();
     await Promise.race([appClosed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())]);
     await pool.close(1000);
   })());
-  return { app, pool, url, port, close };
+  return { app, pool, url, port, close, onClose: (stop) => stoppers.push(stop) };
 }
 
 /** Warm-up requests as a local visitor would send them, so each worker compiles the hot code first. */

@@ -30,6 +30,6 @@ export function startCron(server: RunningServer, config: WordPressConfig, log: L
   };
   const timer = setInterval(() => void tick(), config.cronInterval * 1000);
   timer.unref();
-  server.app.addHook('onClose', async () => clearInterval(timer));
+  server.onClose(() => clearInterval(timer));
   return () => clearInterval(timer);
 }
