@@ -4,25 +4,30 @@
  * `php-wasm-server wordpress [--dir DIR ...]` assembles (first run) and serves WordPress.
  */
 import { statSync } from 'node:fs';
+import type { Logger } from 'pino';
 import { ConfigError } from './config/coerce.js';
 import { loadConfig } from './config/load.js';
 import { OPTIONS, type OptionSpec } from './config/options.js';
-import type { ServerConfig } from './config/types.js';
 import { createLogger } from './logger.js';
 import { startServer, type RunningServer } from './server.js';
 import { SERVER_SOFTWARE } from './version.js';
-import { runWordPressCommand, WORDPRESS_OPTIONS } from './wordpress/command.js';
+import { loadWordPressConfig, startWordPress } from './wordpress/start.js';
+import { WORDPRESS_OPTIONS } from './wordpress/options.js';
 
 async function main(argv: string[]): Promise<number> {
   const isWordPress = argv[0] === 'wordpress';
-  const args = isWordPress ? argv.slice(1) : argv[0] === 'serve' ? argv.slice(1) : argv;
+  const args = isWordPress || argv[0] === 'serve' ? argv.slice(1) : argv;
   try {
-    if (isWordPress) return await runWordPressCommand(args, serveUntilSignal);
+    if (isWordPress) {
+      const { config, help } = loadWordPressConfig(args, process.env, process.cwd());
+      if (help) return printHelp([...OPTIONS, ...WORDPRESS_OPTIONS], 'wordpress ');
+      return await serveUntilSignal(config.logLevel, (log) => startWordPress(config, log));
+    }
     const { config, help, positionals } = loadConfig({ argv: args, env: process.env, cwd: process.cwd() });
     if (help) return printHelp(OPTIONS);
-    if (positionals.length) throw new ConfigError('command', 'must be "wordpress" or none', positionals[0], 'command line');
+    if (positionals.length) throw new ConfigError('command', 'must be "wordpress", "serve" or none', positionals[0], 'command line');
     requireDirectory(config.docroot, 'docroot');
-    return await serveUntilSignal(config);
+    return await serveUntilSignal(config.logLevel, (log) => startServer(config, log));
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`php-wasm-server: ${error.message}\n`);
@@ -32,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-export function requireDirectory(path: string, key: string): void {
+function requireDirectory(path: string, key: string): void {
   let isDir = false;
   try {
     isDir = statSync(path).isDirectory();
@@ -43,10 +48,9 @@ export function requireDirectory(path: string, key: string): void {
 }
 
 /** Serves until SIGTERM/SIGINT, then stops accepting, lets requests finish and exits 0. */
-async function serveUntilSignal(config: ServerConfig, onStarted?: (server: RunningServer) => void): Promise<number> {
-  const log = createLogger(config.logLevel);
-  const server = await startServer(config, log);
-  onStarted?.(server);
+async function serveUntilSignal(logLevel: string, start: (log: Logger) => Promise<RunningServer>): Promise<number> {
+  const log = createLogger(logLevel);
+  const server = await start(log);
   return new Promise((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'shutting down');
@@ -60,9 +64,7 @@ async function serveUntilSignal(config: ServerConfig, onStarted?: (server: Runni
   });
 }
 
-export type Serve = typeof serveUntilSignal;
-
-export function printHelp(options: readonly OptionSpec[], command = ''): number {
+function printHelp(options: readonly OptionSpec[], command = ''): number {
   const lines = [
     `${SERVER_SOFTWARE}: PHP (WebAssembly) application server`,
     '',

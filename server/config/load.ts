@@ -29,20 +29,26 @@ type Layer = { values: Record<string, unknown>; source: (key: string) => string;
 export function loadConfig<T extends ServerConfig = ServerConfig>(request: LoadRequest): Loaded<T> {
   const options = [...OPTIONS, ...(request.extraOptions ?? [])];
   const flags = readFlags(request.argv, options);
-  const env = readEnv(request.env, options);
+  const env = readEnv(request.env, options, request.cwd);
   const fileLayers = [jsonLayer(join(projectRoot, 'config', 'defaults.json'), options)];
   if (request.presetFile) fileLayers.push(jsonLayer(request.presetFile, options));
-  const configPath = (flags.values.config ?? env.values.config) as string | undefined;
+  const configFrom = flags.values.config !== undefined ? flags : env;
+  const configPath = configFrom.values.config;
   if (configPath !== undefined) {
-    const path = coerce(byKey(options, 'config'), configPath, 'config', request.cwd) as string;
-    fileLayers.push(jsonLayer(path, options));
+    // Name the flag or variable that pointed at the file, so a bad path is traceable.
+    const path = coerce(byKey(options, 'config', 'config'), configPath, configFrom.source('config'), request.cwd) as string;
+    fileLayers.push(jsonLayer(path, options, configFrom.source('config')));
   }
   const layers: Layer[] = [...fileLayers, env, { ...flags, baseDir: request.cwd }];
   const config: Record<string, unknown> = {};
   for (const layer of layers) {
     for (const [key, raw] of Object.entries(layer.values)) {
       if (raw === null) continue; // null in a file means "keep the computed default"
-      config[key] = coerce(byKey(options, key), raw, layer.source(key), layer.baseDir);
+      const option = byKey(options, key, layer.source(key));
+      const value = coerce(option, raw, layer.source(key), layer.baseDir);
+      // A higher layer adds to a merging setting instead of silently dropping what a preset set
+      // (e.g. `wordpress --ini display_errors=On` must keep the preset's max_input_vars and deny list).
+      config[key] = option.merge && config[key] !== undefined ? mergeValues(config[key], value) : value;
     }
   }
   config.workers ??= defaultWorkerCount();
@@ -50,10 +56,15 @@ export function loadConfig<T extends ServerConfig = ServerConfig>(request: LoadR
   return { config: config as unknown as T, positionals: flags.positionals, help: flags.help };
 }
 
-function byKey(options: readonly OptionSpec[], key: string): OptionSpec {
+function byKey(options: readonly OptionSpec[], key: string, source: string): OptionSpec {
   const option = options.find((o) => o.key === key);
-  if (!option) throw new ConfigError(key, `is not a setting (known: ${options.map((o) => o.key).join(', ')})`, key, 'config file');
+  if (!option) throw new ConfigError(key, `is not a setting (known: ${options.map((o) => o.key).join(', ')})`, key, source);
   return option;
+}
+
+function mergeValues(lower: unknown, higher: unknown): unknown {
+  if (Array.isArray(lower) && Array.isArray(higher)) return [...new Set([...lower, ...higher])];
+  return { ...(lower as Record<string, unknown>), ...(higher as Record<string, unknown>) };
 }
 
 function readFlags(argv: string[], options: readonly OptionSpec[]): Layer & { positionals: string[]; help: boolean } {
@@ -69,7 +80,9 @@ function readFlags(argv: string[], options: readonly OptionSpec[]): Layer & { po
       },
     });
   } catch (error) {
-    throw new ConfigError('arguments', 'see --help for the flags', argv.join(' '), `command line: ${(error as Error).message}`);
+    // parseArgs messages can span lines ("argument is ambiguous.\nDid you forget…"): keep the first one.
+    const reason = (error as Error).message.split('\n')[0];
+    throw new ConfigError('arguments', 'see --help for the flags', argv.join(' '), `command line: ${reason}`);
   }
   const values: Record<string, unknown> = {};
   for (const option of options) {
@@ -85,27 +98,30 @@ function readFlags(argv: string[], options: readonly OptionSpec[]): Layer & { po
   };
 }
 
-function readEnv(env: Record<string, string | undefined>, options: readonly OptionSpec[]): Layer {
+function readEnv(env: Record<string, string | undefined>, options: readonly OptionSpec[], cwd: string): Layer {
   const values: Record<string, unknown> = {};
   for (const option of options) {
     const value = env[option.env];
     if (value !== undefined && value !== '') values[option.key] = value;
   }
-  return { values, source: (key) => options.find((o) => o.key === key)!.env, baseDir: process.cwd() };
+  // Relative paths in variables resolve like flags: against the caller's cwd, not this process's.
+  return { values, source: (key) => options.find((o) => o.key === key)!.env, baseDir: cwd };
 }
 
-function jsonLayer(path: string, options: readonly OptionSpec[]): Layer {
+function jsonLayer(path: string, options: readonly OptionSpec[], namedBy: string = path): Layer {
   let values: unknown;
   try {
     values = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new ConfigError('config', 'must name a readable JSON file', path, (error as Error).message);
+    const reason = (error as Error).message.split('\n')[0];
+    throw new ConfigError('config', `must name a readable JSON file (${reason})`, path, namedBy);
   }
   if (!values || typeof values !== 'object' || Array.isArray(values)) {
-    throw new ConfigError('config', 'must hold a JSON object', path, path);
+    throw new ConfigError('config', 'must hold a JSON object', path, namedBy);
   }
   const object = values as Record<string, unknown>;
   delete object.$comment;
-  for (const key of Object.keys(object)) byKey(options, key);
+  // An unknown key names the file it is in, not just "config file".
+  for (const key of Object.keys(object)) byKey(options, key, path);
   return { values: object, source: () => path, baseDir: dirname(path) };
 }

@@ -16,6 +16,8 @@ export interface OptionSpec {
   choices?: readonly string[];
   /** May be given more than once on the command line (`--env A=1 --env B=2`). */
   repeatable?: boolean;
+  /** Higher layers add to the value (maps key by key, lists by union) instead of replacing it. */
+  merge?: boolean;
 }
 
 export const ENV_PREFIX = 'PHP_WASM_SERVER_';
@@ -41,11 +43,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec('maxRequests', 'max-requests', 'int', 'Requests a worker serves before it is replaced (php.wasm aborts near 2046)', { min: 1, max: 2000 }),
   spec('trustProxy', 'trust-proxy', 'list', 'Proxies (IPs, CIDRs, loopback, uniquelocal) whose X-Forwarded-* headers are believed', { repeatable: true }),
   spec('mounts', 'mount', 'mounts', 'Extra host folders visible to PHP: HOST:GUEST[:ro|rw]', { repeatable: true }),
-  spec('env', 'env', 'map', 'Environment variables PHP can see: NAME=VALUE', { repeatable: true }),
-  spec('ini', 'ini', 'map', 'php.ini overrides: KEY=VALUE', { repeatable: true }),
+  spec('env', 'env', 'map', 'Environment variables PHP can see: NAME=VALUE', { repeatable: true, merge: true }),
+  spec('ini', 'ini', 'map', 'php.ini overrides: KEY=VALUE', { repeatable: true, merge: true }),
   spec('allowNetwork', 'allow-network', 'list', 'Hosts PHP may connect to (host, host:port or *); none by default', { repeatable: true }),
   spec('frontController', 'front-controller', 'string', 'Script for paths that do not exist (empty: plain 404)'),
-  spec('deny', 'deny', 'list', 'Extra URL path prefixes that are never served (403)', { repeatable: true }),
+  spec('deny', 'deny', 'list', 'Extra URL path prefixes that are never served (403)', { repeatable: true, merge: true }),
   spec('warmup', 'warmup', 'list', 'URL paths each new worker requests before it takes traffic', { repeatable: true }),
   spec('opcacheValidate', 'opcache-validate', 'bool', 'Recompile PHP files that changed (turn off in production for speed)'),
   spec('sessionDir', 'session-dir', 'path', 'Host folder for PHP sessions, shared by all workers'),

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../server/config/load.js';
 import type { ServerConfig } from '../../server/config/types.js';
 import { startServer, type RunningServer } from '../../server/server.js';
@@ -24,14 +24,7 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
   const { config: defaults } = loadConfig({ argv: [], env: {}, cwd: projectRoot });
   const sessionDir = mkdtempSync(join(tmpdir(), 'pws-sessions-'));
   const config: ServerConfig = { ...defaults, docroot: FIXTURE_DOCROOT, port: 0, workers: 2, sessionDir, ...overrides };
-  const logs: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
-      done();
-    },
-  });
-  const log = pino({ level: 'debug', base: undefined }, sink);
+  const { log, logs } = captureLogger();
   const server = await startServer(config, log);
   const close = server.close;
   return Object.assign(server, {
@@ -42,6 +35,18 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
       rmSync(sessionDir, { recursive: true, force: true });
     },
   });
+}
+
+/** A pino logger that keeps every line (parsed) in `logs` instead of printing it. */
+export function captureLogger(): { log: Logger; logs: Array<Record<string, unknown>> } {
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { log: pino({ level: 'debug', base: undefined }, sink), logs };
 }
 
 /** A temporary folder removed when the test ends. */

@@ -1,16 +1,12 @@
 import { join } from 'node:path';
-import { loadConfig } from '../config/load.js';
-import { OPTIONS } from '../config/options.js';
-import { createLogger } from '../logger.js';
+import type { Logger } from 'pino';
+import { loadConfig, type Loaded } from '../config/load.js';
 import { projectRoot } from '../paths.js';
-import type { RunningServer } from '../server.js';
+import { startServer, type RunningServer } from '../server.js';
 import { assembleWordPress } from './assemble.js';
 import { startCron } from './cron.js';
 import { installIfRequested } from './install.js';
 import { WORDPRESS_OPTIONS, type WordPressConfig } from './options.js';
-import { printHelp, type Serve } from '../cli.js';
-
-export { WORDPRESS_OPTIONS };
 
 /**
  * WordPress tells from got_url_rewrite() whether the server rewrites URLs; only Apache (mod_rewrite),
@@ -19,22 +15,27 @@ export { WORDPRESS_OPTIONS };
  */
 const WORDPRESS_PREPEND = "$GLOBALS['wp_filter']['got_url_rewrite'][10][] = ['function' => '__return_true', 'accepted_args' => 0];";
 
-/** `php-wasm-server wordpress [--dir DIR] [core flags]`: assemble on first run, then serve. */
-export async function runWordPressCommand(argv: string[], serve: Serve): Promise<number> {
-  const { config, help } = loadConfig<WordPressConfig>({
+/** Core settings + the WordPress preset (config/wordpress.json) + the `wordpress` flags. */
+export function loadWordPressConfig(argv: string[], env: Record<string, string | undefined>, cwd: string): Loaded<WordPressConfig> {
+  return loadConfig<WordPressConfig>({
     argv,
-    env: process.env,
-    cwd: process.cwd(),
+    env,
+    cwd,
     extraOptions: WORDPRESS_OPTIONS,
     presetFile: join(projectRoot, 'config', 'wordpress.json'),
   });
-  if (help) return printHelp([...OPTIONS, ...WORDPRESS_OPTIONS], 'wordpress ');
-  const log = createLogger(config.logLevel);
+}
+
+/** Assembles WordPress on first run (an existing tree is served as is), serves it, installs if asked, runs cron. */
+export async function startWordPress(config: WordPressConfig, log: Logger): Promise<RunningServer> {
   const { assembled } = await assembleWordPress(config.dir, { log });
   if (!assembled) log.info({ dir: config.dir }, 'serving existing WordPress');
-  const serverConfig: WordPressConfig = { ...config, docroot: config.dir, extraPrepend: WORDPRESS_PREPEND };
-  return serve(serverConfig, (server: RunningServer) => {
-    void installIfRequested(server, config, log);
-    startCron(server, config, log);
-  });
+  const server = await startServer({ ...config, docroot: config.dir, extraPrepend: WORDPRESS_PREPEND }, log);
+  try {
+    await installIfRequested(server, config, log);
+  } catch (error) {
+    log.error({ err: error }, 'unattended WordPress install failed');
+  }
+  startCron(server, config, log);
+  return server;
 }
