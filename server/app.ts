@@ -1,3 +1,4 @@
+import { METHODS } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import proxyAddr from 'proxy-addr';
 import type { Logger } from 'pino';
@@ -6,7 +7,7 @@ import type { ServerConfig } from './config/types.js';
 import { createDocrootView } from './docroot-view.js';
 import { GUEST_DOCROOT } from './paths.js';
 import { PoolError, type WorkerPool } from './pool/pool.js';
-import { readUnparsedBody } from './request-body.js';
+import { BodyTooLargeError, readUnparsedBody } from './request-body.js';
 import { DEFAULT_ROUTE_OPTIONS, resolveRequest, type RouteOptions } from './routing.js';
 import { serveStatic } from './static-files.js';
 import { SERVER_SOFTWARE } from './version.js';
@@ -30,12 +31,15 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
   const trusted = proxyAddr.compile(config.trustProxy);
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }), // our onResponse hook writes the access line
+    logController: new LogController({ disableRequestLogging: true }), // our access-log hook writes the access line
     trustProxy: config.trustProxy.length ? (address: string, hop: number) => trusted(address, hop) : false,
     bodyLimit: config.maxBody,
     return503OnClosing: true,
     // Request-target checks (traversal, encodings) are the router's job, not a 400 from find-my-way.
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 100_000 },
+    // find-my-way refuses a path it cannot decode (e.g. /%c0%ae) before any route or hook runs: without
+    // this, Fastify answered with its own JSON and the request never reached the access log.
+    frameworkErrors: (error, request, reply) => refuseUnroutable(error, request as FastifyRequest, reply as FastifyReply),
   });
 
   const view = createDocrootView(config.docroot);
@@ -45,17 +49,32 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.maxBody }, (_request, body, done) => done(null, body));
 
-  app.addHook('onResponse', async (request, reply) => {
+  const accessLog = (request: FastifyRequest, reply: FastifyReply) => {
+    // HEAD and 304 send no body, whatever PHP produced or the file's Content-Length says.
+    const bodyless = request.method === 'HEAD' || reply.statusCode === 304 || reply.statusCode === 204;
     log.info({
       method: request.method,
       path: request.url,
       status: reply.statusCode,
-      bytes: request.bytesSent ?? Number(reply.getHeader('content-length') ?? 0),
+      bytes: bodyless ? 0 : request.bytesSent ?? Number(reply.getHeader('content-length') ?? 0),
       ms: Math.round(reply.elapsedTime * 10) / 10,
       worker: request.servedBy,
       remote: request.ip,
+      ...(reply.raw.writableFinished ? {} : { aborted: true }),
     }, 'request');
+  };
+  // 'close' fires for every response, also when the client leaves mid-body: onResponse does not run
+  // then, and such requests went unlogged.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.raw.once('close', () => accessLog(request, reply));
   });
+
+  function refuseUnroutable(error: Error & { statusCode?: number }, request: FastifyRequest, reply: FastifyReply) {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+    log.debug({ path: request.url, reason: error.message }, 'request refused');
+    reply.raw.once('close', () => accessLog(request, reply)); // no hooks run for these
+    void reply.code(status).type('text/plain; charset=utf-8').send(`${status} ${statusText(status)}\n`);
+  }
 
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
@@ -63,6 +82,12 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
     if (reply.sent || reply.raw.headersSent) return;
     void reply.code(status).type('text/plain; charset=utf-8').send(`${status} ${statusText(status)}\n`);
   });
+
+  // Fastify routes only its standard methods; PHP gets every method Node parses (WebDAV/CalDAV apps
+  // need PROPFIND, REPORT, MKCOL…), with a body, as Apache and php-fpm would pass them.
+  for (const method of METHODS) {
+    if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true });
+  }
 
   app.all('*', async (request, reply) => {
     const resolution = resolveRequest(request.url, view, routeOptions);
@@ -81,7 +106,11 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
   });
 
   async function runPhp(request: FastifyRequest, reply: FastifyReply, target: { relPath: string; scriptName: string; pathInfo: string }) {
-    const body = (request.body as Buffer | undefined) ?? (await readUnparsedBody(request.raw, config.maxBody));
+    const body = (request.body as Buffer | undefined) ?? (await readUnparsedBody(request.raw, config.maxBody).catch((error) => {
+      // Close, as Fastify does for bodies it parses: else Node reads and discards the whole oversized body.
+      if (error instanceof BodyTooLargeError) reply.header('connection', 'close');
+      throw error;
+    }));
     const socket = request.raw.socket;
     const cgiRequest: CgiRequest = {
       method: request.method,
@@ -123,5 +152,5 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
 }
 
 function statusText(status: number): string {
-  return ({ 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 413: 'Content Too Large', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' } as Record<number, string>)[status] ?? 'Error';
+  return ({ 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 413: 'Content Too Large', 415: 'Unsupported Media Type', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' } as Record<number, string>)[status] ?? 'Error';
 }

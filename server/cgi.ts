@@ -120,7 +120,8 @@ function hostWithPort(address: string, port: number): string {
 
 /** "example.com:8080" → name and port; "[::1]:8080" keeps the brackets in the name, as Apache does. */
 export function splitHost(host: string): { name: string; port?: number } {
-  const match = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host.trim());
+  // RFC 7230 allows an empty port ("example.com:"): it must not end up in SERVER_NAME.
+  const match = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(host.trim());
   if (!match) return { name: host };
   return { name: match[1].toLowerCase(), port: match[2] ? Number(match[2]) : undefined };
 }

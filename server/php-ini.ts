@@ -41,6 +41,11 @@ export function buildPrepend(config: ServerConfig): string {
   ].join('\n');
 }
 
+/**
+ * Plain tokens and php.ini expressions (E_ALL & ~E_DEPRECATED: constants only work unquoted) are
+ * written bare; anything else is quoted so spaces and ini syntax characters stay literal.
+ */
 function iniValue(value: string): string {
-  return /^[\w.\/-]*$/.test(value) ? value : `"${value.replace(/"/g, '\\"')}"`;
+  const bare = /^[\w.\/-]+$/.test(value) || /^[A-Z0-9_\s|&~^!()]+$/.test(value);
+  return bare ? value : `"${value.replace(/"/g, '\\"')}"`;
 }

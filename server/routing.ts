@@ -79,7 +79,10 @@ export function resolveRequest(rawUrl: string, view: DocrootView, options: Route
 
   // Every segment was a directory (or the path is "/").
   if (!trailingSlash && segments.length > 0) {
-    return { type: 'redirect', status: 301, location: rawPath + '/' + rawQuery };
+    // Built from the normalised segments, not rawPath: "//evil.example/../dir" would otherwise
+    // redirect to "//evil.example/../dir/", a protocol-relative URL to another host (open redirect).
+    const location = '/' + segments.map(encodeURIComponent).join('/') + '/' + rawQuery;
+    return { type: 'redirect', status: 301, location };
   }
   const dir = segments.join('/');
   for (const index of options.indexFiles) {

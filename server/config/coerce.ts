@@ -1,4 +1,4 @@
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, posix, resolve } from 'node:path';
 import type { OptionSpec } from './options.js';
 import type { Mount } from './types.js';
 import { parseSize } from './size.js';
@@ -32,13 +32,16 @@ export function coerce(option: OptionSpec, raw: unknown, source: string, baseDir
     }
     case 'bool': {
       if (typeof raw === 'boolean') return raw;
+      // String([true]) is 'true': only a scalar may spell a boolean.
+      if (typeof raw !== 'string' && typeof raw !== 'number') return fail('must be true or false');
       const s = String(raw).toLowerCase();
       if (['1', 'true', 'yes', 'on'].includes(s)) return true;
       if (['0', 'false', 'no', 'off'].includes(s)) return false;
       return fail('must be true or false');
     }
     case 'choice': {
-      const s = typeof raw === 'number' ? raw.toFixed(1) : raw;
+      // A JSON number (8.3) means the version spelled the same; 8.25.toFixed(1) is "8.3" but 8.25 is no version.
+      const s = typeof raw === 'number' && Number(raw.toFixed(1)) === raw ? raw.toFixed(1) : raw;
       return typeof s === 'string' && option.choices!.includes(s) ? s : fail(`must be one of ${option.choices!.join(', ')}`);
     }
     case 'list':
@@ -46,7 +49,7 @@ export function coerce(option: OptionSpec, raw: unknown, source: string, baseDir
     case 'map':
       return toMap(raw) ?? fail('must be NAME=VALUE pairs or an object of strings');
     case 'mounts':
-      return toMounts(raw, baseDir) ?? fail('must be HOST:GUEST[:ro|rw] entries, GUEST absolute');
+      return toMounts(raw, baseDir) ?? fail('must be HOST:GUEST[:ro|rw] entries or {host, guest, mode} objects, GUEST absolute and not /');
   }
 }
 
@@ -73,8 +76,8 @@ function toList(raw: unknown): string[] | null {
 function toMap(raw: unknown): Record<string, string> | null {
   if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
     const entries = Object.entries(raw as Record<string, unknown>);
-    return entries.every(([, v]) => ['string', 'number', 'boolean'].includes(typeof v))
-      ? Object.fromEntries(entries.map(([k, v]) => [k, String(v)]))
+    return entries.every(([k, v]) => validName(k) && ['string', 'number', 'boolean'].includes(typeof v))
+      ? Object.fromEntries(entries.map(([k, v]) => [k.trim(), String(v)]))
       : null;
   }
   const items = toStrings(raw);
@@ -82,10 +85,15 @@ function toMap(raw: unknown): Record<string, string> | null {
   const out: Record<string, string> = {};
   for (const item of items) {
     const eq = item.indexOf('=');
-    if (eq <= 0) return null;
+    if (eq <= 0 || !validName(item.slice(0, eq))) return null;
     out[item.slice(0, eq).trim()] = item.slice(eq + 1);
   }
   return out;
+}
+
+/** A variable or ini name: not blank (" =x" would set the variable ""), no '=' (the object form allows one). */
+function validName(name: string): boolean {
+  return name.trim() !== '' && !name.includes('=');
 }
 
 function toMounts(raw: unknown, baseDir: string): Mount[] | null {
@@ -108,8 +116,13 @@ function parseMountString(s: string, baseDir: string): Mount | null {
 
 function parseMountObject(o: unknown, baseDir: string): Mount | null {
   if (!o || typeof o !== 'object') return null;
+  // Unknown keys are refused: {"readOnly": true} (the Mount type's spelling) would otherwise mount read-write.
+  if (Object.keys(o).some((k) => !['host', 'guest', 'mode'].includes(k))) return null;
   const { host, guest, mode = 'rw' } = o as Record<string, unknown>;
-  if (typeof host !== 'string' || !host || typeof guest !== 'string' || !isAbsolute(guest) || guest === '/') return null;
+  if (typeof host !== 'string' || !host || typeof guest !== 'string' || !isAbsolute(guest)) return null;
+  // "/tmp/.." is absolute but mounts over "/": normalise before checking.
+  const guestPath = posix.normalize(guest).replace(/\/+$/, '');
+  if (guestPath === '') return null;
   if (mode !== 'ro' && mode !== 'rw') return null;
-  return { host: resolve(baseDir, host), guest: guest.replace(/\/+$/, ''), readOnly: mode === 'ro' };
+  return { host: resolve(baseDir, host), guest: guestPath, readOnly: mode === 'ro' };
 }

@@ -1,7 +1,8 @@
 /** Parses human sizes ("64M", "64MiB", "1g", "512k", "1048576") into bytes; null when not a size. */
 export function parseSize(input: string | number): number | null {
   if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? Math.floor(input) : null;
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(input);
+  // "iB" only after a unit letter: "64ib" is not a size (the old pattern read it as 64 bytes).
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?\s*$/i.exec(input);
   if (!match) return null;
   const power = ' kmgt'.indexOf((match[2] || ' ').toLowerCase());
   return Math.floor(Number(match[1]) * 1024 ** power);

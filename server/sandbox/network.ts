@@ -25,10 +25,12 @@ export function isAllowedDestination(host: string, port: number, allow: readonly
   const name = host.toLowerCase().replace(/^\[|\]$/g, '');
   return allow.some((entry) => {
     if (entry === '*') return true;
-    const match = /^(.*?)(?::(\d+))?$/.exec(entry.toLowerCase().trim())!;
-    const [, pattern, entryPort] = match;
+    const clean = entry.toLowerCase().trim();
+    // A bare IPv6 address ("::1", "2001:db8::1") has no port: its last group is not one.
+    const [, pattern, entryPort]: (string | undefined)[] = /^[^[\]]*:[^[\]]*:/.test(clean) ? [clean, clean] : /^(.*?)(?::(\d+))?$/.exec(clean)!;
     if (entryPort && Number(entryPort) !== port) return false;
-    const bare = pattern.replace(/^\[|\]$/g, '');
-    return bare.startsWith('*.') ? name.endsWith(bare.slice(1)) : name === bare;
+    const bare = pattern!.replace(/^\[|\]$/g, '');
+    if (bare === '*') return true; // "*:443": any host, that port only
+    return bare.startsWith('*.') ? name.endsWith(bare.slice(1)) : bare !== '' && name === bare;
   });
 }
