@@ -8,7 +8,7 @@ import { createDocrootView } from './docroot-view.js';
 import { GUEST_DOCROOT } from './paths.js';
 import { PoolError, type WorkerPool } from './pool/pool.js';
 import { BodyTooLargeError, readUnparsedBody } from './request-body.js';
-import { DEFAULT_ROUTE_OPTIONS, resolveRequest, type RouteOptions } from './routing.js';
+import { resolveRequest, routeOptionsFrom } from './routing.js';
 import { serveStatic } from './static-files.js';
 import { SERVER_SOFTWARE } from './version.js';
 
@@ -43,7 +43,7 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
   });
 
   const view = createDocrootView(config.docroot);
-  const routeOptions: RouteOptions = { ...DEFAULT_ROUTE_OPTIONS, frontController: config.frontController, deny: config.deny };
+  const routeOptions = routeOptionsFrom(config);
   const cgiContext: CgiContext = { serverSoftware: SERVER_SOFTWARE, documentRoot: GUEST_DOCROOT };
 
   app.removeAllContentTypeParsers();

@@ -1,7 +1,7 @@
 import { toCgi, type PhpJob } from './cgi.js';
 import type { ServerConfig } from './config/types.js';
 import type { DocrootView } from './routing.js';
-import { DEFAULT_ROUTE_OPTIONS, resolveRequest } from './routing.js';
+import { resolveRequest, routeOptionsFrom } from './routing.js';
 import { GUEST_DOCROOT } from './paths.js';
 import { SERVER_SOFTWARE } from './version.js';
 
@@ -10,7 +10,7 @@ import { SERVER_SOFTWARE } from './version.js';
  * 127.0.0.1, so PHP cannot tell the difference. Null when the path does not lead to a PHP script.
  */
 export function localPhpJob(config: ServerConfig, view: DocrootView, rawUrl: string, port = config.port): PhpJob | null {
-  const target = resolveRequest(rawUrl, view, { ...DEFAULT_ROUTE_OPTIONS, frontController: config.frontController, deny: config.deny });
+  const target = resolveRequest(rawUrl, view, routeOptionsFrom(config));
   if (target.type !== 'php') return null;
   const host = ['0.0.0.0', '::'].includes(config.host) ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
   return toCgi({

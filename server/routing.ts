@@ -16,6 +16,8 @@ export interface RouteOptions {
   frontController: string;
   /** Extra denied docroot-relative prefixes, e.g. 'wp-content/database/'. */
   deny: readonly string[];
+  /** Missing files with these extensions get a plain 404, never the front controller (no PHP run). */
+  assetExtensions: readonly string[];
   indexFiles: readonly string[];
   phpExtensions: readonly string[];
 }
@@ -23,6 +25,7 @@ export interface RouteOptions {
 export const DEFAULT_ROUTE_OPTIONS: RouteOptions = {
   frontController: '/index.php',
   deny: [],
+  assetExtensions: [],
   indexFiles: ['index.php', 'index.html', 'index.htm'],
   phpExtensions: ['.php'],
 };
@@ -74,7 +77,7 @@ export function resolveRequest(rawUrl: string, view: DocrootView, options: Route
       if (rest.length || trailingSlash) return error(404, 'path below a non-PHP file');
       return { type: 'static', relPath };
     }
-    return missing(options, view);
+    return missing(options, view, segments);
   }
 
   // Every segment was a directory (or the path is "/").
@@ -90,10 +93,19 @@ export function resolveRequest(rawUrl: string, view: DocrootView, options: Route
     if (view.kind(relPath) !== 'file') continue;
     return isPhp(index) ? { type: 'php', relPath, scriptName: '/' + relPath, pathInfo: '' } : { type: 'static', relPath };
   }
-  return segments.length === 0 ? missing(options, view) : error(403, 'directory without index');
+  return segments.length === 0 ? missing(options, view, segments) : error(403, 'directory without index');
 }
 
-function missing(options: RouteOptions, view: DocrootView): Resolution {
+/** The route options a server's settings imply. */
+export function routeOptionsFrom(settings: Pick<RouteOptions, 'frontController' | 'deny' | 'assetExtensions'>): RouteOptions {
+  const { frontController, deny, assetExtensions } = settings;
+  return { ...DEFAULT_ROUTE_OPTIONS, frontController, deny, assetExtensions };
+}
+
+function missing(options: RouteOptions, view: DocrootView, segments: string[]): Resolution {
+  const name = segments[segments.length - 1] ?? '';
+  const dot = name.lastIndexOf('.');
+  if (dot > 0 && options.assetExtensions.includes(name.slice(dot + 1).toLowerCase())) return error(404, 'missing asset');
   const front = options.frontController.replace(/^\/+/, '');
   if (front && view.kind(front) === 'file') return { type: 'php', relPath: front, scriptName: '/' + front, pathInfo: '' };
   return error(404, 'not found');

@@ -130,6 +130,14 @@ t.test('directory index: index.php, then index.html', async (t) => {
   t.same(resolveRequest('/', memoryView(['index.html', 'index.htm'])), file('index.html'));
 });
 
+t.test('missing assets with a listed extension are a plain 404, never the front controller', async (t) => {
+  const assets = { ...DEFAULT_ROUTE_OPTIONS, assetExtensions: ['js', 'css'] };
+  t.match(resolveRequest('/wp-includes/js/nope.min.js', site(), assets), { type: 'error', status: 404 });
+  t.match(resolveRequest('/theme/STYLE.CSS?ver=1', site(), assets), { type: 'error', status: 404 }, 'extension compared case-insensitively');
+  t.same(resolveRequest('/feed.xml', site(), assets), php('index.php'), 'other extensions still reach the front controller');
+  t.same(resolveRequest('/nope.js', site()), php('index.php'), 'without the list: front controller');
+});
+
 t.test('missing paths go to the front controller when it exists', async (t) => {
   t.same(resolveRequest('/nope', site()), php('index.php'));
   t.same(resolveRequest('/2024/01/hello-world/', site()), php('index.php'));

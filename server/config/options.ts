@@ -48,6 +48,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec('allowNetwork', 'allow-network', 'list', 'Hosts PHP may connect to (host, host:port or *); none by default', { repeatable: true }),
   spec('frontController', 'front-controller', 'string', 'Script for paths that do not exist (empty: plain 404)'),
   spec('deny', 'deny', 'list', 'Extra URL path prefixes that are never served (403)', { repeatable: true, merge: true }),
+  spec('assetExtensions', 'asset-extensions', 'list', 'Missing files with these extensions get a plain 404 instead of the front controller', { repeatable: true }),
   spec('warmup', 'warmup', 'list', 'URL paths each new worker requests before it takes traffic', { repeatable: true }),
   spec('opcacheValidate', 'opcache-validate', 'bool', 'Recompile PHP files that changed (turn off in production for speed)'),
   spec('sessionDir', 'session-dir', 'path', 'Host folder for PHP sessions, shared by all workers'),

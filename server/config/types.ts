@@ -30,6 +30,8 @@ export interface ServerConfig {
   /** URL path of the front controller, '' for none. */
   frontController: string;
   deny: string[];
+  /** Extensions (no dot) of files that never go to the front controller when missing. */
+  assetExtensions: string[];
   warmup: string[];
   opcacheValidate: boolean;
   /** Host folder for PHP session files (shared by all workers). */

@@ -14,12 +14,23 @@ const SAPI_NAME = 'cgi-fcgi';
 
 export const PHP_INI_PATH = '/internal/shared/php.ini';
 
-/** Boots one sandboxed php.wasm instance: mounts, environment, network and php.ini set before any request. */
-export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager): Promise<PHP> {
+/**
+ * Boots one sandboxed php.wasm instance: mounts, environment, network and php.ini set before any request.
+ * `onExit` hears of a C-level exit() inside the instance (e.g. PHP's "Out of memory" when wasm memory
+ * runs out): runStream reports it as an ordinary exit code, yet the request never shut down and the
+ * instance is left half-way (its next response comes back empty), so the caller must discard it.
+ */
+export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager, onExit: (code: number) => void = () => {}): Promise<PHP> {
   const runtimeId = await loadNodeRuntime(boot.phpVersion, {
     fileLockManager,
     emscriptenOptions: {
       processId: boot.processId,
+      // Replaces php-wasm's own quit (which only rethrows); Emscripten calls it for a C exit() only,
+      // never for PHP's exit() or fatal errors.
+      quit(code: number, error: unknown) {
+        onExit(code);
+        throw error;
+      },
       // Emscripten fills a default environment (USER, HOME, and '_' with the host's node path);
       // undefined entries remove them. What remains besides the configured variables is php.wasm's
       // own: PATH=/internal/shared/bin and USE_ZEND_ALLOC=0.

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   let php: PHP;
   try {
     const lockManager = await consumeAPISync<FileLockManager>(boot.lockPort);
-    php = await bootPhp(boot, lockManager);
+    php = await bootPhp(boot, lockManager, (code) => { exitedWith = code; });
   } catch (error) {
     send({ type: 'boot-failed', error: String((error as Error)?.stack ?? error) });
     return;
@@ -28,8 +28,13 @@ async function main(): Promise<void> {
   send({ type: 'ready', bootMs: Math.round(performance.now() - started) });
 }
 
+/** Set when the instance itself called exit() (see bootPhp): it is broken, the pool must replace it. */
+let exitedWith: number | undefined;
+const instanceExited = () => new Error(`php.wasm instance exited (code ${exitedWith}) during the request`);
+
 async function run(php: PHP, { id, job, body }: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   try {
+    if (exitedWith !== undefined) throw instanceExited();
     const response = await php.runStream({
       scriptPath: job.scriptPath,
       relativeUri: job.relativeUri,
@@ -41,6 +46,9 @@ async function run(php: PHP, { id, job, body }: Extract<ToWorker, { type: 'run' 
     });
     const errors = response.stderrText; // drain stderr concurrently, or PHP can stall on a full pipe
     const [status, headers] = await Promise.all([response.httpStatusCode, response.headers]);
+    // Headers of a script that produced no output resolve only when it ends: if the instance died,
+    // say so now, so the client gets a 5xx instead of a 200 with an empty body.
+    if (exitedWith !== undefined) throw instanceExited();
     send({ type: 'head', id, status, headers });
     const reader = response.stdout.getReader();
     for (;;) {
@@ -50,7 +58,9 @@ async function run(php: PHP, { id, job, body }: Extract<ToWorker, { type: 'run' 
       const chunk = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice();
       send({ type: 'chunk', id, data: chunk }, [chunk.buffer as ArrayBuffer]);
     }
-    send({ type: 'end', id, exitCode: await response.exitCode, errors: await errors });
+    const exitCode = await response.exitCode;
+    if (exitedWith !== undefined) throw instanceExited();
+    send({ type: 'end', id, exitCode, errors: await errors });
   } catch (error) {
     send({ type: 'failed', id, error: String((error as Error)?.stack ?? error) });
   }
