@@ -261,8 +261,10 @@ t.test('WP-Cron runs from the server: a scheduled post gets published', async (t
 });
 
 t.test('after a restart, posts, uploads, users and settings are all still there', async (t) => {
+  // Same port: WordPress recorded its address (with the port) at install and redirects to it.
+  const { port } = server;
   await server.close();
-  server = await startTestWordPress(dataDir, { cronInterval: 0 });
+  server = await startTestWordPress(dataDir, { cronInterval: 0, port });
   const client = new CookieClient(server.url);
   const response = await login(client);
   t.equal(response.status, 302, 'the same user logs in');

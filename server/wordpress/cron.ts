@@ -14,7 +14,9 @@ export function startCron(server: RunningServer, config: WordPressConfig, log: L
   let running = false;
   const tick = async () => {
     if (running) return;
-    const job = localPhpJob(config, view, `/wp-cron.php?doing_wp_cron=${(Date.now() / 1000).toFixed(4)}`, server.port);
+    // No doing_wp_cron parameter: that is for WordPress's own spawn (it must match a lock it set);
+    // without it wp-cron.php takes the lock itself, as for a system cron job.
+    const job = localPhpJob(config, view, '/wp-cron.php', server.port);
     if (!job) return;
     running = true;
     const started = performance.now();

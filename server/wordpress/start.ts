@@ -13,7 +13,14 @@ import { WORDPRESS_OPTIONS, type WordPressConfig } from './options.js';
  * nginx and IIS are recognised. Pre-registering the filter before WordPress loads (it adopts
  * hooks found in $wp_filter) makes "Post name" permalinks work without touching the site's files.
  */
-const WORDPRESS_PREPEND = "$GLOBALS['wp_filter']['got_url_rewrite'][10][] = ['function' => '__return_true', 'accepted_args' => 0];";
+const URL_REWRITE_FILTER = "$GLOBALS['wp_filter']['got_url_rewrite'][10][] = ['function' => '__return_true', 'accepted_args' => 0];";
+
+/**
+ * With the server running wp-cron.php, page loads must not try to spawn it: the spawn's HTTP call
+ * fails in the sandbox but first takes WordPress's 60 s cron lock, which then makes the server's
+ * run return without doing anything. The filter hides due jobs from every request but wp-cron.php.
+ */
+const NO_CRON_SPAWN_FILTER = "$GLOBALS['wp_filter']['pre_get_ready_cron_jobs'][10][] = ['function' => static fn ($jobs) => wp_doing_cron() ? $jobs : [], 'accepted_args' => 1];";
 
 /** Core settings + the WordPress preset (config/wordpress.json) + the `wordpress` flags. */
 export function loadWordPressConfig(argv: string[], env: Record<string, string | undefined>, cwd: string): Loaded<WordPressConfig> {
@@ -30,7 +37,8 @@ export function loadWordPressConfig(argv: string[], env: Record<string, string |
 export async function startWordPress(config: WordPressConfig, log: Logger): Promise<RunningServer> {
   const { assembled } = await assembleWordPress(config.dir, { log });
   if (!assembled) log.info({ dir: config.dir }, 'serving existing WordPress');
-  const server = await startServer({ ...config, docroot: config.dir, extraPrepend: WORDPRESS_PREPEND }, log);
+  const prepend = [URL_REWRITE_FILTER, config.cronInterval > 0 ? NO_CRON_SPAWN_FILTER : ''].join('\n');
+  const server = await startServer({ ...config, docroot: config.dir, extraPrepend: prepend }, log);
   try {
     await installIfRequested(server, config, log);
   } catch (error) {

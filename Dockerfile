@@ -1,0 +1,50 @@
+# php-wasm-server serving WordPress + SQLite.
+#   docker build -t php-wasm-server .
+#   docker run -p 8087:8087 -v wp-data:/data php-wasm-server
+# Behind a reverse proxy add e.g. -e PHP_WASM_SERVER_TRUST_PROXY=uniquelocal (see README).
+
+# --- build: compile TypeScript, keep only what the runtime needs -----------------------------
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY server server
+COPY bin bin
+COPY config config
+COPY docroot docroot
+RUN npx tsc -p . \
+ && npm prune --omit=dev --no-audit --no-fund \
+ # Only the PHP version the image runs (8.3): every other @php-wasm build is ~50 MB,
+ # and Node 20 loads the asyncify build, never the JSPI one.
+ && find node_modules/@php-wasm -maxdepth 1 -name 'node-[0-9]*' ! -name 'node-8-3' -exec rm -rf {} + \
+ && rm -rf node_modules/@php-wasm/node-8-3/jspi \
+ # Only WordPress 6.5 and the SQLite plugin from the builds package (it ships every version).
+ && cd node_modules/@wp-playground/wordpress-builds \
+ && find src/wordpress -name '*.zip' ! -name 'wp-6.5.zip' -delete \
+ && find public -mindepth 1 -maxdepth 1 ! -name 'wp-6.5' -exec rm -rf {} +
+
+# --- runtime ------------------------------------------------------------------------------------
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    PHP_WASM_SERVER_HOST=0.0.0.0 \
+    PHP_WASM_SERVER_PORT=8087 \
+    PHP_WASM_SERVER_PHP=8.3 \
+    PHP_WASM_SERVER_DIR=/data/wordpress \
+    PHP_WASM_SERVER_SESSION_DIR=/data/sessions
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/dist/server dist/server
+COPY --from=build /app/bin bin
+COPY --from=build /app/config config
+COPY --from=build /app/docroot docroot
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME /data
+EXPOSE 8087
+# Exercises the whole path (Fastify → pool → php.wasm → SQLite), not just the socket.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PHP_WASM_SERVER_PORT||8087)+'/wp-login.php',{method:'HEAD'}).then(r=>process.exit(r.status<500?0:1),()=>process.exit(1))"
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/server/cli.js", "wordpress"]
