@@ -1,0 +1,118 @@
+/**
+ * The `php-wasm-server` command as users and scripts run it: a real child process, real signals.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import t from 'tap';
+import { projectRoot } from '../server/paths.js';
+import { FIXTURE_DOCROOT, tempDir } from './helpers/server.js';
+
+const CLI = join(projectRoot, 'bin', 'php-wasm-server.js');
+
+interface Run {
+  child: ChildProcessWithoutNullStreams;
+  lines: Array<Record<string, unknown>>;
+  stderr: () => string;
+  exit: Promise<number | null>;
+  /** Resolves with the URL once the server logs that it listens. */
+  listening: Promise<string>;
+}
+
+function run(args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, cwd: projectRoot });
+  const lines: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  let buffer = '';
+  let onListening: (url: string) => void = () => {};
+  const listening = new Promise<string>((resolve) => { onListening = resolve; });
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk;
+    let nl;
+    while ((nl = buffer.indexOf('\n')) !== -1) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        lines.push(entry);
+        if (entry.msg === 'listening') onListening(entry.url as string);
+      } catch {
+        lines.push({ raw: line });
+      }
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk; });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  return { child, lines, stderr: () => stderr, exit, listening };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+t.test('bad settings: one line naming the key, exit code 2, nothing listens', async (t) => {
+  const port = await freePort();
+  for (const [args, env, key] of [
+    [['--port', 'eighty'], {}, 'port'],
+    [['--workers', '0'], {}, 'workers'],
+    [['--max-body', 'lots'], {}, 'maxBody'],
+    [['--docroot', '/no/such/folder'], {}, 'docroot'],
+    [['--bogus-flag', '1'], {}, 'arguments'],
+    [['--port', String(port)], { PHP_WASM_SERVER_REQUEST_TIMEOUT: 'soon' }, 'requestTimeout'],
+  ] as Array<[string[], Record<string, string>, string]>) {
+    const result = run(args, env);
+    const code = await result.exit;
+    t.equal(code, 2, `${args.join(' ')} → exit 2`);
+    const message = result.stderr().trim();
+    t.equal(message.split('\n').length, 1, `one line: ${message}`);
+    t.ok(message.includes(key), `names ${key}`);
+  }
+  // Nothing may have listened: the port is still free.
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => { probe.once('error', reject); probe.listen(port, '127.0.0.1', resolve); });
+  await new Promise((resolve) => probe.close(resolve));
+  t.pass('the port was never taken');
+});
+
+t.test('flags beat environment, environment beats the config file', async (t) => {
+  const dir = tempDir(t);
+  const [filePort, envPort, flagPort] = [await freePort(), await freePort(), await freePort()];
+  const configFile = join(dir, 'server.json');
+  writeFileSync(configFile, JSON.stringify({ port: filePort, docroot: FIXTURE_DOCROOT, workers: 1, sessionDir: join(dir, 's') }));
+  const viaFile = run(['--config', configFile]);
+  t.equal(await viaFile.listening, `http://127.0.0.1:${filePort}`, 'port from the file');
+  viaFile.child.kill('SIGTERM');
+  await viaFile.exit;
+  const viaEnv = run(['--config', configFile], { PHP_WASM_SERVER_PORT: String(envPort) });
+  t.equal(await viaEnv.listening, `http://127.0.0.1:${envPort}`, 'environment beats the file');
+  viaEnv.child.kill('SIGTERM');
+  await viaEnv.exit;
+  const viaFlag = run(['--config', configFile, '--port', String(flagPort)], { PHP_WASM_SERVER_PORT: String(envPort) });
+  t.equal(await viaFlag.listening, `http://127.0.0.1:${flagPort}`, 'flag beats both');
+  viaFlag.child.kill('SIGTERM');
+  await viaFlag.exit;
+});
+
+t.test('serves a docroot; JSON access lines; SIGTERM finishes in-flight requests and exits 0', async (t) => {
+  const dir = tempDir(t);
+  const server = run(['--docroot', FIXTURE_DOCROOT, '--port', String(await freePort()), '--workers', '1', '--session-dir', join(dir, 's')]);
+  const url = await server.listening;
+  const hello = await fetch(`${url}/hello.txt`);
+  t.equal(await hello.text(), 'static text file\n');
+  const inFlight = fetch(`${url}/sleep.php?ms=1500`).then(async (r) => ({ status: r.status, body: await r.text() }));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  server.child.kill('SIGTERM');
+  const finished = await inFlight;
+  t.same(finished, { status: 200, body: 'slept' }, 'the in-flight request completed');
+  t.equal(await server.exit, 0, 'exit code 0');
+  const access = server.lines.find((l) => l.msg === 'request' && l.path === '/hello.txt');
+  t.match(access, { method: 'GET', status: 200, worker: 'static' }, 'access line as JSON');
+  t.ok(typeof access?.ms === 'number' && typeof access?.bytes === 'number', 'with ms and bytes');
+  t.ok(server.lines.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM'), 'logs the shutdown');
+});
