@@ -42,7 +42,7 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
     frameworkErrors: (error, request, reply) => refuseUnroutable(error, request as FastifyRequest, reply as FastifyReply),
   });
 
-  const view = createDocrootView(config.docroot);
+  const view = createDocrootView(config.docroot, { cacheMs: config.statCache * 1000 });
   const routeOptions = routeOptionsFrom(config);
   const cgiContext: CgiContext = { serverSoftware: SERVER_SOFTWARE, documentRoot: GUEST_DOCROOT };
 

@@ -349,3 +349,16 @@ t.test('createDocrootView: symlinks are followed only inside the docroot', async
   t.equal(viaLink.kind('link-out.txt'), null);
   t.equal(viaLink.kind('dir-out/secret.txt'), null);
 });
+
+t.test('createDocrootView cache: answers are reused for cacheMs, then asked again', async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pws-view-cache-'));
+  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+  const cached = createDocrootView(root, { cacheMs: 200 });
+  const uncached = createDocrootView(root);
+  t.equal(cached.kind('late.txt'), null, 'absent at first');
+  fs.writeFileSync(path.join(root, 'late.txt'), 'x');
+  t.equal(uncached.kind('late.txt'), 'file', 'without a cache the new file is seen at once');
+  t.equal(cached.kind('late.txt'), null, 'within cacheMs the earlier answer is reused');
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  t.equal(cached.kind('late.txt'), 'file', 'after cacheMs the filesystem is asked again');
+});

@@ -50,6 +50,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec('deny', 'deny', 'list', 'Extra URL path prefixes that are never served (403)', { repeatable: true, merge: true }),
   spec('assetExtensions', 'asset-extensions', 'list', 'Missing files with these extensions get a plain 404 instead of the front controller', { repeatable: true }),
   spec('warmup', 'warmup', 'list', 'URL paths each new worker requests before it takes traffic', { repeatable: true }),
+  spec('statCache', 'stat-cache', 'seconds', 'How long the router reuses a file-exists answer (0 = ask every time)', { min: 0, max: 3600 }),
   spec('opcacheValidate', 'opcache-validate', 'bool', 'Recompile PHP files that changed (turn off in production for speed)'),
   spec('sessionDir', 'session-dir', 'path', 'Host folder for PHP sessions, shared by all workers'),
   spec('logLevel', 'log-level', 'choice', 'Log level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),

@@ -33,6 +33,8 @@ export interface ServerConfig {
   /** Extensions (no dot) of files that never go to the front controller when missing. */
   assetExtensions: string[];
   warmup: string[];
+  /** Seconds the router may reuse a file-exists answer. */
+  statCache: number;
   opcacheValidate: boolean;
   /** Host folder for PHP session files (shared by all workers). */
   sessionDir: string;
