@@ -45,6 +45,8 @@ interface Slot {
   /** Set once this worker has served its quota; it works on until `replacement` is ready. */
   retiring: boolean;
   successorReady: boolean;
+  /** Booted and warmed: from here on, replacing it when it dies is replace()'s job. */
+  started: boolean;
   ready: Promise<void>;
 }
 
@@ -114,7 +116,7 @@ export class WorkerPool {
 
   private spawn(): Slot {
     const id = nextProcessId++;
-    const slot = { id, state: 'booting', requests: 0, retiring: false, successorReady: false } as Slot;
+    const slot = { id, state: 'booting', requests: 0, retiring: false, successorReady: false, started: false } as Slot;
     this.slots.add(slot);
     slot.ready = (async () => {
       const lockPort = await this.locks.portForWorker();
@@ -143,6 +145,7 @@ export class WorkerPool {
       for (const job of this.options.warmup) await this.warm(slot, job);
       if (slot.state === 'gone') throw new Error(`php worker ${id} died while warming up`);
       slot.state = 'idle';
+      slot.started = true;
       this.onIdle(slot);
     })();
     slot.ready.catch((error) => {
@@ -215,8 +218,7 @@ export class WorkerPool {
       case 'failed':
         // A trap can leave the instance broken: never reuse it.
         this.options.log.error({ worker: slot.id, error: message.error }, 'php crashed; replacing worker');
-        this.failActive(slot, new PoolError(502, 'PHP crashed while handling the request'));
-        void this.replace(slot);
+        void this.replace(slot, new PoolError(502, 'PHP crashed while handling the request'));
         return;
     }
   }
@@ -231,15 +233,18 @@ export class WorkerPool {
   private onTimeout(slot: Slot, jobId: number): void {
     if (slot.active?.id !== jobId) return;
     this.options.log.warn({ worker: slot.id, timeoutMs: this.options.requestTimeoutMs }, 'request timed out; terminating worker');
-    this.failActive(slot, new PoolError(504, `script ran longer than ${this.options.requestTimeoutMs / 1000} s`));
-    void this.replace(slot);
+    void this.replace(slot, new PoolError(504, `script ran longer than ${this.options.requestTimeoutMs / 1000} s`));
   }
 
-  private failActive(slot: Slot, error: PoolError): void {
+  private detachActive(slot: Slot): Active | undefined {
     const active = slot.active;
-    if (!active) return;
+    if (!active) return undefined;
     clearTimeout(active.timer);
     slot.active = undefined;
+    return active;
+  }
+
+  private fail(active: Active, error: PoolError): void {
     if (active.stream) active.stream.destroy(error);
     else active.reject(error);
   }
@@ -247,14 +252,15 @@ export class WorkerPool {
   private onWorkerGone(slot: Slot, error: Error): void {
     if (slot.state === 'gone') return;
     this.options.log.error({ worker: slot.id, err: error }, 'php worker died; replacing it');
-    this.failActive(slot, new PoolError(502, 'PHP worker died while handling the request'));
-    void this.replace(slot);
+    void this.replace(slot, new PoolError(502, 'PHP worker died while handling the request'));
   }
 
-  /** Ends a worker now and starts another in its place (timeouts, crashes). */
-  private async replace(slot: Slot): Promise<void> {
-    const wasLive = slot.state !== 'gone';
-    await this.kill(slot);
+  /** Ends a worker now and starts another in its place (timeouts, crashes); its request gets `error`. */
+  private async replace(slot: Slot, error: PoolError): Promise<void> {
+    // A worker that dies while booting or warming up is retried by whoever spawned it (spawnWithBackoff,
+    // retire, start): starting another here too grew the pool by one on every failed warm-up.
+    const wasLive = slot.state !== 'gone' && slot.started;
+    await this.kill(slot, error);
     if (wasLive && !this.closing && !slot.retiring) this.spawnWithBackoff();
   }
 
@@ -284,15 +290,18 @@ export class WorkerPool {
     );
   }
 
-  private async kill(slot: Slot): Promise<void> {
+  private async kill(slot: Slot, error = new PoolError(503, 'worker stopped', 1)): Promise<void> {
     if (slot.state === 'gone') return;
     slot.state = 'gone';
     this.slots.delete(slot);
-    this.failActive(slot, new PoolError(503, 'worker stopped', 1));
+    const active = this.detachActive(slot);
     try {
       await slot.worker?.terminate();
     } finally {
       this.locks.releaseProcess(slot.id);
+      // Answer the request only now: a client (or the next queued request) acting on a 504 must not
+      // find the database still locked by the script that was just stopped.
+      if (active) this.fail(active, error);
       this.checkIdle();
     }
   }

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { consumeAPISync, type FileLockManager, type PHP } from '@php-wasm/universal';
 import { bootPhp } from './php-instance.js';
+import { SplitLockManager } from './split-lock-manager.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
 
 const boot = workerData as WorkerBoot;
@@ -16,7 +17,8 @@ async function main(): Promise<void> {
   const started = performance.now();
   let php: PHP;
   try {
-    const lockManager = await consumeAPISync<FileLockManager>(boot.lockPort);
+    const sharedLocks = await consumeAPISync<FileLockManager>(boot.lockPort);
+    const lockManager = new SplitLockManager(sharedLocks, [boot.docroot, ...boot.mounts.map((m) => m.host)]);
     php = await bootPhp(boot, lockManager, (code) => { exitedWith = code; });
   } catch (error) {
     send({ type: 'boot-failed', error: String((error as Error)?.stack ?? error) });

@@ -1,0 +1,256 @@
+/**
+ * The worker pool over real HTTP with real php.wasm workers: PHP off the main thread, queueing and
+ * its limits, request timeouts (terminate, replace, free SQLite locks), fatal errors, a crashed
+ * instance, recycling without stalls, spreading load, graceful close.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { startTestServer, tempDir, type TestServer } from './helpers/server.js';
+
+interface Got {
+  status: number;
+  headers: Headers;
+  body: string;
+  ms: number;
+}
+
+/** One GET; a request that takes longer than `timeoutMs` fails the test instead of hanging it. */
+async function get(server: TestServer, path: string, timeoutMs = 15_000): Promise<Got> {
+  const started = performance.now();
+  const response = await fetch(server.url + path, { signal: AbortSignal.timeout(timeoutMs) });
+  const body = await response.text();
+  return { status: response.status, headers: response.headers, body, ms: performance.now() - started };
+}
+
+function json(got: Got): Record<string, unknown> {
+  try {
+    return JSON.parse(got.body) as Record<string, unknown>;
+  } catch {
+    throw new Error(`not JSON (status ${got.status}): ${JSON.stringify(got.body.slice(0, 300))}`);
+  }
+}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** The pids of the workers that answer `n` parallel requests which each hold a worker for `ms`. */
+async function parallelPids(server: TestServer, n: number, ms = 300): Promise<number[]> {
+  const answers = await Promise.all(Array.from({ length: n }, () => get(server, `/pid-slow.php?ms=${ms}`)));
+  for (const answer of answers) if (answer.status !== 200) throw new Error(`pid-slow.php answered ${answer.status}`);
+  return answers.map((answer) => Number(json(answer).pid));
+}
+
+t.test('PHP never runs on the main thread: a spinning script blocks neither static files nor other PHP', async (t) => {
+  const server = await startTestServer({ workers: 2, requestTimeout: 3 });
+  t.teardown(() => server.close());
+  const spinning = get(server, '/loop.php');
+  await until('loop.php to occupy a worker', () => server.pool.stats.busy === 1);
+  await sleep(200); // the loop is now well under way
+
+  const ticks: number[] = [];
+  const started = performance.now();
+  const ticker = setInterval(() => ticks.push(performance.now() - started), 20);
+  const file = await get(server, '/hello.txt', 2000);
+  const php = await get(server, '/pid.php', 2000);
+  await sleep(200);
+  clearInterval(ticker);
+
+  t.equal(file.status, 200, 'a static file is served while PHP spins');
+  t.ok(file.ms < 1000, `static file in ${Math.round(file.ms)} ms`);
+  t.equal(php.status, 200, 'another PHP request is served by the other worker');
+  t.ok(php.ms < 1000, `other PHP request in ${Math.round(php.ms)} ms`);
+  t.ok(ticks.length >= 5, `the main thread's timers keep firing (${ticks.length} ticks of 20 ms)`);
+  t.equal(server.pool.stats.busy, 1, 'loop.php is still running');
+  t.equal((await spinning).status, 504, 'the spinning script ends at the request timeout');
+});
+
+t.test('requests queue while every worker is busy, and all complete', async (t) => {
+  const server = await startTestServer({ workers: 1 });
+  t.teardown(() => server.close());
+  const started = performance.now();
+  const requests = Array.from({ length: 4 }, () => get(server, '/sleep.php?ms=300'));
+  await until('three requests to wait in the queue', () => server.pool.stats.queued === 3);
+  t.equal(server.pool.stats.busy, 1, 'one runs, three wait');
+  const answers = await Promise.all(requests);
+  const elapsed = performance.now() - started;
+  t.same(answers.map((a) => [a.status, a.body]), Array(4).fill([200, 'slept']), 'every queued request completes');
+  t.ok(elapsed >= 4 * 300 * 0.9, `one worker ran them one after another (${Math.round(elapsed)} ms)`);
+  t.equal(server.pool.stats.queued, 0, 'the queue is empty again');
+});
+
+t.test('past queueLimit a request gets 503 with Retry-After at once', async (t) => {
+  const server = await startTestServer({ workers: 1, queueLimit: 1 });
+  t.teardown(() => server.close());
+  const running = get(server, '/sleep.php?ms=800');
+  await until('the first request to run', () => server.pool.stats.busy === 1);
+  const queued = get(server, '/sleep.php?ms=800');
+  await until('the second request to wait', () => server.pool.stats.queued === 1);
+  const refused = await get(server, '/sleep.php?ms=800');
+
+  t.equal(refused.status, 503, 'the third request is refused');
+  t.match(refused.headers.get('retry-after'), /^[1-9]\d*$/, 'with Retry-After in seconds');
+  t.ok(refused.ms < 700, `refused at once (${Math.round(refused.ms)} ms), not after waiting`);
+  t.same([(await running).status, (await queued).status], [200, 200], 'the running and the queued request complete');
+});
+
+t.test('past queueTimeout a waiting request gets 503 with Retry-After', async (t) => {
+  const server = await startTestServer({ workers: 1, queueTimeout: 0.3 });
+  t.teardown(() => server.close());
+  const running = get(server, '/sleep.php?ms=1500');
+  await until('the first request to run', () => server.pool.stats.busy === 1);
+  const waited = await get(server, '/pid.php');
+
+  t.equal(waited.status, 503, 'the waiting request is refused');
+  t.match(waited.headers.get('retry-after'), /^[1-9]\d*$/, 'with Retry-After in seconds');
+  t.ok(waited.ms >= 250 && waited.ms < 1200, `after about the queue timeout (${Math.round(waited.ms)} ms)`);
+  t.equal(server.pool.stats.queued, 0, 'it left the queue');
+  const first = await running;
+  t.same([first.status, first.body], [200, 'slept'], 'the running request is unaffected');
+});
+
+t.test('requestTimeout: 504, the worker is replaced, its SQLite lock freed, the server keeps serving', async (t) => {
+  const data = tempDir(t);
+  const server = await startTestServer({ workers: 2, requestTimeout: 2, mounts: [{ host: data, guest: '/data', readOnly: false }] });
+  t.teardown(() => server.close());
+  const before = new Set(await parallelPids(server, 2));
+  t.equal(before.size, 2, 'two workers before');
+
+  const started = performance.now();
+  const holder = get(server, '/sqlite-lock.php?action=hold');
+  // The other worker cannot write while the holder keeps its exclusive transaction open.
+  await until('the holder to take the lock', () => existsSync(join(data, 'holding')));
+  const holderPid = Number(readFileSync(join(data, 'holding'), 'utf8'));
+  const blocked = json(await get(server, '/sqlite-lock.php?action=try'));
+  t.match(blocked, { ok: false, error: /locked/i }, 'while the holder runs, another worker finds the database locked');
+
+  const timedOut = await holder;
+  const elapsed = performance.now() - started;
+  t.equal(timedOut.status, 504, 'the client gets 504');
+  t.ok(elapsed >= 1900 && elapsed < 4000, `within about the 2 s timeout (${Math.round(elapsed)} ms)`);
+  const killed = server.logs.find((l) => l.msg === 'request timed out; terminating worker')?.worker as number;
+  t.equal(killed, holderPid, `the holder's worker (${holderPid}) was terminated`);
+
+  const write = json(await get(server, '/sqlite-lock.php?action=try'));
+  t.same(write, { ok: true }, 'right after the 504 the other worker can write: the dead worker\'s lock was released');
+
+  let after = new Set<number>();
+  await until('the replacement to serve', async () => {
+    after = new Set(await parallelPids(server, 2));
+    return after.size === 2;
+  });
+  t.notOk(after.has(killed), 'the terminated worker is gone');
+  t.equal([...after].filter((pid) => !before.has(pid)).length, 1, `a new worker took its place (${[...before]} → ${[...after]})`);
+
+  const check = json(await get(server, '/sqlite.php?action=check'));
+  t.same(check, { count: 1, integrity: 'ok' }, "the holder's transaction was rolled back, the later write kept, the file intact");
+  t.equal((await get(server, '/hello.txt')).status, 200, 'the server keeps serving');
+});
+
+t.test('a PHP fatal error gives 500 and the same worker serves the next request', async (t) => {
+  const server = await startTestServer({ workers: 1 });
+  t.teardown(() => server.close());
+  const pid = json(await get(server, '/pid.php')).pid;
+  const fatal = await get(server, '/fatal.php');
+  t.equal(fatal.status, 500, 'fatal error → 500');
+  t.notMatch(fatal.body, /undefined_function_called_here/, 'the error text is not shown to the visitor');
+  const next = await get(server, '/pid.php');
+  t.equal(next.status, 200);
+  t.equal(json(next).pid, pid, 'the same worker (no replacement needed)');
+  t.ok(server.logs.some((l) => /Call to undefined function/.test(String(l.php))), 'the fatal error is logged');
+});
+
+t.test('an instance that dies mid-request (C exit on wasm out-of-memory) gives 5xx and is replaced', async (t) => {
+  const server = await startTestServer({ workers: 1, requestTimeout: 60 });
+  t.teardown(() => server.close());
+  const pid = json(await get(server, '/pid.php')).pid;
+  const crashed = await get(server, '/pcre-oom.php', 60_000);
+  t.ok(crashed.status >= 500 && crashed.status < 600, `the client gets a 5xx (${crashed.status})`);
+  t.notMatch(crashed.body, /survived/, 'the script did not run to its end');
+  t.ok(server.logs.some((l) => l.msg === 'php crashed; replacing worker'), 'the crash is logged');
+
+  const next = await get(server, '/pid.php');
+  t.equal(next.status, 200, 'the next request is served');
+  t.not(next.body, '', 'with a body (the broken instance answered the next request with an empty 200)');
+  t.not(json(next).pid, pid, 'by a new worker');
+  const more = await Promise.all(Array.from({ length: 5 }, () => get(server, '/pid.php')));
+  t.same(more.map((m) => m.status), Array(5).fill(200), 'the server keeps serving');
+});
+
+t.test('a replacement whose warm-up fails is itself replaced once, not twice', async (t) => {
+  const data = tempDir(t);
+  const server = await startTestServer({
+    workers: 1, requestTimeout: 1, warmup: ['/warmup-slow.php'], mounts: [{ host: data, guest: '/data', readOnly: false }],
+  });
+  t.teardown(() => server.close());
+  writeFileSync(join(data, 'slow-warmup'), '');
+  t.equal((await get(server, '/loop.php')).status, 504, 'a timeout: the worker is replaced');
+  await until("the replacement's warm-up to time out", () => server.logs.some((l) => l.msg === 'warm-up request failed'));
+  rmSync(join(data, 'slow-warmup'));
+  t.equal((await get(server, '/pid.php', 20_000)).status, 200, 'a later replacement serves');
+  await sleep(2000); // a second replacement, had one been started, would be counted by now
+  t.equal(server.pool.stats.workers, 1, 'the pool still has one worker, as configured');
+  const pids = new Set(await parallelPids(server, 3, 100));
+  t.equal(pids.size, 1, 'and only one answers');
+});
+
+t.test('recycling after maxRequests: no request fails or waits for a worker to boot', async (t) => {
+  const server = await startTestServer({ workers: 1, maxRequests: 5 });
+  t.teardown(() => server.close());
+  await get(server, '/pid.php'); // the connection and pid.php's compilation are not what we measure
+  // Steady sequential traffic: 40 requests at least, more while fewer than 3 workers have served
+  // (a successor boots while its predecessor keeps serving; on a loaded machine that takes longer).
+  const answers: Got[] = [];
+  const pids: number[] = [];
+  const deadline = Date.now() + 30_000;
+  while (answers.length < 40 || (new Set(pids).size < 3 && Date.now() < deadline)) {
+    const answer = await get(server, '/pid.php');
+    answers.push(answer);
+    pids.push(answer.status === 200 ? Number(json(answer).pid) : NaN);
+    await sleep(80);
+  }
+  const maxMs = Math.max(...answers.map((a) => a.ms));
+  const boots = server.logs.filter((l) => l.msg === 'php worker booted').map((l) => Number(l.bootMs)).slice(1).sort((a, b) => a - b);
+  const medianBoot = boots[Math.floor(boots.length / 2)];
+
+  t.same(answers.map((a) => a.status), Array(answers.length).fill(200), `all ${answers.length} requests succeed`);
+  t.ok(new Set(pids).size >= 3, `several workers served them in turn: ${[...new Set(pids)].join(', ')}`);
+  t.ok(server.logs.filter((l) => l.msg === 'recycling php worker').length >= 2, 'workers were recycled');
+  t.ok(maxMs < 800, `slowest request ${Math.round(maxMs)} ms`);
+  t.ok(maxMs < 0.8 * medianBoot, `no request waited for a boot (slowest ${Math.round(maxMs)} ms, a boot takes ${medianBoot} ms)`);
+  // The last request may have started a successor; once it is up, its predecessor leaves.
+  await until('the pool to settle', () => server.pool.stats.workers === 1 && server.pool.stats.busy === 0, 20_000);
+  t.pass('old workers leave: one worker again');
+});
+
+t.test('parallel requests spread across the workers', async (t) => {
+  const server = await startTestServer({ workers: 2 });
+  t.teardown(() => server.close());
+  const started = performance.now();
+  const pids = await parallelPids(server, 4, 300);
+  const elapsed = performance.now() - started;
+  t.equal(new Set(pids).size, 2, `two workers answered (${pids.join(', ')})`);
+  t.ok(elapsed < 4 * 300 * 0.9, `in parallel (${Math.round(elapsed)} ms for 4 × 300 ms)`);
+});
+
+t.test('pool.close lets an in-flight request finish, then refuses new work', async (t) => {
+  const server = await startTestServer({ workers: 1 });
+  t.teardown(() => server.close());
+  const inFlight = get(server, '/sleep.php?ms=1000');
+  await until('the request to run', () => server.pool.stats.busy === 1);
+  const closeStarted = performance.now();
+  await server.pool.close(5000);
+  const closeMs = performance.now() - closeStarted;
+  const got = await inFlight;
+  t.same([got.status, got.body], [200, 'slept'], 'the in-flight request completes');
+  t.ok(closeMs > 500, `close waited for it (${Math.round(closeMs)} ms)`);
+  t.equal(server.pool.stats.workers, 0, 'then the workers are stopped');
+  const late = await get(server, '/pid.php');
+  t.equal(late.status, 503, 'new PHP requests get 503 after close');
+});
