@@ -22,10 +22,17 @@ export interface WorkerBoot {
 
 export type ToWorker = { type: 'run'; id: number; job: PhpJob; body: Uint8Array | null };
 
+export interface RunEnd {
+  exitCode: number;
+  /** What PHP wrote to stderr (its log lines). */
+  errors: string;
+}
+
 export type FromWorker =
   | { type: 'ready'; bootMs: number }
   | { type: 'boot-failed'; error: string }
-  | { type: 'head'; id: number; status: number; headers: Record<string, string[]> }
+  /** The head, with the first body bytes and, for a response already complete, its end. */
+  | { type: 'head'; id: number; status: number; headers: Record<string, string[]>; data?: Uint8Array; end?: RunEnd }
   | { type: 'chunk'; id: number; data: Uint8Array }
-  | { type: 'end'; id: number; exitCode: number; errors: string }
+  | ({ type: 'end'; id: number; data?: Uint8Array } & RunEnd)
   | { type: 'failed'; id: number; error: string };

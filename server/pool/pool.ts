@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PhpJob } from '../cgi.js';
-import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
+import type { FromWorker, RunEnd, ToWorker, WorkerBoot } from './messages.js';
 import { SharedFileLocks } from './locks.js';
 
 export interface PoolOptions {
@@ -201,19 +201,16 @@ export class WorkerPool {
     switch (message.type) {
       case 'head':
         active.stream = new Readable({ read() {} });
+        if (message.data) active.stream.push(toBuffer(message.data));
         active.resolve({ status: message.status, headers: message.headers, body: active.stream, workerId: slot.id });
+        if (message.end) this.finish(slot, active, message.end);
         return;
       case 'chunk':
-        active.stream?.push(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+        active.stream?.push(toBuffer(message.data));
         return;
       case 'end':
-        clearTimeout(active.timer);
-        if (message.errors.trim()) this.logPhpErrors(slot, message.errors);
-        active.stream?.push(null);
-        slot.active = undefined;
-        // A warm-up job hands the worker back to spawn(), which marks it idle when all are done.
-        slot.state = active.internal ? 'booting' : 'idle';
-        if (!active.internal) this.onIdle(slot);
+        if (message.data) active.stream?.push(toBuffer(message.data));
+        this.finish(slot, active, message);
         return;
       case 'failed':
         // A trap can leave the instance broken: never reuse it.
@@ -221,6 +218,16 @@ export class WorkerPool {
         void this.replace(slot, new PoolError(502, 'PHP crashed while handling the request'));
         return;
     }
+  }
+
+  private finish(slot: Slot, active: Active, end: RunEnd): void {
+    clearTimeout(active.timer);
+    if (end.errors.trim()) this.logPhpErrors(slot, end.errors);
+    active.stream?.push(null);
+    slot.active = undefined;
+    // A warm-up job hands the worker back to spawn(), which marks it idle when all are done.
+    slot.state = active.internal ? 'booting' : 'idle';
+    if (!active.internal) this.onIdle(slot);
   }
 
   private logPhpErrors(slot: Slot, errors: string): void {
@@ -333,4 +340,8 @@ export class WorkerPool {
   private retryAfter(): number {
     return Math.max(1, Math.ceil(this.options.requestTimeoutMs / 1000 / 4));
   }
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }

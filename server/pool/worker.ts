@@ -51,21 +51,57 @@ async function run(php: PHP, { id, job, body }: Extract<ToWorker, { type: 'run' 
     // Headers of a script that produced no output resolve only when it ends: if the instance died,
     // say so now, so the client gets a 5xx instead of a 200 with an empty body.
     if (exitedWith !== undefined) throw instanceExited();
-    send({ type: 'head', id, status, headers });
-    const reader = response.stdout.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      // Own the bytes before transferring them: the stream may hand out views of a shared buffer.
-      const chunk = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice();
-      send({ type: 'chunk', id, data: chunk }, [chunk.buffer as ArrayBuffer]);
-    }
-    const exitCode = await response.exitCode;
-    if (exitedWith !== undefined) throw instanceExited();
-    send({ type: 'end', id, exitCode, errors: await errors });
+    await streamBody(id, status, headers, response.stdout.getReader(), async () => {
+      const exitCode = await response.exitCode;
+      if (exitedWith !== undefined) throw instanceExited();
+      return { exitCode, errors: await errors };
+    });
   } catch (error) {
     send({ type: 'failed', id, error: String((error as Error)?.stack ?? error) });
   }
+}
+
+const NOT_YET = Symbol('not yet');
+
+/**
+ * Sends the response in as few messages as it can without delaying output: a chunk is held only
+ * while the next one is already available, so a small page goes out as one message (head, body
+ * and end together) while a script that flush()es and waits still reaches the client at once.
+ */
+async function streamBody(
+  id: number,
+  status: number,
+  headers: Record<string, string[]>,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  finish: () => Promise<{ exitCode: number; errors: string }>,
+): Promise<void> {
+  let headSent = false;
+  let held: Uint8Array | undefined;
+  const sendHeld = () => {
+    const transfer = held ? [held.buffer as ArrayBuffer] : [];
+    send(headSent ? { type: 'chunk', id, data: held! } : { type: 'head', id, status, headers, data: held }, transfer);
+    headSent = true;
+    held = undefined;
+  };
+  for (;;) {
+    const next = reader.read();
+    let result = await Promise.race([next, new Promise<typeof NOT_YET>((resolve) => setImmediate(() => resolve(NOT_YET)))]);
+    if (result === NOT_YET) {
+      if (held || !headSent) sendHeld(); // PHP is waiting on something: let the client have what there is
+      result = await next;
+    }
+    if (result.done) break;
+    if (held) sendHeld();
+    held = own(result.value);
+  }
+  const end = await finish();
+  const transfer = held ? [held.buffer as ArrayBuffer] : [];
+  send(headSent ? { type: 'end', id, data: held, ...end } : { type: 'head', id, status, headers, data: held, end }, transfer);
+}
+
+/** Own the bytes before transferring them: the stream may hand out views of a shared buffer. */
+function own(value: Uint8Array): Uint8Array {
+  return value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice();
 }
 
 void main();
