@@ -1,6 +1,8 @@
 # php-wasm-server serving WordPress + SQLite.
 #   docker build -t php-wasm-server .
 #   docker run -p 8087:8087 -v wp-data:/data php-wasm-server
+# With podman/buildah build with `--format docker`: the default OCI format drops the HEALTHCHECK.
+# A host folder instead of a named volume must be writable by the image's user: chown 1000:1000 DIR.
 # Behind a reverse proxy add e.g. -e PHP_WASM_SERVER_TRUST_PROXY=uniquelocal (see README).
 
 # --- build: compile TypeScript, keep only what the runtime needs -----------------------------
