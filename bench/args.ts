@@ -1,0 +1,87 @@
+/** Command line of `npm run bench -- [options]`. */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SCENARIOS } from './scenarios.js';
+
+export interface BenchArgs {
+  compareNative: boolean;
+  durationSeconds: number;
+  warmupSeconds: number;
+  warmupRequests: number;
+  connections: number;
+  maxRequests: number;
+  workers: number;
+  quietWaitSeconds: number;
+  scenarios: string[];
+  json?: string;
+  dataDir: string;
+  fresh: boolean;
+  help: boolean;
+}
+
+/** Other processes may use this many cores before a measurement counts as disturbed. */
+export const QUIET_CORES = 0.25;
+
+export const USAGE = `usage: npm run bench -- [options]
+
+  --compare-native       also run nginx + php-fpm (Debian packages, installed if missing) on a copy
+                         of the same WordPress, and print ours/native ratios
+  --duration S           seconds of load per scenario and server (default 10)
+  --warmup S             warm-up seconds before each measurement (default 3) ...
+  --warmup-requests N    ... or this many requests, whichever comes first (default 100)
+  --connections N        concurrent keep-alive connections (default 8)
+  --max-requests N       upper bound of requests per measurement (default 500000)
+  --workers N            our PHP workers = php-fpm children (default 2)
+  --quiet-wait S         before each measurement, wait up to S seconds for other processes to use
+                         less than ${QUIET_CORES} cores (default 20; 0 = don't wait)
+  --scenarios LIST       comma-separated subset of: ${SCENARIOS.map((s) => s.id).join(', ')}
+  --json FILE            also write the results as JSON
+  --data-dir DIR         where sites, configs and logs live between runs (default var/bench)
+  --fresh                delete the data folder first (reassemble, recopy, reinstall)
+`;
+
+export function parseBenchArgs(argv: string[], projectRoot: string): BenchArgs {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'compare-native': { type: 'boolean', default: false },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '3' },
+      'warmup-requests': { type: 'string', default: '100' },
+      connections: { type: 'string', default: '8' },
+      'max-requests': { type: 'string', default: '500000' },
+      workers: { type: 'string', default: '2' },
+      'quiet-wait': { type: 'string', default: '20' },
+      scenarios: { type: 'string' },
+      json: { type: 'string' },
+      'data-dir': { type: 'string' },
+      fresh: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (positionals.length) throw new Error(`unexpected argument ${positionals[0]}`);
+  const scenarios = values.scenarios ? values.scenarios.split(',').map((s) => s.trim()).filter(Boolean) : SCENARIOS.map((s) => s.id);
+  for (const id of scenarios) if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`unknown scenario ${id}`);
+  return {
+    compareNative: values['compare-native']!,
+    durationSeconds: number('--duration', values.duration!, 1, 600),
+    warmupSeconds: number('--warmup', values.warmup!, 0, 120),
+    warmupRequests: number('--warmup-requests', values['warmup-requests']!, 0, 1_000_000),
+    connections: number('--connections', values.connections!, 1, 256),
+    maxRequests: number('--max-requests', values['max-requests']!, 1, 100_000_000),
+    workers: number('--workers', values.workers!, 1, 32),
+    quietWaitSeconds: number('--quiet-wait', values['quiet-wait']!, 0, 600),
+    scenarios,
+    json: values.json ? resolve(values.json) : undefined,
+    dataDir: resolve(projectRoot, values['data-dir'] ?? 'var/bench'),
+    fresh: values.fresh!,
+    help: values.help!,
+  };
+}
+
+function number(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max) throw new Error(`${flag} must be a number from ${min} to ${max}, got ${text}`);
+  return value;
+}

@@ -1,0 +1,116 @@
+/**
+ * The native reference: nginx + php-fpm from Debian's packages, started by the bench as foreground
+ * child processes with its own configs, serving a copy of our WordPress tree on loopback ports.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnChild, stopChild, type Child } from './children.js';
+import { nginxConf, PHP_FPM_INI_ARGS, phpFpmConf, type NativeConfigInput } from './native-config.js';
+import type { NativeBinaries } from './native-packages.js';
+import { nativeDbFile, prepareNativeTree } from './native-tree.js';
+import { freePort, HOST, waitFor200 } from './net.js';
+import { treeRss } from './rss.js';
+import { installWordPress, siteAddress, writeBenchScripts } from './site.js';
+import { choosePort, rememberPort } from './state.js';
+import type { Target } from './target.js';
+
+export interface NativeOptions {
+  bin: NativeBinaries;
+  dataDir: string;
+  /** Our server's WordPress tree, copied for nginx + php-fpm. */
+  sourceDir: string;
+  children: number;
+  startTimeoutMs: number;
+}
+
+export async function startNative(opts: NativeOptions): Promise<Target> {
+  const { bin } = opts;
+  const notes: string[] = [];
+  const base = join(opts.dataDir, 'native');
+  const root = join(base, 'wordpress');
+  const { copied } = prepareNativeTree(opts.sourceDir, root);
+  if (copied) notes.push(`copied ${opts.sourceDir} to ${root}`);
+  writeBenchScripts(root);
+
+  const dbFile = nativeDbFile(root);
+  const { port: nginxPort, note } = await choosePort(opts.dataDir, 'native', dbFile);
+  if (note) notes.push(note);
+  let fpmPort = await freePort();
+  while (fpmPort === nginxPort) fpmPort = await freePort();
+  const needsInstall = !existsSync(dbFile);
+
+  const config: NativeConfigInput = {
+    root,
+    nginxPort,
+    fpmPort,
+    children: opts.children,
+    runDir: join(base, 'run'),
+    logDir: join(opts.dataDir, 'logs'),
+    asRoot: process.getuid?.() === 0,
+  };
+  for (const dir of [config.runDir, config.logDir, join(base, 'conf')]) mkdirSync(dir, { recursive: true });
+  const nginxFile = join(base, 'conf', 'nginx.conf');
+  const fpmFile = join(base, 'conf', 'php-fpm.conf');
+  writeFileSync(nginxFile, nginxConf(config));
+  writeFileSync(fpmFile, phpFpmConf(config));
+
+  const started = performance.now();
+  const children: Child[] = [];
+  const stop = async () => {
+    await Promise.all(children.map((child) => stopChild(child, 5000)));
+  };
+  try {
+    children.push(
+      spawnChild('php-fpm', bin.phpFpm, ['-F', '-y', fpmFile, ...PHP_FPM_INI_ARGS, ...(config.asRoot ? ['-R'] : [])], {
+        logFile: join(config.logDir, 'php-fpm.out'),
+        marker: fpmFile,
+      }),
+    );
+    children.push(
+      spawnChild('nginx', bin.nginx, ['-p', config.runDir, '-e', join(config.logDir, 'nginx-error.log'), '-c', nginxFile, '-g', 'daemon off;'], {
+        logFile: join(config.logDir, 'nginx.out'),
+        marker: nginxFile,
+      }),
+    );
+    const baseUrl = `http://${HOST}:${nginxPort}`;
+    // 200 from install.php once nginx and php-fpm both answer (installed or not).
+    await waitFor200(`${baseUrl}/wp-admin/install.php`, children, opts.startTimeoutMs);
+    if (needsInstall) {
+      await installWordPress(baseUrl);
+      notes.push(`installed WordPress at ${baseUrl} (wp-admin/install.php?step=2)`);
+    }
+    await waitFor200(`${baseUrl}/wp-login.php`, children, opts.startTimeoutMs);
+    const address = await siteAddress(baseUrl);
+    if (address !== baseUrl) {
+      // Installed at another address (e.g. by an older bench whose nginx dropped the port): again.
+      rmSync(dbFile, { force: true });
+      await installWordPress(baseUrl);
+      notes.push(`WordPress was installed at ${address}: reinstalled at ${baseUrl}`);
+    }
+    rememberPort(opts.dataDir, 'native', nginxPort);
+    return {
+      name: 'native',
+      label: `nginx ${nginxVersion(bin.nginx)} + php-fpm ${bin.phpFpmVersion} (${opts.children} children, pm=static)`,
+      baseUrl,
+      wordpressDir: root,
+      rss: () => treeRss(children.map((c) => c.pid)),
+      children,
+      logFiles: [
+        ...children.map((c) => c.logFile),
+        ...['nginx-error.log', 'php-fpm.log', 'php-errors.log'].map((f) => join(config.logDir, f)),
+      ],
+      notes,
+      startSeconds: (performance.now() - started) / 1000,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function nginxVersion(nginx: string): string {
+  const result = spawnSync(nginx, ['-v'], { encoding: 'utf8', timeout: 10_000 });
+  return /nginx\/(\S+)/.exec(result.stderr ?? '')?.[1] ?? '?';
+}

@@ -1,0 +1,218 @@
+/** The bench's results: the data kept for --json, and the tables printed from it. */
+import { cpus, totalmem } from 'node:os';
+import { QUIET_CORES, type BenchArgs } from './args.js';
+import type { CpuUse } from './cpu.js';
+import type { LoadResult } from './load.js';
+import { describeBusy, type BusyProcess } from './others.js';
+import { describeOpcache, type ProbeResult } from './probe.js';
+import { mb } from './rss.js';
+import type { CheckResult } from './scenarios.js';
+
+export type ServerName = 'ours' | 'native';
+
+export interface ServerReport {
+  name: ServerName;
+  label: string;
+  baseUrl: string;
+  startSeconds: number;
+  notes: string[];
+  probeBefore: ProbeResult;
+  probeAfter?: ProbeResult;
+  rssIdleKb: number;
+  rssAfterKb?: number;
+  processes: number;
+  /** Requests the bench sent it (checks, warm-ups, measurements). */
+  requestsSent: number;
+  /** Warning/error lines its logs gained during the run. */
+  logLines: string[];
+}
+
+export interface Measurement {
+  check: CheckResult;
+  /** Waiting for other processes to calm down before the measurement. */
+  quiet?: { waitedSeconds: number; otherCores: number };
+  warmup?: { requests: number; errors: number; non2xx: number };
+  load?: LoadResult;
+  /** CPU over the measurement window. */
+  cpu?: CpuUse;
+  /** The busiest other processes during the measurement window. */
+  busyOthers?: BusyProcess[];
+  /** Why no load ran (failed check). */
+  skipped?: string;
+}
+
+export interface ScenarioReport {
+  id: string;
+  title: string;
+  path: string;
+  results: Partial<Record<ServerName, Measurement>>;
+  /** ours req/s ÷ native req/s */
+  ratio?: number;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  benchSeconds?: number;
+  machine: { cpu: string; cores: number; memoryGb: number; node: string; platform: string };
+  settings: {
+    connections: number;
+    durationSeconds: number;
+    warmupSeconds: number;
+    warmupRequests: number;
+    maxRequests: number;
+    workers: number;
+    loadGenerator: string;
+  };
+  servers: Partial<Record<ServerName, ServerReport>>;
+  scenarios: ScenarioReport[];
+  /** Failures: a check failed, errors under load, a server died (the bench exits 1). */
+  problems: string[];
+  /** Things that make numbers less trustworthy or are worth a look (a busy machine, opcache off). */
+  warnings: string[];
+}
+
+export function newReport(args: BenchArgs): BenchReport {
+  return {
+    startedAt: new Date().toISOString(),
+    machine: {
+      cpu: cpus()[0]?.model ?? '?',
+      cores: cpus().length,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+    },
+    settings: {
+      connections: args.connections,
+      durationSeconds: args.durationSeconds,
+      warmupSeconds: args.warmupSeconds,
+      warmupRequests: args.warmupRequests,
+      maxRequests: args.maxRequests,
+      workers: args.workers,
+      loadGenerator: 'autocannon 9 (in the bench process, same machine), HTTP/1.1 keep-alive, loopback',
+    },
+    servers: {},
+    scenarios: [],
+    problems: [],
+    warnings: [],
+  };
+}
+
+const SERVERS: ServerName[] = ['ours', 'native'];
+
+export function formatReport(r: BenchReport): string {
+  const out: string[] = [];
+  const s = r.settings;
+  out.push(`Machine: ${r.machine.cores} × ${r.machine.cpu}, ${r.machine.memoryGb} GB, Node ${r.machine.node}, ${r.machine.platform}`);
+  out.push(`Load: ${s.connections} keep-alive connections, ${s.durationSeconds} s per measurement (≤ ${fmtInt(s.maxRequests)} requests), ` +
+    `after a warm-up of ${s.warmupSeconds} s or ${s.warmupRequests} requests; ${s.loadGenerator}`);
+  out.push('');
+  out.push('Servers:');
+  for (const name of SERVERS) {
+    const sv = r.servers[name];
+    if (!sv) continue;
+    const p = sv.probeAfter ?? sv.probeBefore;
+    out.push(`  ${name.padEnd(6)} ${sv.label} at ${sv.baseUrl}, ready in ${sv.startSeconds.toFixed(1)} s`);
+    out.push(`         PHP ${p.php ?? '?'} (${p.sapi ?? '?'}${sv.probeBefore.xPoweredBy ? `, X-Powered-By: ${sv.probeBefore.xPoweredBy}` : ''})`);
+    out.push(`         opcache before load: ${describeOpcache(sv.probeBefore)}`);
+    if (sv.probeAfter) out.push(`         opcache after load:  ${describeOpcache(sv.probeAfter)}`);
+    for (const note of sv.notes) out.push(`         note: ${note}`);
+  }
+  out.push('');
+  out.push('What each scenario returned before it was measured (one request, checked):');
+  for (const sc of r.scenarios) {
+    for (const name of SERVERS) {
+      const m = sc.results[name];
+      if (!m) continue;
+      const c = m.check;
+      out.push(`  ${sc.title.padEnd(30)} ${name.padEnd(6)} GET ${sc.path}: ${c.status} ${fmtInt(c.bytes)} bytes in ${fmtMs(c.ms)} ms — ${c.ok ? 'ok' : `FAILED: ${c.problem}`}`);
+    }
+    const a = sc.results.ours?.check.normalizedBytes;
+    const b = sc.results.native?.check.normalizedBytes;
+    if (a !== undefined && b !== undefined && a !== b) {
+      out.push(`  ${''.padEnd(30)} (with each server's host:port blanked out the two responses differ by ${fmtInt(Math.abs(a - b))} bytes)`);
+    }
+  }
+  out.push('');
+
+  const native = r.servers.native !== undefined;
+  const head = ['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'errors / non-2xx', 'requests', 'server CPU ms/req', 'cores: server/loadgen/other', ...(native ? ['ours/native req/s'] : [])];
+  const rows: string[][] = [];
+  for (const sc of r.scenarios) {
+    SERVERS.forEach((name) => {
+      const m = sc.results[name];
+      if (!m) return;
+      const first = name === 'ours' || !sc.results.ours;
+      const l = m.load;
+      const disturbed = SERVERS.some((n) => (sc.results[n]?.cpu?.otherCores ?? 0) >= QUIET_CORES);
+      const ratio = native && name === 'ours' ? (sc.ratio !== undefined ? `${sc.ratio.toFixed(3)}×${disturbed ? ' *' : ''}` : '—') : '';
+      if (!l) {
+        rows.push([first ? sc.title : '', name, 'skipped', '', '', '', '', '', '', ...(native ? [ratio] : [])]);
+        return;
+      }
+      const errors = `${l.errors}${l.timeouts ? ` (${l.timeouts} timeouts)` : ''} / ${l.non2xx}`;
+      const c = m.cpu;
+      const cores = c ? `${c.serverCores.toFixed(2)} / ${c.loadGeneratorCores.toFixed(2)} / ${c.otherCores.toFixed(2)}` : '';
+      rows.push([
+        first ? sc.title : '', name, fmtRate(l.reqPerSec), fmtMs(l.latencyMs.p50), fmtMs(l.latencyMs.p99), errors, fmtInt(l.requests),
+        c ? fmtMs(c.serverMsPerRequest) : '', cores, ...(native ? [ratio] : []),
+      ]);
+    });
+  }
+  out.push(...table(head, rows, [2, 3, 4, 6, 7, 8]));
+  out.push(`  cores busy during the window: the server's processes / the load generator (this bench process) / every other process on the machine.`);
+  if (rows.some((row) => row[row.length - 1].endsWith('*'))) {
+    out.push(`  * other processes used ≥ ${QUIET_CORES} cores during one of the two measurements: that ratio is skewed (see Warnings).`);
+  }
+  out.push('');
+
+  const memHead = ['server', 'RSS idle (before load)', 'RSS after load', 'processes', 'requests sent'];
+  const memRows = SERVERS.filter((n) => r.servers[n]).map((n) => {
+    const sv = r.servers[n]!;
+    return [n, `${mb(sv.rssIdleKb)} MB`, sv.rssAfterKb !== undefined ? `${mb(sv.rssAfterKb)} MB` : '—', String(sv.processes), fmtInt(sv.requestsSent)];
+  });
+  if (native && r.servers.ours && r.servers.native) {
+    const o = r.servers.ours, nv = r.servers.native;
+    memRows.push(['ours/native', `${(o.rssIdleKb / nv.rssIdleKb).toFixed(2)}×`, o.rssAfterKb && nv.rssAfterKb ? `${(o.rssAfterKb / nv.rssAfterKb).toFixed(2)}×` : '—', '', '']);
+  }
+  out.push(...table(memHead, memRows, [1, 2, 3, 4]));
+
+  const errorDetails: string[] = [];
+  for (const sc of r.scenarios) {
+    for (const name of SERVERS) {
+      const l = sc.results[name]?.load;
+      if (!l) continue;
+      const codes = Object.entries(l.statusCodes).filter(([code]) => !code.startsWith('2'));
+      const messages = Object.entries(l.errorMessages);
+      if (codes.length || messages.length) {
+        errorDetails.push(`  ${sc.title} / ${name}: ${[...codes.map(([c, n]) => `${n}× status ${c}`), ...messages.map(([m, n]) => `${n}× ${m}`)].join(', ')}`);
+      }
+    }
+  }
+  if (errorDetails.length) out.push('', 'Errors under load:', ...errorDetails);
+  for (const name of SERVERS) {
+    const lines = r.servers[name]?.logLines ?? [];
+    if (lines.length) out.push('', `${name}: warnings/errors in its logs during the run (${lines.length}, last 20):`, ...lines.slice(-20).map((l) => `  ${l}`));
+  }
+  if (r.warnings.length) out.push('', 'Warnings:', ...r.warnings.map((w) => `  - ${w}`));
+  if (r.problems.length) out.push('', 'PROBLEMS:', ...r.problems.map((p) => `  - ${p}`));
+  if (r.benchSeconds !== undefined) out.push('', `Bench took ${r.benchSeconds.toFixed(0)} s.`);
+  return out.join('\n');
+}
+
+/** A Markdown table, columns padded; numeric columns (by index) right-aligned. */
+function table(head: string[], rows: string[][], rightAligned: number[]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const cell = (text: string, i: number) => (rightAligned.includes(i) ? text.padStart(widths[i]) : text.padEnd(widths[i]));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => cell(c ?? '', i)).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (rightAligned.includes(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  return [line(head), rule, ...rows.map(line)];
+}
+
+const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
+function fmtRate(n: number): string {
+  return n >= 100 ? fmtInt(n) : n.toFixed(n >= 10 ? 1 : 2);
+}
+function fmtMs(n: number): string {
+  if (!Number.isFinite(n)) return '—';
+  return n >= 100 ? fmtInt(n) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
+}
