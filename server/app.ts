@@ -9,6 +9,7 @@ import { GUEST_DOCROOT } from './paths.js';
 import { PoolError, type WorkerPool } from './pool/pool.js';
 import { BodyTooLargeError, readUnparsedBody } from './request-body.js';
 import { resolveRequest, routeOptionsFrom } from './routing.js';
+import { StaticCache } from './static-cache.js';
 import { serveStatic } from './static-files.js';
 import { SERVER_SOFTWARE } from './version.js';
 
@@ -44,6 +45,9 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
 
   const view = createDocrootView(config.docroot, { cacheMs: config.statCache * 1000 });
   const routeOptions = routeOptionsFrom(config);
+  const staticCache = config.statCache > 0
+    ? new StaticCache(config.docroot, { maxFileBytes: 512 * 1024, maxTotalBytes: 64 * 1024 * 1024, revalidateMs: config.statCache * 1000 })
+    : undefined;
   const cgiContext: CgiContext = { serverSoftware: SERVER_SOFTWARE, documentRoot: GUEST_DOCROOT };
 
   app.removeAllContentTypeParsers();
@@ -99,7 +103,7 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
         return reply.redirect(resolution.location, resolution.status);
       case 'static':
         request.servedBy = 'static';
-        return serveStatic(request, reply, config.docroot, resolution.relPath);
+        return serveStatic(request, reply, config.docroot, resolution.relPath, staticCache);
       case 'php':
         return runPhp(request, reply, resolution);
     }

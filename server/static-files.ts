@@ -1,12 +1,26 @@
 import send from '@fastify/send';
 import mime from 'mime-types';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isNotModified, type StaticCache } from './static-cache.js';
+
+/** Request headers that need @fastify/send's full handling (ranges, write preconditions). */
+const NEEDS_SEND = ['range', 'if-match', 'if-unmodified-since', 'if-range'];
 
 /**
- * Serves a docroot file directly, never through PHP: ETag, Last-Modified, 304, Range/206 and HEAD
- * come from @fastify/send; the Content-Type from mime-types. The router has already vetted relPath.
+ * Serves a docroot file directly, never through PHP. Small files come from memory (StaticCache)
+ * for plain GET/HEAD and conditional GETs; everything else — large files, Range/206, If-Match —
+ * from @fastify/send (ETag, Last-Modified, 304, HEAD). Content-Type from mime-types.
+ * The router has already vetted relPath.
  */
-export async function serveStatic(request: FastifyRequest, reply: FastifyReply, docroot: string, relPath: string): Promise<FastifyReply> {
+export async function serveStatic(request: FastifyRequest, reply: FastifyReply, docroot: string, relPath: string, cache?: StaticCache): Promise<FastifyReply> {
+  const plain = (request.method === 'GET' || request.method === 'HEAD') && !NEEDS_SEND.some((name) => name in request.headers);
+  const cached = plain ? cache?.get(relPath) : null;
+  if (cached) {
+    reply.headers({ 'accept-ranges': 'bytes', etag: cached.etag, 'last-modified': cached.lastModified });
+    if (isNotModified(request.headers, cached)) return reply.code(304).send();
+    reply.headers({ 'content-type': cached.contentType, 'content-length': cached.body.length });
+    return reply.code(200).send(request.method === 'HEAD' ? undefined : cached.body);
+  }
   const urlPath = '/' + relPath.split('/').map(encodeURIComponent).join('/');
   const result = await send(request.raw, urlPath, {
     root: docroot,

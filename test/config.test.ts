@@ -59,7 +59,7 @@ t.test('defaults from config/defaults.json', async (t) => {
     maxBody: 67108864,
     queueLimit: 512,
     queueTimeout: 30,
-    maxRequests: 1000,
+    maxRequests: 1500,
     trustProxy: [],
     mounts: [],
     env: {},
@@ -195,7 +195,7 @@ t.test('int settings', async (t) => {
   t.equal(load(['--workers', '1']).workers, 1);
   t.equal(load(['--workers', '64']).workers, 64);
   t.equal(load(['--queue-limit', '0']).queueLimit, 0);
-  t.equal(load(['--max-requests', '2000']).maxRequests, 2000);
+  t.equal(load(['--max-requests', '1800']).maxRequests, 1800);
   for (const bad of ['65536', '-1', 'abc', '80.5', '1e3', '0x50', '', '+80', '8080a']) {
     rejects(t, () => load([`--port=${bad}`]), 'port', ['port', 'whole number', 'from 0 to 65535', '--port'], `--port=${bad}`);
   }
@@ -203,7 +203,7 @@ t.test('int settings', async (t) => {
   rejects(t, () => load(['--config', configFile({ port: true })]), 'port', ['whole number'], 'JSON true');
   rejects(t, () => load(['--workers', '0']), 'workers', ['from 1 to 64'], 'workers 0');
   rejects(t, () => load(['--workers', '65']), 'workers', ['from 1 to 64'], 'workers 65');
-  rejects(t, () => load(['--max-requests', '2001']), 'maxRequests', ['from 1 to 2000', '--max-requests'], 'max-requests 2001');
+  rejects(t, () => load(['--max-requests', '1801']), 'maxRequests', ['from 1 to 1800', '--max-requests'], 'max-requests 1801');
   rejects(t, () => load(['--queue-limit', '-5']), 'arguments', ['--queue-limit', 'ambiguous'], 'queue-limit -5 (parseArgs: write --queue-limit=-5)');
   rejects(t, () => load(['--queue-limit=-5']), 'queueLimit', ['from 0 to 100000', '--queue-limit'], 'queue-limit=-5');
 });

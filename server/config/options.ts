@@ -40,7 +40,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec('maxBody', 'max-body', 'size', 'Largest request body (413 above); PHP upload limits follow it', { min: 0 }),
   spec('queueLimit', 'queue-limit', 'int', 'Requests waiting for a worker before new ones get 503', { min: 0, max: 100000 }),
   spec('queueTimeout', 'queue-timeout', 'seconds', 'Longest wait for a worker before 503', { min: 0.1, max: 3600 }),
-  spec('maxRequests', 'max-requests', 'int', 'Requests a worker serves before it is replaced (php.wasm aborts near 2046)', { min: 1, max: 2000 }),
+  spec('maxRequests', 'max-requests', 'int', 'Requests a worker serves before it is replaced (php.wasm aborts near 2046)', { min: 1, max: 1800 }),
   spec('trustProxy', 'trust-proxy', 'list', 'Proxies (IPs, CIDRs, loopback, uniquelocal) whose X-Forwarded-* headers are believed', { repeatable: true }),
   spec('mounts', 'mount', 'mounts', 'Extra host folders visible to PHP: HOST:GUEST[:ro|rw]', { repeatable: true }),
   spec('env', 'env', 'map', 'Environment variables PHP can see: NAME=VALUE', { repeatable: true, merge: true }),

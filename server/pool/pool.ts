@@ -51,8 +51,10 @@ interface Slot {
 }
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
-/** Requests a retiring worker may still take while its replacement boots, kept far from the 2046 abort. */
+/** Requests a retiring worker may still take while its replacement boots. */
 const RETIRE_GRACE = 200;
+/** php.wasm leaks two descriptors a request and aborts at request 2046: no worker ever gets near it. */
+const HARD_REQUEST_LIMIT = 1950;
 
 let nextProcessId = 100;
 let nextJobId = 1;
@@ -172,7 +174,7 @@ export class WorkerPool {
     let best: Slot | undefined;
     for (const slot of this.slots) {
       if (slot.state !== 'idle') continue;
-      if (slot.retiring && slot.requests >= this.options.maxRequests + RETIRE_GRACE) continue;
+      if (slot.requests >= HARD_REQUEST_LIMIT || (slot.retiring && slot.requests >= this.options.maxRequests + RETIRE_GRACE)) continue;
       // Prefer workers that are not about to leave.
       if (!best || (best.retiring && !slot.retiring)) best = slot;
     }
