@@ -143,6 +143,12 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
     request.servedBy = `php-${response.workerId}`;
     const head = fromCgi(response.status, response.headers);
     reply.code(head.status).headers(head.headers);
+    // Complete already: one write with a Content-Length instead of a chunked stream. (Not for HEAD:
+    // PHP produces no body for it, so its length says nothing about the GET's.)
+    if (response.whole && request.method !== 'HEAD') {
+      request.bytesSent = response.whole.length;
+      return reply.send(response.whole);
+    }
     let bytes = 0;
     response.body.on('data', (chunk: Buffer) => { bytes += chunk.length; request.bytesSent = bytes; });
     if (request.method === 'HEAD') {

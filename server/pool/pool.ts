@@ -29,6 +29,8 @@ export interface PhpResponse {
   status: number;
   headers: Record<string, string[]>;
   body: Readable;
+  /** The whole body, when PHP had finished before its first bytes were sent (small pages). */
+  whole?: Buffer;
   workerId: number;
 }
 
@@ -204,7 +206,13 @@ export class WorkerPool {
       case 'head':
         active.stream = new Readable({ read() {} });
         if (message.data) active.stream.push(toBuffer(message.data));
-        active.resolve({ status: message.status, headers: message.headers, body: active.stream, workerId: slot.id });
+        active.resolve({
+          status: message.status,
+          headers: message.headers,
+          body: active.stream,
+          whole: message.end ? (message.data ? toBuffer(message.data) : Buffer.alloc(0)) : undefined,
+          workerId: slot.id,
+        });
         if (message.end) this.finish(slot, active, message.end);
         return;
       case 'chunk':
