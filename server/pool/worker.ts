@@ -78,7 +78,7 @@ async function streamBody(
   let headSent = false;
   let held: Uint8Array | undefined;
   const sendHeld = () => {
-    const transfer = held ? [held.buffer as ArrayBuffer] : [];
+    const transfer = transferList(held);
     send(headSent ? { type: 'chunk', id, data: held! } : { type: 'head', id, status, headers, data: held }, transfer);
     headSent = true;
     held = undefined;
@@ -95,8 +95,14 @@ async function streamBody(
     held = own(result.value);
   }
   const end = await finish();
-  const transfer = held ? [held.buffer as ArrayBuffer] : [];
+  const transfer = transferList(held);
   send(headSent ? { type: 'end', id, data: held, ...end } : { type: 'head', id, status, headers, data: held, end }, transfer);
+}
+
+/** Moving a buffer costs more than copying a small one: only large chunks are transferred. */
+const TRANSFER_FROM_BYTES = 64 * 1024;
+function transferList(chunk: Uint8Array | undefined): ArrayBuffer[] {
+  return chunk && chunk.byteLength >= TRANSFER_FROM_BYTES ? [chunk.buffer as ArrayBuffer] : [];
 }
 
 /** Own the bytes before transferring them: the stream may hand out views of a shared buffer. */
