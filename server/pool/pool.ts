@@ -49,6 +49,8 @@ interface Slot {
   successorReady: boolean;
   /** Booted and warmed: from here on, replacing it when it dies is replace()'s job. */
   started: boolean;
+  /** Instantiated (php.wasm loaded, sandbox set up), not yet warm. */
+  booted: Promise<void>;
   ready: Promise<void>;
 }
 
@@ -71,13 +73,19 @@ export class WorkerPool {
   private readonly queue: Pending[] = [];
   private readonly locks = new SharedFileLocks();
   private closing = false;
+  private warmTurn: Promise<void> = Promise.resolve();
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: PoolOptions) {}
 
+  /**
+   * Resolves once every worker is instantiated and the first one is warm: the rest warm one after
+   * another in the background (see spawn) and take traffic as each finishes.
+   */
   async start(): Promise<void> {
     const slots = Array.from({ length: this.options.size }, () => this.spawn());
-    await Promise.all(slots.map((slot) => slot.ready));
+    await Promise.all(slots.map((slot) => slot.booted));
+    await Promise.any(slots.map((slot) => slot.ready)).catch(() => Promise.all(slots.map((slot) => slot.ready)));
   }
 
   get stats(): { workers: number; busy: number; queued: number } {
@@ -122,6 +130,8 @@ export class WorkerPool {
     const id = nextProcessId++;
     const slot = { id, state: 'booting', requests: 0, retiring: false, successorReady: false, started: false } as Slot;
     this.slots.add(slot);
+    let booted!: () => void;
+    slot.booted = new Promise<void>((resolve) => { booted = resolve; });
     slot.ready = (async () => {
       const lockPort = await this.locks.portForWorker();
       const boot: WorkerBoot = { ...this.options.boot, processId: id, wasmModule: this.options.wasmModule, lockPort };
@@ -146,12 +156,18 @@ export class WorkerPool {
           this.onWorkerGone(slot, new Error(`exited with code ${code}`));
         });
       });
-      for (const job of this.options.warmup) await this.warm(slot, job);
+      booted();
+      // One warm-up at a time: php.wasm's machine code is shared by all workers and V8 optimises it
+      // while the first runs, so the next warms up several times faster (and the first sooner).
+      const warmed = this.warmTurn.then(async () => { for (const job of this.options.warmup) await this.warm(slot, job); });
+      this.warmTurn = warmed.catch(() => undefined);
+      await warmed;
       if (slot.state === 'gone') throw new Error(`php worker ${id} died while warming up`);
       slot.state = 'idle';
       slot.started = true;
       this.onIdle(slot);
     })();
+    slot.ready.catch(() => booted()).catch(() => undefined);
     slot.ready.catch((error) => {
       this.options.log.error({ worker: id, err: error }, 'php worker could not start');
       void this.kill(slot);
