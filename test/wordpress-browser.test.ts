@@ -67,8 +67,12 @@ if (!chromiumAvailable()) {
       // --- Log in through wp-login.php, as a person would.
       await step('log in', async () => {
         await page.goto(`${base}/wp-login.php`);
+        // wp-login.php focuses and selects the user field from a 200 ms timer; typing before it fires
+        // can land the password in the user field (seen on a loaded machine). Wait for it, as a person would.
+        await page.waitForFunction(() => document.activeElement?.id === 'user_login', undefined, { timeout: 10_000 }).catch(() => undefined);
         await page.locator('#user_login').fill(USER);
         await page.locator('#user_pass').fill(PASSWORD);
+        await page.locator('#user_login').evaluate((el, user) => { if ((el as HTMLInputElement).value !== user) throw new Error('user field lost its value'); }, USER);
         await Promise.all([page.waitForURL(/\/wp-admin\/?(\?.*)?$/), page.locator('#wp-submit').click()]);
       });
       const dashboardHeading = page.locator('#wpbody-content .wrap h1');
