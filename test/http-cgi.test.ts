@@ -364,6 +364,17 @@ t.test('HEAD returns the headers and no body', async (t) => {
   t.equal(head.body.length, 0);
 });
 
+t.test('a small page that is complete goes out with Content-Length; a streamed one chunked', async (t) => {
+  const small = await fetch(`${server.url}/status.php`);
+  t.equal(await small.text(), 'body');
+  t.equal(small.headers.get('content-length'), '4');
+  t.equal(small.headers.get('transfer-encoding'), null);
+  const streamed = await fetch(`${server.url}/stream.php`);
+  t.equal(streamed.headers.get('transfer-encoding'), 'chunked', 'still running when the head went out');
+  t.equal(streamed.headers.get('content-length'), null);
+  await streamed.arrayBuffer();
+});
+
 t.test('the body streams: flushed output arrives before the script ends', async (t) => {
   const started = performance.now();
   const response = await fetch(`${server.url}/stream.php`);

@@ -86,6 +86,8 @@ export class WorkerPool {
     const slots = Array.from({ length: this.options.size }, () => this.spawn());
     await Promise.all(slots.map((slot) => slot.booted));
     await Promise.any(slots.map((slot) => slot.ready)).catch(() => Promise.all(slots.map((slot) => slot.ready)));
+    // Serving with at least one worker: one that failed to start is replaced like any other.
+    for (const slot of slots) slot.ready.catch(() => { if (!this.closing) this.spawnWithBackoff(); });
   }
 
   get stats(): { workers: number; busy: number; queued: number } {
