@@ -1,4 +1,5 @@
 import { METHODS } from 'node:http';
+import { realpathSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import proxyAddr from 'proxy-addr';
 import type { Logger } from 'pino';
@@ -43,10 +44,11 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
     frameworkErrors: (error, request, reply) => refuseUnroutable(error, request as FastifyRequest, reply as FastifyReply),
   });
 
-  const view = createDocrootView(config.docroot, { cacheMs: config.statCache * 1000 });
+  const docrootReal = realpathSync(config.docroot);
+  const view = createDocrootView(docrootReal, { cacheMs: config.statCache * 1000 });
   const routeOptions = routeOptionsFrom(config);
   const staticCache = config.statCache > 0
-    ? new StaticCache(config.docroot, { maxFileBytes: 512 * 1024, maxTotalBytes: 64 * 1024 * 1024, revalidateMs: config.statCache * 1000 })
+    ? new StaticCache(docrootReal, { maxFileBytes: 512 * 1024, maxTotalBytes: 64 * 1024 * 1024, revalidateMs: config.statCache * 1000 })
     : undefined;
   const cgiContext: CgiContext = { serverSoftware: SERVER_SOFTWARE, documentRoot: GUEST_DOCROOT };
 
@@ -103,7 +105,7 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
         return reply.redirect(resolution.location, resolution.status);
       case 'static':
         request.servedBy = 'static';
-        return serveStatic(request, reply, config.docroot, resolution.relPath, staticCache);
+        return serveStatic(request, reply, docrootReal, resolution.relPath, staticCache);
       case 'php':
         return runPhp(request, reply, resolution);
     }

@@ -51,15 +51,17 @@ export interface PhpJob {
 
 export function toCgi(request: CgiRequest, target: ScriptTarget, context: CgiContext): PhpJob {
   const header = (name: string) => request.headers[name];
-  const first = (name: string) => header(name)?.[0]?.split(',')[0]?.trim() || undefined;
+  // The entry the nearest (trusted) proxy added is the last one; earlier ones may be the client's
+  // own, passed through by a proxy that appends (as Fastify reads them too).
+  const proxied = (name: string) => header(name)?.at(-1)?.split(',').at(-1)?.trim() || undefined;
 
   const forwarded = request.fromTrustedProxy;
-  const forwardedProto = forwarded ? first('x-forwarded-proto')?.toLowerCase() : undefined;
+  const forwardedProto = forwarded ? proxied('x-forwarded-proto')?.toLowerCase() : undefined;
   const https = forwardedProto ? forwardedProto === 'https' : request.tls;
   const scheme = https ? 'https' : 'http';
-  const host = (forwarded && first('x-forwarded-host')) || header('host')?.[0] || hostWithPort(request.localAddress, request.localPort);
+  const host = (forwarded && proxied('x-forwarded-host')) || header('host')?.[0] || hostWithPort(request.localAddress, request.localPort);
   const { name: serverName, port: hostPort } = splitHost(host);
-  const forwardedPort = forwarded ? Number(first('x-forwarded-port')) || hostPort || (forwardedProto ? (https ? 443 : 80) : undefined) : undefined;
+  const forwardedPort = forwarded ? Number(proxied('x-forwarded-port')) || hostPort || (forwardedProto ? (https ? 443 : 80) : undefined) : undefined;
 
   const queryAt = request.rawUrl.indexOf('?');
   const server: Record<string, string> = {
@@ -135,14 +137,15 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
 
 /** PHP's response head as CGI defines it: `Status:` sets the code, `Location` alone means 302. */
 export function fromCgi(phpStatus: number, phpHeaders: Record<string, string[]>): HttpHead {
-  let status = phpStatus || 200;
+  let status = phpStatus >= 200 && phpStatus <= 599 ? phpStatus : 200;
   const headers: Record<string, string | string[]> = {};
   let explicitStatus = false;
   for (const [rawName, values] of Object.entries(phpHeaders)) {
     const name = rawName.toLowerCase();
     if (name === 'status') {
       const code = parseInt(values[values.length - 1], 10);
-      if (code >= 100 && code <= 999) {
+      // 1xx would leave the client waiting for a final response; above 599 is not HTTP.
+      if (code >= 200 && code <= 599) {
         status = code;
         explicitStatus = true;
       }

@@ -19,13 +19,12 @@ export interface DocrootViewOptions {
  */
 export function createDocrootView(docroot: string, { cacheMs = 0, maxEntries = 10_000 }: DocrootViewOptions = {}): DocrootView {
   const root = realpathSync(docroot);
-  const rootPrefix = root.endsWith(sep) ? root : root + sep;
   const cache = new Map<string, { kind: EntryKind; until: number }>();
 
   function lookup(relPath: string): EntryKind {
     try {
-      const real = realpathSync.native(join(root, relPath));
-      if (real !== root && !real.startsWith(rootPrefix)) return null;
+      const real = realPathInside(root, relPath);
+      if (real === null) return null;
       const stat = statSync(real);
       return stat.isFile() ? 'file' : stat.isDirectory() ? 'dir' : null;
     } catch {
@@ -45,4 +44,18 @@ export function createDocrootView(docroot: string, { cacheMs = 0, maxEntries = 1
       return kind;
     },
   };
+}
+
+/**
+ * The real path of `relPath` under `root` (itself a real path), or null when it does not exist or
+ * a symlink leads outside `root`. Static serving asks again at the moment it opens a file, so a
+ * cached routing answer can never be turned into a read outside the docroot.
+ */
+export function realPathInside(root: string, relPath: string): string | null {
+  try {
+    const real = realpathSync.native(join(root, relPath));
+    return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep) ? real : null;
+  } catch {
+    return null;
+  }
 }

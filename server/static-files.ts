@@ -1,6 +1,7 @@
 import send from '@fastify/send';
 import mime from 'mime-types';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { realPathInside } from './docroot-view.js';
 import { isNotModified, type StaticCache } from './static-cache.js';
 
 /** Request headers that need @fastify/send's full handling (ranges, write preconditions). */
@@ -13,6 +14,8 @@ const NEEDS_SEND = ['range', 'if-match', 'if-unmodified-since', 'if-range'];
  * The router has already vetted relPath.
  */
 export async function serveStatic(request: FastifyRequest, reply: FastifyReply, docroot: string, relPath: string, cache?: StaticCache): Promise<FastifyReply> {
+  // `docroot` is a real path; the router's answer may be a second old, so check the file itself now.
+  if (realPathInside(docroot, relPath) === null) return reply.code(404).type('text/plain; charset=utf-8').send('Not Found\n');
   const plain = (request.method === 'GET' || request.method === 'HEAD') && !NEEDS_SEND.some((name) => name in request.headers);
   const cached = plain ? cache?.get(relPath) : null;
   if (cached) {

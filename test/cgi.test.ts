@@ -255,8 +255,10 @@ t.test('behind a trusted proxy, X-Forwarded-* decide address, scheme, host and p
   t.notOk('HTTPS' in downgraded, 'the proxy spoke http to the client, even if it spoke TLS to us');
   t.equal(downgraded.REQUEST_SCHEME, 'http');
   const chain = at({ host: ['i'], 'x-forwarded-proto': ['https, http'], 'x-forwarded-host': ['a.example, b.example'] });
-  t.equal(chain.HTTPS, 'on', 'the first (client-facing) value counts');
-  t.equal(chain.SERVER_NAME, 'a.example');
+  t.notOk('HTTPS' in chain, 'the last value counts: the one the trusted proxy added (earlier ones may be the client\'s)');
+  t.equal(chain.SERVER_NAME, 'b.example');
+  const spoofed = at({ host: ['i'], 'x-forwarded-host': ['evil.example', 'www.example.org'] });
+  t.equal(spoofed.SERVER_NAME, 'www.example.org', 'of repeated header lines, the last one counts');
   const upper = at({ host: ['i'], 'x-forwarded-proto': ['HTTPS'] });
   t.equal(upper.HTTPS, 'on', 'the scheme is case-insensitive');
   const ipv6 = at({ host: ['i'], 'x-forwarded-host': ['[2001:db8::5]:8080'] });
@@ -335,4 +337,12 @@ t.test('fromCgi: hop-by-hop headers are dropped', async (t) => {
     'cache-control': ['no-store'],
   });
   t.strictSame(head.headers, { 'x-kept': 'yes', 'cache-control': 'no-store' });
+});
+
+t.test('fromCgi: statuses outside 200–599 never reach the client', async (t) => {
+  t.equal(fromCgi(200, { status: ['103 Early Hints'] }).status, 200, 'a 1xx Status: would leave the client waiting');
+  t.equal(fromCgi(200, { status: ['700 Nope'] }).status, 200);
+  t.equal(fromCgi(103, {}).status, 200, 'nor a 1xx from http_response_code()');
+  t.equal(fromCgi(999, {}).status, 200);
+  t.equal(fromCgi(599, {}).status, 599);
 });

@@ -69,6 +69,18 @@ t.test('host files are out of reach: /etc/passwd, a host temp file by its absolu
   t.equal(await sandbox(server, { what: 'hostfile', path: '/data/rel-link' }), false, 'a relative symlink climbing out of a mount');
 });
 
+t.test('PHP cannot make symlinks in host folders (they would point at the host, not the sandbox)', async (t) => {
+  const data = tempDir(t, 'pws-data-');
+  const server = await startTestServer({ workers: 1, mounts: [{ host: data, guest: '/data', readOnly: false }] });
+  t.teardown(() => server.close());
+  for (const link of ['/data/passwd-link', '/docroot/pws-link-attempt']) {
+    const result = await getJson(server, `/symlink.php?${query({ target: '/etc/passwd', link })}`);
+    t.equal(result.ok, false, `symlink() to ${link} refused`);
+  }
+  t.same(readdirSync(data), [], 'nothing created on the host');
+  t.notOk(existsSync(join(FIXTURE_DOCROOT, 'pws-link-attempt')), 'nor in the docroot');
+});
+
 t.test("scandir('/') shows the sandbox's folders only", async (t) => {
   const server = await startTestServer({ workers: 1 });
   t.teardown(() => server.close());

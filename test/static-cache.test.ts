@@ -1,7 +1,7 @@
 /**
  * The in-memory static file cache: real files, real HTTP; and the same validators as @fastify/send.
  */
-import { utimesSync, writeFileSync } from 'node:fs';
+import { rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { isNotModified, StaticCache } from '../server/static-cache.js';
@@ -49,6 +49,24 @@ t.test('isNotModified: If-None-Match (weak) wins over If-Modified-Since', async 
   t.notOk(isNotModified({ 'if-modified-since': new Date(1).toUTCString() }, file));
   t.notOk(isNotModified({ 'if-modified-since': 'garbage' }, file));
   t.notOk(isNotModified({}, file));
+});
+
+t.test('a file swapped for a symlink to the outside is refused, even within the cache window', async (t) => {
+  const root = tempDir(t);
+  const outside = tempDir(t);
+  writeFileSync(join(outside, 'secret.txt'), 'host secret');
+  writeFileSync(join(root, 'x.txt'), 'public');
+  const server = await startTestServer({ docroot: root, workers: 1, statCache: 60 });
+  t.teardown(() => server.close());
+  t.equal(await (await fetch(`${server.url}/x.txt`, { headers: { range: 'bytes=0-5' } })).text(), 'public', 'routed and served once');
+  rmSync(join(root, 'x.txt'));
+  symlinkSync(join(outside, 'secret.txt'), join(root, 'x.txt'));
+  for (const headers of [{}, { range: 'bytes=0-5' }] as Array<Record<string, string>>) {
+    const response = await fetch(`${server.url}/x.txt`, { headers });
+    const body = await response.text();
+    t.equal(response.status, 404, `refused (${JSON.stringify(headers)})`);
+    t.notMatch(body, /secret/);
+  }
 });
 
 t.test('over HTTP: cached and @fastify/send responses carry the same validators', async (t) => {

@@ -5,6 +5,7 @@ import type { WorkerBoot } from './messages.js';
 import { restrictNetwork } from '../sandbox/network.js';
 import { mountReadOnly } from '../sandbox/read-only-mount.js';
 import { refuseSubprocesses } from '../sandbox/no-subprocesses.js';
+import { refuseHostSymlinks } from '../sandbox/no-host-symlinks.js';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
 const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG', '_'];
@@ -49,6 +50,7 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
   restrictNetwork(runtime.outboundNetworkProxyServer, boot.allowNetwork);
 
   await php.setSpawnHandler(refuseSubprocesses);
+  refuseHostSymlinks(runtime);
   await php.mount(GUEST_DOCROOT, createNodeFsMountHandler(boot.docroot));
   for (const mount of boot.mounts) {
     php.mkdir(mount.guest);
