@@ -3,11 +3,11 @@
  * `php-wasm-server [--docroot DIR --port N ...]` serves a PHP docroot;
  * `php-wasm-server wordpress [--dir DIR ...]` assembles (first run) and serves WordPress.
  */
-import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ConfigError } from './config/coerce.js';
 import { loadConfig } from './config/load.js';
 import { OPTIONS, type OptionSpec } from './config/options.js';
+import { requireDirectory, validateSettings } from './config/validate.js';
 import { createLogger } from './logger.js';
 import { startServer, type RunningServer } from './server.js';
 import { SERVER_SOFTWARE } from './version.js';
@@ -21,12 +21,14 @@ async function main(argv: string[]): Promise<number> {
     if (isWordPress) {
       const { config, help } = loadWordPressConfig(args, process.env, process.cwd());
       if (help) return printHelp([...OPTIONS, ...WORDPRESS_OPTIONS], 'wordpress ');
+      validateSettings(config);
       return await serveUntilSignal(config.logLevel, (log) => startWordPress(config, log));
     }
     const { config, help, positionals } = loadConfig({ argv: args, env: process.env, cwd: process.cwd() });
     if (help) return printHelp(OPTIONS);
     if (positionals.length) throw new ConfigError('command', 'must be "wordpress", "serve" or none', positionals[0], 'command line');
     requireDirectory(config.docroot, 'docroot');
+    validateSettings(config);
     return await serveUntilSignal(config.logLevel, (log) => startServer(config, log));
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -35,16 +37,6 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-}
-
-function requireDirectory(path: string, key: string): void {
-  let isDir = false;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch {
-    // reported below
-  }
-  if (!isDir) throw new ConfigError(key, 'must be an existing directory', path, 'settings');
 }
 
 /** Serves until SIGTERM/SIGINT, then stops accepting, lets requests finish and exits 0. */

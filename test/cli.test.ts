@@ -64,6 +64,9 @@ t.test('bad settings: one line naming the key, exit code 2, nothing listens', as
     [['--max-body', 'lots'], {}, 'maxBody'],
     [['--docroot', '/no/such/folder'], {}, 'docroot'],
     [['--bogus-flag', '1'], {}, 'arguments'],
+    [['--trust-proxy', 'not-an-address'], {}, 'trustProxy'],
+    [['--mount', '/no/such/folder:/data'], {}, 'mounts'],
+    [['wordpress', '--trust-proxy', '10.0.0.0/33'], {}, 'trustProxy'],
     [['--port', String(port)], { PHP_WASM_SERVER_REQUEST_TIMEOUT: 'soon' }, 'requestTimeout'],
   ] as Array<[string[], Record<string, string>, string]>) {
     const result = run(args, env);

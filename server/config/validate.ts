@@ -1,0 +1,31 @@
+import { statSync } from 'node:fs';
+import proxyAddr from 'proxy-addr';
+import { ConfigError } from './coerce.js';
+import type { ServerConfig } from './types.js';
+
+/**
+ * Checks what parsing alone cannot: values that must name something real. Run before anything
+ * boots, so a typo is one line and exit code 2, not a stack trace from a worker.
+ */
+export function validateSettings(config: ServerConfig): void {
+  try {
+    proxyAddr.compile(config.trustProxy);
+  } catch (error) {
+    throw new ConfigError('trustProxy', `must be IPs, CIDRs, loopback, linklocal or uniquelocal (${(error as Error).message})`, config.trustProxy, 'settings');
+  }
+  for (const mount of config.mounts) {
+    if (!isDirectory(mount.host)) throw new ConfigError('mounts', 'HOST must be an existing directory', mount.host, 'settings');
+  }
+}
+
+export function requireDirectory(path: string, key: string): void {
+  if (!isDirectory(path)) throw new ConfigError(key, 'must be an existing directory', path, 'settings');
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
