@@ -321,7 +321,15 @@ export class WorkerPool {
         slot.successorReady = true;
         if (slot.state === 'idle') void this.kill(slot);
       },
-      () => { slot.retiring = false; }, // try again at the next request
+      () => {
+        // The successor never came: keep capacity. If the old worker is gone meanwhile, replace it
+        // (replace() left that to us); if it can take no more requests, try again after a pause;
+        // otherwise try again at its next request.
+        if (this.closing) return;
+        if (slot.state === 'gone') return this.spawnWithBackoff();
+        slot.retiring = false;
+        if (slot.requests >= HARD_REQUEST_LIMIT) setTimeout(() => { if (slot.state !== 'gone' && !slot.retiring) this.retire(slot); }, 1000).unref();
+      },
     );
   }
 
