@@ -133,10 +133,12 @@ function deniedReason(segments: string[], deny: readonly string[]): string | nul
     if (i === 0 && segment === '.well-known') continue;
     return segment.toLowerCase().startsWith('.ht') ? 'server configuration file' : 'hidden file';
   }
-  const joined = segments.join('/') + '/';
+  // Compared case-insensitively and in normalised form: on a case-insensitive filesystem
+  // /WP-CONTENT/database/ is the same folder, and "./private//" means "private/".
+  const joined = segments.join('/').toLowerCase() + '/';
   for (const prefix of deny) {
-    const clean = prefix.replace(/^\/+/, '');
-    if (clean && (joined.startsWith(clean.endsWith('/') ? clean : clean + '/') || joined === clean)) return 'denied by configuration';
+    const clean = (normalizeSegments(prefix) ?? []).join('/').toLowerCase();
+    if (clean && joined.startsWith(clean + '/')) return 'denied by configuration';
   }
   return null;
 }

@@ -130,6 +130,15 @@ t.test('directory index: index.php, then index.html', async (t) => {
   t.same(resolveRequest('/', memoryView(['index.html', 'index.htm'])), file('index.html'));
 });
 
+t.test('deny prefixes match case-insensitively and in normalised form', async (t) => {
+  const options = { ...DEFAULT_ROUTE_OPTIONS, deny: ['./Private//', '/wp-content/database/'] };
+  const view = memoryView(['private/a.txt', 'wp-content/database/x.sqlite', 'privateer.txt']);
+  t.match(resolveRequest('/private/a.txt', view, options), { type: 'error', status: 403 });
+  t.match(resolveRequest('/PRIVATE/a.txt', view, options), { type: 'error', status: 403 });
+  t.match(resolveRequest('/WP-CONTENT/Database/x.sqlite', view, options), { type: 'error', status: 403 });
+  t.same(resolveRequest('/privateer.txt', view, options), { type: 'static', relPath: 'privateer.txt' }, 'a prefix of a name is not a folder');
+});
+
 t.test('missing assets with a listed extension are a plain 404, never the front controller', async (t) => {
   const assets = { ...DEFAULT_ROUTE_OPTIONS, assetExtensions: ['js', 'css'] };
   t.match(resolveRequest('/wp-includes/js/nope.min.js', site(), assets), { type: 'error', status: 404 });
