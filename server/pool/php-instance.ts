@@ -13,7 +13,7 @@ const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG'
 /** CGI-family SAPI name: opcache only starts under SAPIs it knows, and scripts see an honest PHP_SAPI. */
 const SAPI_NAME = 'cgi-fcgi';
 
-export const PHP_INI_PATH = '/internal/shared/php.ini';
+const PHP_INI_PATH = '/internal/shared/php.ini';
 
 /**
  * Boots one sandboxed php.wasm instance: mounts, environment, network and php.ini set before any request.

@@ -18,7 +18,8 @@ import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import AdmZip from 'adm-zip';
-import { GUEST_DOCROOT, renderWpConfig } from './wp-config.js';
+import { GUEST_DOCROOT } from '../paths.js';
+import { renderWpConfig } from './wp-config.js';
 
 export interface AssembleOptions {
   log: { info(obj: object, msg?: string): void; info(msg: string): void };

@@ -8,8 +8,8 @@ import type { WordPressConfig } from './options.js';
  * WP-Cron normally runs when WordPress requests its own wp-cron.php over HTTP, which the sandbox
  * (no network for PHP) rules out. The server runs it on a timer instead, one run at a time.
  */
-export function startCron(server: RunningServer, config: WordPressConfig, log: Logger): () => void {
-  if (!config.cronInterval) return () => {};
+export function startCron(server: RunningServer, config: WordPressConfig, log: Logger): void {
+  if (!config.cronInterval) return;
   const view = createDocrootView(config.dir);
   let running = false;
   const tick = async () => {
@@ -33,5 +33,4 @@ export function startCron(server: RunningServer, config: WordPressConfig, log: L
   const timer = setInterval(() => void tick(), config.cronInterval * 1000);
   timer.unref();
   server.onClose(() => clearInterval(timer));
-  return () => clearInterval(timer);
 }

@@ -6,9 +6,6 @@
  * (/docroot/...), never a host path.
  */
 import { randomBytes } from 'node:crypto';
-
-/** Where PHP (the guest) sees the WordPress tree. */
-export { GUEST_DOCROOT } from '../paths.js';
 import { GUEST_DOCROOT } from '../paths.js';
 
 /** The eight WordPress authentication keys and salts. */
