@@ -2,6 +2,7 @@
  * CGI/1.1 (RFC 3875) in both directions, as pure functions: request → meta-variables for PHP,
  * and PHP's CGI-style response headers → HTTP status and headers.
  */
+import { bracketIPv6 } from './host-address.js';
 
 export interface CgiRequest {
   method: string;
@@ -117,7 +118,7 @@ export function toCgi(request: CgiRequest, target: ScriptTarget, context: CgiCon
 }
 
 function hostWithPort(address: string, port: number): string {
-  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
+  return `${bracketIPv6(address)}:${port}`;
 }
 
 /** "example.com:8080" → name and port; "[::1]:8080" keeps the brackets in the name, as Apache does. */

@@ -9,11 +9,12 @@ import { createDocrootView } from './docroot-view.js';
 import { buildPhpIni, buildPrepend, GUEST_PREPEND, GUEST_SESSION_DIR } from './php-ini.js';
 import { WorkerPool } from './pool/pool.js';
 import { compilePhpModule } from './pool/wasm-module.js';
+import { connectableHost } from './host-address.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   pool: WorkerPool;
-  /** e.g. http://127.0.0.1:8087 */
+  /** Where this machine reaches the server, e.g. http://127.0.0.1:8087 (never a wildcard address). */
   url: string;
   port: number;
   close(): Promise<void>;
@@ -51,7 +52,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const url = `http://${connectableHost(config.host)}:${port}`;
   log.info({ url, docroot: config.docroot, workers: config.workers, php: config.php, bootMs: Math.round(performance.now() - started) }, 'listening');
 
   const stoppers: Array<() => void> = [];
