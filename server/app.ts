@@ -13,12 +13,15 @@ import { resolveRequest, routeOptionsFrom } from './routing.js';
 import { StaticCache } from './static-cache.js';
 import { serveStatic } from './static-files.js';
 import { SERVER_SOFTWARE } from './version.js';
+import type { ServerMetrics } from './metrics.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** What the access log reports: the worker that ran PHP, or "static". */
     servedBy?: string;
     bytesSent?: number;
+    /** A static file answered from the in-memory cache. */
+    fromMemory?: boolean;
   }
 }
 
@@ -26,10 +29,13 @@ export interface AppDeps {
   config: ServerConfig;
   pool: WorkerPool;
   log: Logger;
+  metrics?: ServerMetrics;
+  /** True once shutdown began: responses then close their connection instead of keeping it alive. */
+  draining?: () => boolean;
 }
 
 /** One catch-all route: route → static file | PHP through the pool | redirect | error. */
-export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
+export function buildApp({ config, pool, log, metrics, draining }: AppDeps): FastifyInstance {
   const trusted = proxyAddr.compile(config.trustProxy);
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -68,11 +74,23 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
       remote: request.ip,
       ...(reply.raw.writableFinished ? {} : { aborted: true }),
     }, 'request');
+    if (metrics) {
+      const kind = request.servedBy === 'static' ? 'static' : request.servedBy?.startsWith('php-') ? 'php' : 'other';
+      metrics.observeRequest(kind, reply.statusCode, reply.elapsedTime / 1000);
+      if (request.fromMemory) metrics.staticCacheHit();
+    }
   };
   // 'close' fires for every response, also when the client leaves mid-body: onResponse does not run
   // then, and such requests went unlogged.
   app.addHook('onRequest', async (request, reply) => {
     reply.raw.once('close', () => accessLog(request, reply));
+  });
+
+  // A keep-alive connection that was busy when shutdown began would otherwise stay open (and hold
+  // the shutdown) until the client's idle timeout: the last response on it says the connection ends.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (draining?.()) reply.header('connection', 'close');
+    return payload;
   });
 
   function refuseUnroutable(error: Error & { statusCode?: number }, request: FastifyRequest, reply: FastifyReply) {

@@ -72,6 +72,7 @@ t.test('defaults from config/defaults.json', async (t) => {
     statCache: 1,
     opcacheValidate: true,
     sessionDir: path.join(os.tmpdir(), 'php-wasm-server', 'sessions'),
+    adminHost: '127.0.0.1',
     logLevel: 'info',
   });
   t.same(positionals, []);
@@ -105,6 +106,8 @@ const SAMPLES: Record<string, { flag: string; env: string; raw: [unknown, string
   statCache: { flag: '--stat-cache', env: 'PHP_WASM_SERVER_STAT_CACHE', raw: ['2', '0', '0.5'], want: [2, 0, 0.5] },
   opcacheValidate: { flag: '--opcache-validate', env: 'PHP_WASM_SERVER_OPCACHE_VALIDATE', raw: [false, 'yes', 'off'], want: [false, true, false] },
   sessionDir: { flag: '--session-dir', env: 'PHP_WASM_SERVER_SESSION_DIR', raw: ['/f/s', '/e/s', '/c/s'], want: ['/f/s', '/e/s', '/c/s'] },
+  adminPort: { flag: '--admin-port', env: 'PHP_WASM_SERVER_ADMIN_PORT', raw: [9087, '0', '9187'], want: [9087, 0, 9187] },
+  adminHost: { flag: '--admin-host', env: 'PHP_WASM_SERVER_ADMIN_HOST', raw: ['0.0.0.0', '::', '10.0.0.1'], want: ['0.0.0.0', '::', '10.0.0.1'] },
   logLevel: { flag: '--log-level', env: 'PHP_WASM_SERVER_LOG_LEVEL', raw: ['warn', 'error', 'debug'], want: ['warn', 'error', 'debug'] },
 };
 /** Settings whose layers merge instead of replacing each other (tested on their own below). */

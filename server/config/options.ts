@@ -53,6 +53,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec('statCache', 'stat-cache', 'seconds', 'How long the router reuses a file-exists answer (0 = ask every time)', { min: 0, max: 3600 }),
   spec('opcacheValidate', 'opcache-validate', 'bool', 'Recompile PHP files that changed (turn off in production for speed)'),
   spec('sessionDir', 'session-dir', 'path', 'Host folder for PHP sessions, shared by all workers'),
+  spec('adminPort', 'admin-port', 'int', 'Port of the admin listener (/healthz, /readyz, /metrics); off unless set (0 = any free port)', { min: 0, max: 65535 }),
+  spec('adminHost', 'admin-host', 'string', 'Address of the admin listener (0.0.0.0 in a container or pod so probes reach it)'),
   spec('logLevel', 'log-level', 'choice', 'Log level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
   spec('config', 'config', 'path', 'JSON config file (flags > environment > this file > defaults)'),
 ];

@@ -38,6 +38,9 @@ export interface ServerConfig {
   opcacheValidate: boolean;
   /** Host folder for PHP session files (shared by all workers). */
   sessionDir: string;
+  /** Admin listener (health, readiness, metrics); undefined = off. */
+  adminPort?: number;
+  adminHost: string;
   logLevel: string;
   config?: string;
   /** PHP run before every script, set by presets (not a user setting). */

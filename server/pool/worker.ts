@@ -5,9 +5,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { consumeAPISync, type FileLockManager, type PHP } from '@php-wasm/universal';
-import { bootPhp } from './php-instance.js';
+import { bootPhp, wasmMemoryBytes } from './php-instance.js';
 import { SplitLockManager } from './split-lock-manager.js';
-import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
+import type { FromWorker, RunEnd, ToWorker, WorkerBoot } from './messages.js';
 
 const boot = workerData as WorkerBoot;
 const port = parentPort!;
@@ -54,7 +54,7 @@ async function run(php: PHP, { id, job, body }: Extract<ToWorker, { type: 'run' 
     await streamBody(id, status, headers, response.stdout.getReader(), async () => {
       const exitCode = await response.exitCode;
       if (exitedWith !== undefined) throw instanceExited();
-      return { exitCode, errors: await errors };
+      return { exitCode, errors: await errors, memoryBytes: wasmMemoryBytes(php) };
     });
   } catch (error) {
     send({ type: 'failed', id, error: String((error as Error)?.stack ?? error) });
@@ -73,7 +73,7 @@ async function streamBody(
   status: number,
   headers: Record<string, string[]>,
   reader: ReadableStreamDefaultReader<Uint8Array>,
-  finish: () => Promise<{ exitCode: number; errors: string }>,
+  finish: () => Promise<RunEnd>,
 ): Promise<void> {
   let headSent = false;
   let held: Uint8Array | undefined;
