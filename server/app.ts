@@ -1,4 +1,4 @@
-import { METHODS } from 'node:http';
+import { METHODS, STATUS_CODES } from 'node:http';
 import { realpathSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import proxyAddr from 'proxy-addr';
@@ -84,6 +84,12 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
   // then, and such requests went unlogged.
   app.addHook('onRequest', async (request, reply) => {
     reply.raw.once('close', () => accessLog(request, reply));
+    // RFC 9112 §3.2: more than one Host is a 400. Node keeps the first, so two parts of a chain
+    // (a proxy and this server) could each believe a different one.
+    if ((request.raw.headersDistinct.host?.length ?? 0) > 1) {
+      log.debug({ path: request.url }, 'request refused: more than one Host header');
+      return reply.code(400).type('text/plain; charset=utf-8').send(`400 ${statusText(400)}\n`);
+    }
   });
 
   // A keep-alive connection that was busy when shutdown began would otherwise stay open (and hold
@@ -114,10 +120,11 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
   }
 
   app.all('*', async (request, reply) => {
-    const resolution = resolveRequest(request.url, view, routeOptions);
+    const resolution = resolveRequest(request.url, view, routeOptions, request.method);
     switch (resolution.type) {
       case 'error':
         log.debug({ path: request.url, reason: resolution.reason }, 'request refused');
+        if (resolution.status === 405) reply.header('allow', resolution.allow);
         return reply.code(resolution.status).type('text/plain; charset=utf-8').send(`${resolution.status} ${statusText(resolution.status)}\n`);
       case 'redirect':
         return reply.redirect(resolution.location, resolution.status);
@@ -181,6 +188,7 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
   return app;
 }
 
+/** The one plain-text body every error reply has: "404 Not Found". */
 function statusText(status: number): string {
-  return ({ 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 413: 'Content Too Large', 415: 'Unsupported Media Type', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' } as Record<number, string>)[status] ?? 'Error';
+  return STATUS_CODES[status] ?? 'Error';
 }
