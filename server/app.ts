@@ -169,6 +169,7 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
     }
     request.servedBy = `php-${response.workerId}`;
     const head = fromCgi(response.status, response.headers);
+    if (head.dropped.length) log.warn({ path: request.url, worker: response.workerId, headers: head.dropped }, 'php sent headers HTTP cannot carry; dropped');
     reply.code(head.status).headers(head.headers);
     // Complete already: one write with a Content-Length instead of a chunked stream. (Not for HEAD:
     // PHP produces no body for it, so its length says nothing about the GET's.)

@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { consumeAPISync, type FileLockManager, type PHP } from '@php-wasm/universal';
 import { bootPhp, wasmMemoryBytes } from './php-instance.js';
 import { SplitLockManager } from './split-lock-manager.js';
+import { readPhpHead } from './php-head.js';
 import type { FromWorker, RunEnd, ToWorker, WorkerBoot } from './messages.js';
 
 const boot = workerData as WorkerBoot;
@@ -47,7 +48,8 @@ async function run(php: PHP, { id, job, body }: Extract<ToWorker, { type: 'run' 
       ...(body ? { body } : {}),
     });
     const errors = response.stderrText; // drain stderr concurrently, or PHP can stall on a full pipe
-    const [status, headers] = await Promise.all([response.httpStatusCode, response.headers]);
+    // Not response.headers: universal's parser crashes on a header named __proto__ (see php-head.ts).
+    const { status, headers } = await readPhpHead(response.getHeadersStream());
     // Headers of a script that produced no output resolve only when it ends: if the instance died,
     // say so now, so the client gets a 5xx instead of a 200 with an empty body.
     if (exitedWith !== undefined) throw instanceExited();
