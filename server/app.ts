@@ -9,6 +9,7 @@ import { createDocrootView } from './docroot-view.js';
 import { GUEST_DOCROOT } from './paths.js';
 import { PoolError, type WorkerPool } from './pool/pool.js';
 import { BodyTooLargeError, readUnparsedBody } from './request-body.js';
+import { DeclaredLengthBody, declaredLength } from './response-framing.js';
 import { resolveRequest, routeOptionsFrom } from './routing.js';
 import { StaticCache } from './static-cache.js';
 import { serveStatic } from './static-files.js';
@@ -170,18 +171,28 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
     request.servedBy = `php-${response.workerId}`;
     const head = fromCgi(response.status, response.headers);
     if (head.dropped.length) log.warn({ path: request.url, worker: response.workerId, headers: head.dropped }, 'php sent headers HTTP cannot carry; dropped');
-    reply.code(head.status).headers(head.headers);
-    // Complete already: one write with a Content-Length instead of a chunked stream. (Not for HEAD:
-    // PHP produces no body for it, so its length says nothing about the GET's.)
-    if (response.whole && request.method !== 'HEAD') {
-      request.bytesSent = response.whole.length;
-      return reply.send(response.whole);
+    const declared = declaredLength(head.headers['content-length']);
+    if (declared === 'invalid') {
+      log.warn({ path: request.url, worker: response.workerId, contentLength: head.headers['content-length'] }, 'php sent an unusable Content-Length; dropped');
+      delete head.headers['content-length'];
     }
+    reply.code(head.status).headers(head.headers);
     let bytes = 0;
-    response.body.on('data', (chunk: Buffer) => { bytes += chunk.length; request.bytesSent = bytes; });
+    response.body.on('data', (chunk: Buffer) => { bytes += chunk.length; request.bytesSent = Math.min(bytes, typeof declared === 'number' ? declared : Infinity); });
     if (request.method === 'HEAD') {
-      response.body.resume(); // PHP still runs to the end; the client gets the head only
+      response.body.resume(); // PHP still runs to the end; the client gets the head only (PHP's Content-Length kept)
       return reply.send();
+    }
+    if (typeof declared === 'number') {
+      const framed = new DeclaredLengthBody(declared, (cut) => log.warn({ path: request.url, worker: response.workerId, declared, cut }, 'php output beyond its Content-Length; cut'));
+      framed.on('error', (error) => log.warn({ path: request.url, worker: response.workerId, reason: error.message }, 'php output shorter than its Content-Length; connection closed'));
+      return reply.send(response.body.pipe(framed));
+    }
+    // Complete already: one write with a Content-Length instead of a chunked stream.
+    if (response.whole) {
+      request.bytesSent = response.whole.length;
+      response.body.resume();
+      return reply.send(response.whole);
     }
     return reply.send(response.body);
   }
