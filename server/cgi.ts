@@ -60,9 +60,12 @@ export function toCgi(request: CgiRequest, target: ScriptTarget, context: CgiCon
   const forwardedProto = forwarded ? proxied('x-forwarded-proto')?.toLowerCase() : undefined;
   const https = forwardedProto ? forwardedProto === 'https' : request.tls;
   const scheme = https ? 'https' : 'http';
-  const host = (forwarded && proxied('x-forwarded-host')) || header('host')?.[0] || hostWithPort(request.localAddress, request.localPort);
-  const { name: serverName, port: hostPort } = splitHost(host);
+  const givenHost = (forwarded && proxied('x-forwarded-host')) || header('host')?.[0] || hostWithPort(request.localAddress, request.localPort);
+  const { name: serverName, port: hostPort } = splitHost(givenHost);
   const forwardedPort = forwarded ? Number(proxied('x-forwarded-port')) || hostPort || (forwardedProto ? (https ? 443 : 80) : undefined) : undefined;
+  // A proxy passing nginx's $host drops the port the visitor used: put the forwarded port back,
+  // or an app comparing its own URL with the request (WordPress's canonical redirect) loops.
+  const host = forwardedPort && hostPort === undefined && forwardedPort !== (https ? 443 : 80) ? `${givenHost}:${forwardedPort}` : givenHost;
 
   const queryAt = request.rawUrl.indexOf('?');
   const server: Record<string, string> = {

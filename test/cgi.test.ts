@@ -237,8 +237,8 @@ t.test('behind a trusted proxy, X-Forwarded-* decide address, scheme, host and p
   t.equal(job.server.HTTPS, 'on');
   t.equal(job.server.REQUEST_SCHEME, 'https');
   t.equal(job.protocol, 'https');
-  t.equal(job.server.HTTP_HOST, 'www.example.org');
-  t.equal(job.headers.host, 'www.example.org');
+  t.equal(job.server.HTTP_HOST, 'www.example.org:8443', 'the forwarded port joins a host that has none (the public authority)');
+  t.equal(job.headers.host, 'www.example.org:8443');
   t.equal(job.server.SERVER_NAME, 'www.example.org');
   t.equal(job.server.SERVER_PORT, '8443');
   t.equal(job.server.HTTP_X_FORWARDED_FOR, '198.51.100.9', 'the headers are still visible');
@@ -251,6 +251,8 @@ t.test('behind a trusted proxy, X-Forwarded-* decide address, scheme, host and p
   t.equal(withHostPort.SERVER_PORT, '9443', 'the port in X-Forwarded-Host');
   t.equal(withHostPort.SERVER_NAME, 'www.example.org');
   t.equal(withHostPort.HTTP_HOST, 'www.example.org:9443');
+  t.equal(at({ host: ['i'], 'x-forwarded-proto': ['https'], 'x-forwarded-host': ['www.example.org'], 'x-forwarded-port': ['443'] }).HTTP_HOST, 'www.example.org', 'the default port is not added');
+  t.equal(at({ host: ['i'], 'x-forwarded-proto': ['https'], 'x-forwarded-host': ['www.example.org:9443'], 'x-forwarded-port': ['8443'] }).HTTP_HOST, 'www.example.org:9443', 'a host with its own port keeps it');
   const downgraded = at({ host: ['i'], 'x-forwarded-proto': ['http'] }, { tls: true });
   t.notOk('HTTPS' in downgraded, 'the proxy spoke http to the client, even if it spoke TLS to us');
   t.equal(downgraded.REQUEST_SCHEME, 'http');
