@@ -44,6 +44,15 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
     trustProxy: config.trustProxy.length ? (address: string, hop: number) => trusted(address, hop) : false,
     bodyLimit: config.maxBody,
     return503OnClosing: true,
+    // Slow and abusive clients (nginx's limits as reference): a head trickled in byte by byte is cut
+    // off after headerTimeout; Node checks pending heads every second instead of every 30 s.
+    http: {
+      headersTimeout: config.headerTimeout * 1000,
+      connectionsCheckingInterval: Math.min(1000, (config.headerTimeout * 1000) / 2),
+      maxHeaderSize: config.maxHeaderSize,
+    },
+    keepAliveTimeout: config.keepAliveTimeout * 1000,
+    maxRequestsPerSocket: config.maxRequestsPerConnection,
     // Request-target checks (traversal, encodings) are the router's job, not a 400 from find-my-way.
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 100_000 },
     // find-my-way refuses a path it cannot decode (e.g. /%c0%ae) before any route or hook runs: without

@@ -38,6 +38,13 @@ export interface ServerConfig {
   opcacheValidate: boolean;
   /** Host folder for PHP session files (shared by all workers). */
   sessionDir: string;
+  /** Seconds a client may take to send its request head. */
+  headerTimeout: number;
+  /** Seconds an idle keep-alive connection stays open. */
+  keepAliveTimeout: number;
+  /** Bytes of the whole request head. */
+  maxHeaderSize: number;
+  maxRequestsPerConnection: number;
   /** Admin listener (health, readiness, metrics); undefined = off. */
   adminPort?: number;
   adminHost: string;
