@@ -10,6 +10,7 @@ import { GUEST_DOCROOT } from './paths.js';
 import { PoolError, type WorkerPool } from './pool/pool.js';
 import { BodyTooLargeError, readUnparsedBody } from './request-body.js';
 import { DeclaredLengthBody, declaredLength } from './response-framing.js';
+import { registerCompression } from './compression.js';
 import { resolveRequest, routeOptionsFrom } from './routing.js';
 import { StaticCache } from './static-cache.js';
 import { serveStatic } from './static-files.js';
@@ -67,6 +68,8 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
     ? new StaticCache(docrootReal, { maxFileBytes: 512 * 1024, maxTotalBytes: 64 * 1024 * 1024, revalidateMs: config.statCache * 1000 })
     : undefined;
   const cgiContext: CgiContext = { serverSoftware: SERVER_SOFTWARE, documentRoot: GUEST_DOCROOT };
+
+  if (config.compress) registerCompression(app);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.maxBody }, (_request, body, done) => done(null, body));
@@ -129,21 +132,24 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
     if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true });
   }
 
-  app.all('*', async (request, reply) => {
-    const resolution = resolveRequest(request.url, view, routeOptions, request.method);
-    switch (resolution.type) {
-      case 'error':
-        log.debug({ path: request.url, reason: resolution.reason }, 'request refused');
-        if (resolution.status === 405) reply.header('allow', resolution.allow);
-        return reply.code(resolution.status).type('text/plain; charset=utf-8').send(`${resolution.status} ${statusText(resolution.status)}\n`);
-      case 'redirect':
-        return reply.redirect(resolution.location, resolution.status);
-      case 'static':
-        request.servedBy = 'static';
-        return serveStatic(request, reply, docrootReal, resolution.relPath, staticCache);
-      case 'php':
-        return runPhp(request, reply, resolution);
-    }
+  // Inside a plugin so that it is added after the compression plugin, which hooks into routes as they are added.
+  void app.register(async (scope) => {
+    scope.all('*', async (request, reply) => {
+      const resolution = resolveRequest(request.url, view, routeOptions, request.method);
+      switch (resolution.type) {
+        case 'error':
+          log.debug({ path: request.url, reason: resolution.reason }, 'request refused');
+          if (resolution.status === 405) reply.header('allow', resolution.allow);
+          return reply.code(resolution.status).type('text/plain; charset=utf-8').send(`${resolution.status} ${statusText(resolution.status)}\n`);
+        case 'redirect':
+          return reply.redirect(resolution.location, resolution.status);
+        case 'static':
+          request.servedBy = 'static';
+          return serveStatic(request, reply, docrootReal, resolution.relPath, staticCache, config.compress, view);
+        case 'php':
+          return runPhp(request, reply, resolution);
+      }
+    });
   });
 
   async function runPhp(request: FastifyRequest, reply: FastifyReply, target: { relPath: string; scriptName: string; pathInfo: string }) {

@@ -1,10 +1,13 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import mime from 'mime-types';
+import { encodeBody, type ContentEncoding } from './compression.js';
 
 /** A small file kept in memory with the validators @fastify/send would compute for it. */
 export interface CachedFile {
   body: Buffer;
+  /** The body br- or gzip-encoded, made on first demand and kept with this version of the file. */
+  encoded: Partial<Record<ContentEncoding, Buffer>>;
   etag: string;
   lastModified: string;
   mtimeMs: number;
@@ -61,6 +64,7 @@ export class StaticCache {
     this.forget(relPath);
     const entry = {
       body,
+      encoded: {},
       etag: `W/"${stat.size.toString(16)}-${stat.mtime.getTime().toString(16)}"`, // exactly as @fastify/send
       lastModified: stat.mtime.toUTCString(),
       mtimeMs: stat.mtimeMs,
@@ -72,23 +76,38 @@ export class StaticCache {
     for (const [key, old] of this.entries) {
       if (this.totalBytes <= this.options.maxTotalBytes) break;
       this.entries.delete(key);
-      this.totalBytes -= old.body.length;
+      this.totalBytes -= sizeOf(old);
     }
     return entry;
+  }
+
+  /** The file's body in `encoding`, encoded once per version and counted against the memory bound. */
+  encodedBody(relPath: string, file: CachedFile, encoding: ContentEncoding): Buffer {
+    let encoded = file.encoded[encoding];
+    if (!encoded) {
+      encoded = encodeBody(file.body, encoding);
+      file.encoded[encoding] = encoded;
+      if (this.entries.get(relPath) === file) this.totalBytes += encoded.length;
+    }
+    return encoded;
   }
 
   private forget(relPath: string): void {
     const old = this.entries.get(relPath);
     if (!old) return;
     this.entries.delete(relPath);
-    this.totalBytes -= old.body.length;
+    this.totalBytes -= sizeOf(old);
   }
+}
+
+function sizeOf(file: CachedFile): number {
+  return file.body.length + (file.encoded.br?.length ?? 0) + (file.encoded.gzip?.length ?? 0);
 }
 
 /**
  * RFC 9110 §13.1.2–3 for a GET/HEAD: If-None-Match (weak comparison) wins over If-Modified-Since.
  */
-export function isNotModified(headers: Record<string, string | string[] | undefined>, file: CachedFile): boolean {
+export function isNotModified(headers: Record<string, string | string[] | undefined>, file: Pick<CachedFile, 'etag' | 'lastModified'>): boolean {
   const ifNoneMatch = headers['if-none-match'];
   if (typeof ifNoneMatch === 'string') {
     if (ifNoneMatch.trim() === '*') return true;

@@ -53,6 +53,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec('statCache', 'stat-cache', 'seconds', 'How long the router reuses a file-exists answer (0 = ask every time)', { min: 0, max: 3600 }),
   spec('opcacheValidate', 'opcache-validate', 'bool', 'Recompile PHP files that changed (turn off in production for speed)'),
   spec('sessionDir', 'session-dir', 'path', 'Host folder for PHP sessions, shared by all workers'),
+  spec('compress', 'compress', 'bool', 'Compress responses (br, gzip) for clients that accept it'),
   spec('headerTimeout', 'header-timeout', 'seconds', 'Longest time a client may take to send its request headers (nginx client_header_timeout)', { min: 1, max: 3600 }),
   spec('keepAliveTimeout', 'keepalive-timeout', 'seconds', 'How long an idle keep-alive connection stays open (nginx keepalive_timeout)', { min: 1, max: 3600 }),
   spec('maxHeaderSize', 'max-header-size', 'size', 'Largest request head (request line and all headers); 431 above', { min: 1024, max: 1024 * 1024 }),

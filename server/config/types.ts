@@ -38,6 +38,8 @@ export interface ServerConfig {
   opcacheValidate: boolean;
   /** Host folder for PHP session files (shared by all workers). */
   sessionDir: string;
+  /** br/gzip for PHP output and static text when the client accepts it. */
+  compress: boolean;
   /** Seconds a client may take to send its request head. */
   headerTimeout: number;
   /** Seconds an idle keep-alive connection stays open. */
