@@ -1,5 +1,4 @@
-import type { ServerSettings } from './options.js';
-import type { PHP_VERSIONS } from './options.js';
+import type { PHP_VERSIONS, ServerSettings } from './options.js';
 
 export type { Mount } from './schema.js';
 
