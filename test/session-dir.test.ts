@@ -2,7 +2,7 @@
  * Session files hold logins: two servers with default settings must not share them, and a folder
  * planted in advance (a symlink, another user's folder) must not be used.
  */
-import { chownSync, existsSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { ConfigError } from '../server/config/coerce.js';
@@ -57,6 +57,9 @@ t.test('a configured folder: symlinks and foreign folders are refused, a readabl
   mkdirSync(target);
   symlinkSync(target, join(tmp, 'planted'));
   t.match(refusal(join(tmp, 'planted')), { key: 'sessionDir', message: /symbolic link/ }, 'a symlink is refused');
+
+  writeFileSync(join(tmp, 'file'), '');
+  t.match(refusal(join(tmp, 'file')), { key: 'sessionDir', message: /must be a folder/ }, 'a file is refused, not a crash');
 
   const open = join(tmp, 'open');
   mkdirSync(open, { mode: 0o755 });

@@ -21,8 +21,12 @@ export function prepareSessionDir(configured: string | undefined): SessionDir {
     const path = mkdtempSync(join(tmpdir(), 'php-wasm-server-sessions-'));
     return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
   }
-  mkdirSync(configured, { recursive: true, mode: 0o700 });
   const fail = (allowed: string): never => { throw new ConfigError('sessionDir', allowed, configured, 'settings'); };
+  try {
+    mkdirSync(configured, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    fail(`must be a folder the server can create (${(error as Error).message})`);
+  }
   const stat = lstatSync(configured);
   if (stat.isSymbolicLink()) fail('must be a real folder, not a symbolic link (another user could point it anywhere)');
   if (!stat.isDirectory()) fail('must be a folder');
