@@ -33,7 +33,9 @@ ENV NODE_ENV=production \
     PHP_WASM_SERVER_PORT=8087 \
     PHP_WASM_SERVER_PHP=8.3 \
     PHP_WASM_SERVER_DIR=/data/wordpress \
-    PHP_WASM_SERVER_SESSION_DIR=/data/sessions
+    PHP_WASM_SERVER_SESSION_DIR=/data/sessions \
+    PHP_WASM_SERVER_ADMIN_PORT=9087 \
+    PHP_WASM_SERVER_ADMIN_HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
@@ -44,9 +46,9 @@ COPY --from=build /app/docroot docroot
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data
-EXPOSE 8087
-# Exercises the whole path (Fastify → pool → php.wasm → SQLite), not just the socket.
+EXPOSE 8087 9087
+# Liveness from the admin listener: cheap (no WordPress boot every 30 s), and true while the server is busy.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PHP_WASM_SERVER_PORT||8087)+'/wp-login.php',{method:'HEAD'}).then(r=>process.exit(r.status<500?0:1),()=>process.exit(1))"
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PHP_WASM_SERVER_ADMIN_PORT||9087)+'/healthz').then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))"
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/server/cli.js", "wordpress"]

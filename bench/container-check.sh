@@ -293,9 +293,14 @@ log "inside: $ID; PID 1 (uid $PID1_UID): $PID1_CMD"
 if HC=$(p healthcheck run "$NAME" 2>&1); then HC_RESULT="passes (${HC:-healthy})"
 else die "healthcheck failed: $HC"; fi
 # The same command by hand, so its exit code is seen directly.
-p exec "$NAME" node -e "fetch('http://127.0.0.1:'+(process.env.PHP_WASM_SERVER_PORT||8087)+'/wp-login.php',{method:'HEAD'}).then(r=>{console.log(r.status);process.exit(r.status<500?0:1)},()=>process.exit(1))" \
+p exec "$NAME" node -e "fetch('http://127.0.0.1:'+(process.env.PHP_WASM_SERVER_ADMIN_PORT||9087)+'/healthz').then(r=>{console.log(r.status);process.exit(r.status===200?0:1)},()=>process.exit(1))" \
   >"$WORK/hc.out" 2>&1 || die "HEALTHCHECK command exits non-zero: $(cat "$WORK/hc.out")"
-log "HEALTHCHECK: podman healthcheck run $HC_RESULT; by hand: HEAD /wp-login.php → $(cat "$WORK/hc.out")"
+log "HEALTHCHECK: podman healthcheck run $HC_RESULT; by hand: GET /healthz → $(cat "$WORK/hc.out")"
+READY=$(p exec "$NAME" node -e "fetch('http://127.0.0.1:9087/readyz').then(async r=>{console.log(r.status, (await r.text()).trim())})" 2>&1)
+[ "$READY" = "200 ready" ] || die "/readyz answered: $READY"
+p exec "$NAME" node -e "fetch('http://127.0.0.1:9087/metrics').then(async r=>{const t=await r.text();process.exit(r.status===200&&t.includes('php_wasm_server_workers{state=')?0:1)})" \
+  || die "/metrics does not list the workers"
+log "admin listener: /readyz → $READY; /metrics lists worker states"
 
 MEM_IDLE=$(p stats --no-stream --format '{{.MemUsage}}' "$NAME" 2>/dev/null || echo "n/a")
 RSS_IDLE=$(p exec "$NAME" sh -c 'awk "/^VmRSS:/ {printf \"%d MB\", \$2/1024}" /proc/1/status')

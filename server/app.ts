@@ -1,4 +1,4 @@
-import { METHODS } from 'node:http';
+import { METHODS, STATUS_CODES } from 'node:http';
 import { realpathSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import proxyAddr from 'proxy-addr';
@@ -9,16 +9,20 @@ import { createDocrootView } from './docroot-view.js';
 import { GUEST_DOCROOT } from './paths.js';
 import { PoolError, type WorkerPool } from './pool/pool.js';
 import { BodyTooLargeError, readUnparsedBody } from './request-body.js';
+import { DeclaredLengthBody, declaredLength } from './response-framing.js';
 import { resolveRequest, routeOptionsFrom } from './routing.js';
 import { StaticCache } from './static-cache.js';
 import { serveStatic } from './static-files.js';
 import { SERVER_SOFTWARE } from './version.js';
+import type { ServerMetrics } from './metrics.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** What the access log reports: the worker that ran PHP, or "static". */
     servedBy?: string;
     bytesSent?: number;
+    /** A static file answered from the in-memory cache. */
+    fromMemory?: boolean;
   }
 }
 
@@ -26,10 +30,13 @@ export interface AppDeps {
   config: ServerConfig;
   pool: WorkerPool;
   log: Logger;
+  metrics?: ServerMetrics;
+  /** True once shutdown began: responses then close their connection instead of keeping it alive. */
+  draining?: () => boolean;
 }
 
 /** One catch-all route: route → static file | PHP through the pool | redirect | error. */
-export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
+export function buildApp({ config, pool, log, metrics, draining }: AppDeps): FastifyInstance {
   const trusted = proxyAddr.compile(config.trustProxy);
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -37,6 +44,15 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
     trustProxy: config.trustProxy.length ? (address: string, hop: number) => trusted(address, hop) : false,
     bodyLimit: config.maxBody,
     return503OnClosing: true,
+    // Slow and abusive clients (nginx's limits as reference): a head trickled in byte by byte is cut
+    // off after headerTimeout; Node checks pending heads every second instead of every 30 s.
+    http: {
+      headersTimeout: config.headerTimeout * 1000,
+      connectionsCheckingInterval: Math.min(1000, (config.headerTimeout * 1000) / 2),
+      maxHeaderSize: config.maxHeaderSize,
+    },
+    keepAliveTimeout: config.keepAliveTimeout * 1000,
+    maxRequestsPerSocket: config.maxRequestsPerConnection,
     // Request-target checks (traversal, encodings) are the router's job, not a 400 from find-my-way.
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 100_000 },
     // find-my-way refuses a path it cannot decode (e.g. /%c0%ae) before any route or hook runs: without
@@ -68,11 +84,29 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
       remote: request.ip,
       ...(reply.raw.writableFinished ? {} : { aborted: true }),
     }, 'request');
+    if (metrics) {
+      const kind = request.servedBy === 'static' ? 'static' : request.servedBy?.startsWith('php-') ? 'php' : 'other';
+      metrics.observeRequest(kind, reply.statusCode, reply.elapsedTime / 1000);
+      if (request.fromMemory) metrics.staticCacheHit();
+    }
   };
   // 'close' fires for every response, also when the client leaves mid-body: onResponse does not run
   // then, and such requests went unlogged.
   app.addHook('onRequest', async (request, reply) => {
     reply.raw.once('close', () => accessLog(request, reply));
+    // RFC 9112 §3.2: more than one Host is a 400. Node keeps the first, so two parts of a chain
+    // (a proxy and this server) could each believe a different one.
+    if ((request.raw.headersDistinct.host?.length ?? 0) > 1) {
+      log.debug({ path: request.url }, 'request refused: more than one Host header');
+      return reply.code(400).type('text/plain; charset=utf-8').send(`400 ${statusText(400)}\n`);
+    }
+  });
+
+  // A keep-alive connection that was busy when shutdown began would otherwise stay open (and hold
+  // the shutdown) until the client's idle timeout: the last response on it says the connection ends.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (draining?.()) reply.header('connection', 'close');
+    return payload;
   });
 
   function refuseUnroutable(error: Error & { statusCode?: number }, request: FastifyRequest, reply: FastifyReply) {
@@ -96,10 +130,11 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
   }
 
   app.all('*', async (request, reply) => {
-    const resolution = resolveRequest(request.url, view, routeOptions);
+    const resolution = resolveRequest(request.url, view, routeOptions, request.method);
     switch (resolution.type) {
       case 'error':
         log.debug({ path: request.url, reason: resolution.reason }, 'request refused');
+        if (resolution.status === 405) reply.header('allow', resolution.allow);
         return reply.code(resolution.status).type('text/plain; charset=utf-8').send(`${resolution.status} ${statusText(resolution.status)}\n`);
       case 'redirect':
         return reply.redirect(resolution.location, resolution.status);
@@ -144,18 +179,29 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
     }
     request.servedBy = `php-${response.workerId}`;
     const head = fromCgi(response.status, response.headers);
-    reply.code(head.status).headers(head.headers);
-    // Complete already: one write with a Content-Length instead of a chunked stream. (Not for HEAD:
-    // PHP produces no body for it, so its length says nothing about the GET's.)
-    if (response.whole && request.method !== 'HEAD') {
-      request.bytesSent = response.whole.length;
-      return reply.send(response.whole);
+    if (head.dropped.length) log.warn({ path: request.url, worker: response.workerId, headers: head.dropped }, 'php sent headers HTTP cannot carry; dropped');
+    const declared = declaredLength(head.headers['content-length']);
+    if (declared === 'invalid') {
+      log.warn({ path: request.url, worker: response.workerId, contentLength: head.headers['content-length'] }, 'php sent an unusable Content-Length; dropped');
+      delete head.headers['content-length'];
     }
+    reply.code(head.status).headers(head.headers);
     let bytes = 0;
-    response.body.on('data', (chunk: Buffer) => { bytes += chunk.length; request.bytesSent = bytes; });
+    response.body.on('data', (chunk: Buffer) => { bytes += chunk.length; request.bytesSent = Math.min(bytes, typeof declared === 'number' ? declared : Infinity); });
     if (request.method === 'HEAD') {
-      response.body.resume(); // PHP still runs to the end; the client gets the head only
+      response.body.resume(); // PHP still runs to the end; the client gets the head only (PHP's Content-Length kept)
       return reply.send();
+    }
+    if (typeof declared === 'number') {
+      const framed = new DeclaredLengthBody(declared, (cut) => log.warn({ path: request.url, worker: response.workerId, declared, cut }, 'php output beyond its Content-Length; cut'));
+      framed.on('error', (error) => log.warn({ path: request.url, worker: response.workerId, reason: error.message }, 'php output shorter than its Content-Length; connection closed'));
+      return reply.send(response.body.pipe(framed));
+    }
+    // Complete already: one write with a Content-Length instead of a chunked stream.
+    if (response.whole) {
+      request.bytesSent = response.whole.length;
+      response.body.resume();
+      return reply.send(response.whole);
     }
     return reply.send(response.body);
   }
@@ -163,6 +209,7 @@ export function buildApp({ config, pool, log }: AppDeps): FastifyInstance {
   return app;
 }
 
+/** The one plain-text body every error reply has: "404 Not Found". */
 function statusText(status: number): string {
-  return ({ 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 413: 'Content Too Large', 415: 'Unsupported Media Type', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' } as Record<number, string>)[status] ?? 'Error';
+  return STATUS_CODES[status] ?? 'Error';
 }

@@ -2,6 +2,7 @@
  * CGI/1.1 (RFC 3875) in both directions, as pure functions: request → meta-variables for PHP,
  * and PHP's CGI-style response headers → HTTP status and headers.
  */
+import { bracketIPv6 } from './host-address.js';
 
 export interface CgiRequest {
   method: string;
@@ -59,9 +60,12 @@ export function toCgi(request: CgiRequest, target: ScriptTarget, context: CgiCon
   const forwardedProto = forwarded ? proxied('x-forwarded-proto')?.toLowerCase() : undefined;
   const https = forwardedProto ? forwardedProto === 'https' : request.tls;
   const scheme = https ? 'https' : 'http';
-  const host = (forwarded && proxied('x-forwarded-host')) || header('host')?.[0] || hostWithPort(request.localAddress, request.localPort);
-  const { name: serverName, port: hostPort } = splitHost(host);
+  const givenHost = (forwarded && proxied('x-forwarded-host')) || header('host')?.[0] || hostWithPort(request.localAddress, request.localPort);
+  const { name: serverName, port: hostPort } = splitHost(givenHost);
   const forwardedPort = forwarded ? Number(proxied('x-forwarded-port')) || hostPort || (forwardedProto ? (https ? 443 : 80) : undefined) : undefined;
+  // A proxy passing nginx's $host drops the port the visitor used: put the forwarded port back,
+  // or an app comparing its own URL with the request (WordPress's canonical redirect) loops.
+  const host = forwardedPort && hostPort === undefined && forwardedPort !== (https ? 443 : 80) ? `${givenHost}:${forwardedPort}` : givenHost;
 
   const queryAt = request.rawUrl.indexOf('?');
   const server: Record<string, string> = {
@@ -117,7 +121,7 @@ export function toCgi(request: CgiRequest, target: ScriptTarget, context: CgiCon
 }
 
 function hostWithPort(address: string, port: number): string {
-  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
+  return `${bracketIPv6(address)}:${port}`;
 }
 
 /** "example.com:8080" → name and port; "[::1]:8080" keeps the brackets in the name, as Apache does. */
@@ -130,7 +134,28 @@ export function splitHost(host: string): { name: string; port?: number } {
 
 export interface HttpHead {
   status: number;
+  /** No prototype: a name such as __proto__ or constructor is data here, never an object's slot. */
   headers: Record<string, string | string[]>;
+  /** Headers PHP sent that HTTP cannot carry (bad name or bytes): dropped, for the log. */
+  dropped: string[];
+}
+
+/** RFC 9110 token: what a header name may be. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Bytes a field value may not hold (RFC 9110 §5.5): controls other than tab, and DEL. */
+const FORBIDDEN_IN_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+/**
+ * Names that are valid tokens but that Fastify keeps as keys of a plain object, where they
+ * would change the object instead of adding a header. No real header has them.
+ */
+const OBJECT_SLOTS = new Set(['__proto__']);
+
+/**
+ * A value as the bytes PHP sent: php.wasm hands them over decoded as UTF-8, and Node writes header
+ * strings one byte per character, so non-ASCII text goes back to its UTF-8 bytes.
+ */
+function asHeaderBytes(value: string): string {
+  return /[^\x00-\x7f]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
@@ -138,10 +163,20 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
 /** PHP's response head as CGI defines it: `Status:` sets the code, `Location` alone means 302. */
 export function fromCgi(phpStatus: number, phpHeaders: Record<string, string[]>): HttpHead {
   let status = phpStatus >= 200 && phpStatus <= 599 ? phpStatus : 200;
-  const headers: Record<string, string | string[]> = {};
+  const headers: Record<string, string | string[]> = Object.create(null);
+  const dropped: string[] = [];
   let explicitStatus = false;
-  for (const [rawName, values] of Object.entries(phpHeaders)) {
+  for (const [rawName, rawValues] of Object.entries(phpHeaders)) {
     const name = rawName.toLowerCase();
+    if (!TOKEN.test(name) || OBJECT_SLOTS.has(name)) {
+      dropped.push(rawName);
+      continue;
+    }
+    const values = rawValues.map(asHeaderBytes);
+    if (values.some((value) => FORBIDDEN_IN_VALUE.test(value))) {
+      dropped.push(rawName);
+      continue;
+    }
     if (name === 'status') {
       const code = parseInt(values[values.length - 1], 10);
       // 1xx would leave the client waiting for a final response; above 599 is not HTTP.
@@ -155,5 +190,5 @@ export function fromCgi(phpStatus: number, phpHeaders: Record<string, string[]>)
     headers[name] = name === 'set-cookie' ? values : values.length === 1 ? values[0] : values.join(', ');
   }
   if (headers.location && !explicitStatus && (status < 300 || status > 399) && status !== 201) status = 302;
-  return { status, headers };
+  return { status, headers, dropped };
 }

@@ -3,6 +3,7 @@ import type { ServerConfig } from './config/types.js';
 import type { DocrootView } from './routing.js';
 import { resolveRequest, routeOptionsFrom } from './routing.js';
 import { GUEST_DOCROOT } from './paths.js';
+import { bracketIPv6 } from './host-address.js';
 import { SERVER_SOFTWARE } from './version.js';
 
 /**
@@ -12,7 +13,7 @@ import { SERVER_SOFTWARE } from './version.js';
 export function localPhpJob(config: ServerConfig, view: DocrootView, rawUrl: string, port = config.port): PhpJob | null {
   const target = resolveRequest(rawUrl, view, routeOptionsFrom(config));
   if (target.type !== 'php') return null;
-  const host = ['0.0.0.0', '::'].includes(config.host) ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  const host = ['0.0.0.0', '::'].includes(config.host) ? 'localhost' : bracketIPv6(config.host);
   return toCgi({
     method: 'GET',
     rawUrl,

@@ -15,6 +15,12 @@ export const GUEST_PREPEND = '/internal/shared/cgi-prepend.php';
  */
 const DISABLED_FUNCTIONS = ['exec', 'shell_exec', 'system', 'passthru', 'popen', 'proc_open', 'pcntl_exec', 'pcntl_fork'];
 
+/**
+ * Fibers need stack switching that php.wasm's asyncify build lacks: `new Fiber()` aborted the whole
+ * instance ("missing function"). Disabled, a script gets an ordinary PHP error instead.
+ */
+const DISABLED_CLASSES = ['Fiber'];
+
 /** config/php.ini, then what the server derives from its settings, then the user's overrides. */
 export function buildPhpIni(config: ServerConfig): string {
   const base = readFileSync(join(projectRoot, 'config', 'php.ini'), 'utf8');
@@ -24,9 +30,14 @@ export function buildPhpIni(config: ServerConfig): string {
     'session.save_path': GUEST_SESSION_DIR,
     'opcache.validate_timestamps': config.opcacheValidate ? '1' : '0',
     disable_functions: DISABLED_FUNCTIONS.join(','),
+    disable_classes: DISABLED_CLASSES.join(','),
     auto_prepend_file: GUEST_PREPEND,
   };
   const { auto_prepend_file: _userPrepend, ...overrides } = config.ini; // chained from our prepend instead
+  // The sandbox's lists are a floor: a user's list adds to them rather than re-enabling anything.
+  for (const key of ['disable_functions', 'disable_classes'] as const) {
+    if (overrides[key] !== undefined) overrides[key] = [derived[key], overrides[key]].filter(Boolean).join(',');
+  }
   const lines = Object.entries({ ...derived, ...overrides }).map(([key, value]) => `${key} = ${iniValue(value)}`);
   return `${base}\n; derived from the server settings and overrides\n${lines.join('\n')}\n`;
 }

@@ -34,11 +34,22 @@ export type Resolution =
   | { type: 'static'; relPath: string }
   | { type: 'php'; relPath: string; scriptName: string; pathInfo: string }
   | { type: 'redirect'; status: 301; location: string }
-  | { type: 'error'; status: 400 | 403 | 404; reason: string };
+  | { type: 'error'; status: 400 | 403 | 404; reason: string }
+  | { type: 'error'; status: 405; reason: string; allow: string };
 
 const error = (status: 400 | 403 | 404, reason: string): Resolution => ({ type: 'error', status, reason });
 
-export function resolveRequest(rawUrl: string, view: DocrootView, options: RouteOptions = DEFAULT_ROUTE_OPTIONS): Resolution {
+/** Methods a static file answers; anything else (POST, PUT, DELETE, TRACE…) is 405, as nginx does. */
+export const STATIC_METHODS = ['GET', 'HEAD'] as const;
+
+/**
+ * Names PHP would treat as a script under another server's default handlers (Apache's AddHandler
+ * matches any extension in the name, so x.php.jpg runs there). Here only `.php` runs: the others
+ * are refused rather than served, since serving them would disclose source code.
+ */
+const PHP_LIKE = /\.(php\d*|phtml|pht|phar|phps)(\.|$)/i;
+
+export function resolveRequest(rawUrl: string, view: DocrootView, options: RouteOptions = DEFAULT_ROUTE_OPTIONS, method = 'GET'): Resolution {
   const queryAt = rawUrl.indexOf('?');
   const rawPath = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
   const rawQuery = queryAt === -1 ? '' : rawUrl.slice(queryAt);
@@ -75,7 +86,7 @@ export function resolveRequest(rawUrl: string, view: DocrootView, options: Route
       }
       // Only PHP files take PATH_INFO: /upload.jpg/x.php must never run (or serve) upload.jpg.
       if (rest.length || trailingSlash) return error(404, 'path below a non-PHP file');
-      return { type: 'static', relPath };
+      return staticFile(relPath, method);
     }
     return missing(options, view, segments);
   }
@@ -91,9 +102,17 @@ export function resolveRequest(rawUrl: string, view: DocrootView, options: Route
   for (const index of options.indexFiles) {
     const relPath = dir ? `${dir}/${index}` : index;
     if (view.kind(relPath) !== 'file') continue;
-    return isPhp(index) ? { type: 'php', relPath, scriptName: '/' + relPath, pathInfo: '' } : { type: 'static', relPath };
+    return isPhp(index) ? { type: 'php', relPath, scriptName: '/' + relPath, pathInfo: '' } : staticFile(relPath, method);
   }
   return segments.length === 0 ? missing(options, view, segments) : error(403, 'directory without index');
+}
+
+function staticFile(relPath: string, method: string): Resolution {
+  if (PHP_LIKE.test(relPath.slice(relPath.lastIndexOf('/') + 1))) return error(403, 'PHP source that does not run here');
+  if (!(STATIC_METHODS as readonly string[]).includes(method)) {
+    return { type: 'error', status: 405, reason: `${method} on a static file`, allow: STATIC_METHODS.join(', ') };
+  }
+  return { type: 'static', relPath };
 }
 
 /** The route options a server's settings imply. */

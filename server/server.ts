@@ -9,12 +9,18 @@ import { createDocrootView } from './docroot-view.js';
 import { buildPhpIni, buildPrepend, GUEST_PREPEND, GUEST_SESSION_DIR } from './php-ini.js';
 import { WorkerPool } from './pool/pool.js';
 import { compilePhpModule } from './pool/wasm-module.js';
+import { connectableHost } from './host-address.js';
+import type { AddressInfo } from 'node:net';
+import { startAdmin } from './admin.js';
+import { ServerMetrics } from './metrics.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   pool: WorkerPool;
-  /** e.g. http://127.0.0.1:8087 */
+  /** Where this machine reaches the server, e.g. http://127.0.0.1:8087 (never a wildcard address). */
   url: string;
+  /** The admin listener (health, readiness, metrics), when --admin-port is set. */
+  adminUrl?: string;
   port: number;
   close(): Promise<void>;
   /** Runs before shutdown starts (timers and other background work stop first). */
@@ -27,6 +33,11 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const started = performance.now();
   const sessionDir = prepareSessionDir(config.sessionDir);
+  let poolForProbes: WorkerPool | undefined;
+  let draining = false;
+  const metrics = config.adminPort === undefined ? undefined : new ServerMetrics(() => poolForProbes);
+  // The admin listener comes up first, so an orchestrator sees "starting" rather than no answer.
+  const admin = metrics && await startAdmin({ host: config.adminHost, port: config.adminPort!, log, metrics, pool: () => poolForProbes, draining: () => draining });
   const pool = new WorkerPool({
     size: config.workers,
     maxRequests: config.maxRequests,
@@ -45,25 +56,36 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
     warmup: warmupJobs(config),
     log,
+    observer: metrics,
   });
-  await pool.start();
-  const app = buildApp({ config, pool, log });
+  poolForProbes = pool;
+  try {
+    await pool.start();
+  } catch (error) {
+    await admin?.close();
+    sessionDir.dispose();
+    throw error;
+  }
+  const app = buildApp({ config, pool, log, metrics, draining: () => draining });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  log.info({ url, docroot: config.docroot, workers: config.workers, php: config.php, bootMs: Math.round(performance.now() - started) }, 'listening');
+  const url = `http://${connectableHost(config.host)}:${port}`;
+  const adminUrl = admin ? `http://${connectableHost(config.adminHost)}:${(admin.server.address() as AddressInfo).port}` : undefined;
+  log.info({ url, adminUrl, docroot: config.docroot, workers: config.workers, php: config.php, bootMs: Math.round(performance.now() - started) }, 'listening');
 
   const stoppers: Array<() => void> = [];
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= (async () => {
+    draining = true;
     for (const stop of stoppers) stop();
     const appClosed = app.close();
     await Promise.race([appClosed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())]);
     await pool.close(1000);
+    await admin?.close();
     sessionDir.dispose();
   })());
-  return { app, pool, url, port, close, onClose: (stop) => stoppers.push(stop) };
+  return { app, pool, url, adminUrl, port, close, onClose: (stop) => stoppers.push(stop) };
 }
 
 /** Warm-up requests as a local visitor would send them, so each worker compiles the hot code first. */

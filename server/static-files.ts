@@ -19,6 +19,7 @@ export async function serveStatic(request: FastifyRequest, reply: FastifyReply, 
   const plain = (request.method === 'GET' || request.method === 'HEAD') && !NEEDS_SEND.some((name) => name in request.headers);
   const cached = plain ? cache?.get(relPath) : null;
   if (cached) {
+    request.fromMemory = true;
     reply.headers({ 'accept-ranges': 'bytes', etag: cached.etag, 'last-modified': cached.lastModified });
     if (isNotModified(request.headers, cached)) return reply.code(304).send();
     reply.headers({ 'content-type': cached.contentType, 'content-length': cached.body.length });

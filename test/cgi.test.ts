@@ -237,8 +237,8 @@ t.test('behind a trusted proxy, X-Forwarded-* decide address, scheme, host and p
   t.equal(job.server.HTTPS, 'on');
   t.equal(job.server.REQUEST_SCHEME, 'https');
   t.equal(job.protocol, 'https');
-  t.equal(job.server.HTTP_HOST, 'www.example.org');
-  t.equal(job.headers.host, 'www.example.org');
+  t.equal(job.server.HTTP_HOST, 'www.example.org:8443', 'the forwarded port joins a host that has none (the public authority)');
+  t.equal(job.headers.host, 'www.example.org:8443');
   t.equal(job.server.SERVER_NAME, 'www.example.org');
   t.equal(job.server.SERVER_PORT, '8443');
   t.equal(job.server.HTTP_X_FORWARDED_FOR, '198.51.100.9', 'the headers are still visible');
@@ -251,6 +251,8 @@ t.test('behind a trusted proxy, X-Forwarded-* decide address, scheme, host and p
   t.equal(withHostPort.SERVER_PORT, '9443', 'the port in X-Forwarded-Host');
   t.equal(withHostPort.SERVER_NAME, 'www.example.org');
   t.equal(withHostPort.HTTP_HOST, 'www.example.org:9443');
+  t.equal(at({ host: ['i'], 'x-forwarded-proto': ['https'], 'x-forwarded-host': ['www.example.org'], 'x-forwarded-port': ['443'] }).HTTP_HOST, 'www.example.org', 'the default port is not added');
+  t.equal(at({ host: ['i'], 'x-forwarded-proto': ['https'], 'x-forwarded-host': ['www.example.org:9443'], 'x-forwarded-port': ['8443'] }).HTTP_HOST, 'www.example.org:9443', 'a host with its own port keeps it');
   const downgraded = at({ host: ['i'], 'x-forwarded-proto': ['http'] }, { tls: true });
   t.notOk('HTTPS' in downgraded, 'the proxy spoke http to the client, even if it spoke TLS to us');
   t.equal(downgraded.REQUEST_SCHEME, 'http');
@@ -290,7 +292,7 @@ t.test('from anyone else, X-Forwarded-* change nothing', async (t) => {
 t.test('fromCgi: Status header', async (t) => {
   const notFound = fromCgi(200, { status: ['404 Not Found'], 'content-type': ['text/html; charset=UTF-8'] });
   t.equal(notFound.status, 404);
-  t.strictSame(notFound.headers, { 'content-type': 'text/html; charset=UTF-8' }, 'the Status header itself is removed');
+  t.strictSame({ ...notFound.headers }, { 'content-type': 'text/html; charset=UTF-8' }, 'the Status header itself is removed');
   t.equal(fromCgi(200, { Status: ['503 Service Unavailable'] }).status, 503, 'any case of the name');
   t.equal(fromCgi(200, { status: ['500'] }).status, 500, 'a bare code');
   t.equal(fromCgi(200, { status: ['201 Created', '418 I am a teapot'] }).status, 418, 'the last Status wins, as with header()');
@@ -336,7 +338,7 @@ t.test('fromCgi: hop-by-hop headers are dropped', async (t) => {
     'x-kept': ['yes'],
     'cache-control': ['no-store'],
   });
-  t.strictSame(head.headers, { 'x-kept': 'yes', 'cache-control': 'no-store' });
+  t.strictSame({ ...head.headers }, { 'x-kept': 'yes', 'cache-control': 'no-store' });
 });
 
 t.test('fromCgi: statuses outside 200–599 never reach the client', async (t) => {
@@ -345,4 +347,31 @@ t.test('fromCgi: statuses outside 200–599 never reach the client', async (t) =
   t.equal(fromCgi(103, {}).status, 200, 'nor a 1xx from http_response_code()');
   t.equal(fromCgi(999, {}).status, 200);
   t.equal(fromCgi(599, {}).status, 599);
+});
+
+t.test('fromCgi: names that are object slots stay data; names and values HTTP cannot carry are dropped', async (t) => {
+  const head = fromCgi(200, Object.assign(Object.create(null) as Record<string, string[]>, {
+    ['__proto__']: ['x'], constructor: ['c'], 'bad name': ['v'], 'x-del': ['a\x7fb'], 'x-nl': ['a\nb'], 'x-ok': ['fine'],
+  }));
+  t.equal(Object.getPrototypeOf(head.headers), null, 'no prototype to overwrite');
+  t.equal(head.headers.constructor, 'c');
+  t.equal(head.headers['x-ok'], 'fine');
+  t.same(Object.keys(head.headers).sort(), ['constructor', 'x-ok']);
+  t.same(head.dropped.sort(), ['__proto__', 'bad name', 'x-del', 'x-nl']);
+  t.equal(fromCgi(200, { 'x-name': ['Grüße'] }).headers['x-name'], Buffer.from('Grüße').toString('latin1'), 'non-ASCII text goes out as its UTF-8 bytes');
+  t.same(fromCgi(200, { 'x-tab': ['a\tb'] }).dropped, [], 'a tab is allowed');
+});
+
+t.test('parsePhpHead: php.wasm head JSON into a record with no prototype', async (t) => {
+  const { parsePhpHead } = await import('../server/pool/php-head.js');
+  const head = parsePhpHead(JSON.stringify({ status: 404, headers: ['__proto__: x', 'Set-Cookie: a=1', 'set-cookie: b=2', 'no colon', 'X-Empty: '] }));
+  t.equal(head.status, 404);
+  t.equal(Object.getPrototypeOf(head.headers), null);
+  t.same(head.headers['__proto__'], ['x']);
+  t.same(head.headers['set-cookie'], ['a=1', 'b=2'], 'repeated names keep every value, in order');
+  t.same(head.headers['x-empty'], ['']);
+  t.notOk('no colon' in head.headers);
+  t.same(parsePhpHead('{"status":200,"headers":["X-Ctl: a\x01b","X-After: ok"]}').headers['x-after'], ['ok'], 'an unescaped control byte loses nothing else');
+  t.same(parsePhpHead('not json'), { status: 200, headers: Object.create(null) });
+  t.equal(parsePhpHead('{"headers":[]}').status, 200, 'no status: 200');
 });

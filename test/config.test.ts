@@ -71,6 +71,11 @@ t.test('defaults from config/defaults.json', async (t) => {
     warmup: [],
     statCache: 1,
     opcacheValidate: true,
+    headerTimeout: 60,
+    keepAliveTimeout: 75,
+    maxHeaderSize: 16384,
+    maxRequestsPerConnection: 1000,
+    adminHost: '127.0.0.1',
     logLevel: 'info',
   });
   t.equal(config.sessionDir, undefined, 'no default session folder: each server makes a private one (session-dir.ts)');
@@ -105,6 +110,12 @@ const SAMPLES: Record<string, { flag: string; env: string; raw: [unknown, string
   statCache: { flag: '--stat-cache', env: 'PHP_WASM_SERVER_STAT_CACHE', raw: ['2', '0', '0.5'], want: [2, 0, 0.5] },
   opcacheValidate: { flag: '--opcache-validate', env: 'PHP_WASM_SERVER_OPCACHE_VALIDATE', raw: [false, 'yes', 'off'], want: [false, true, false] },
   sessionDir: { flag: '--session-dir', env: 'PHP_WASM_SERVER_SESSION_DIR', raw: ['/f/s', '/e/s', '/c/s'], want: ['/f/s', '/e/s', '/c/s'] },
+  headerTimeout: { flag: '--header-timeout', env: 'PHP_WASM_SERVER_HEADER_TIMEOUT', raw: [10, '20', '30.5'], want: [10, 20, 30.5] },
+  keepAliveTimeout: { flag: '--keepalive-timeout', env: 'PHP_WASM_SERVER_KEEPALIVE_TIMEOUT', raw: [5, '6', '7'], want: [5, 6, 7] },
+  maxHeaderSize: { flag: '--max-header-size', env: 'PHP_WASM_SERVER_MAX_HEADER_SIZE', raw: ['8K', '32K', '2048'], want: [8192, 32768, 2048] },
+  maxRequestsPerConnection: { flag: '--max-requests-per-connection', env: 'PHP_WASM_SERVER_MAX_REQUESTS_PER_CONNECTION', raw: [10, '0', '100'], want: [10, 0, 100] },
+  adminPort: { flag: '--admin-port', env: 'PHP_WASM_SERVER_ADMIN_PORT', raw: [9087, '0', '9187'], want: [9087, 0, 9187] },
+  adminHost: { flag: '--admin-host', env: 'PHP_WASM_SERVER_ADMIN_HOST', raw: ['0.0.0.0', '::', '10.0.0.1'], want: ['0.0.0.0', '::', '10.0.0.1'] },
   logLevel: { flag: '--log-level', env: 'PHP_WASM_SERVER_LOG_LEVEL', raw: ['warn', 'error', 'debug'], want: ['warn', 'error', 'debug'] },
 };
 /** Settings whose layers merge instead of replacing each other (tested on their own below). */

@@ -186,7 +186,7 @@ t.test('behind a trusted proxy, X-Forwarded-* set the client, scheme, host and p
   t.equal(s.REMOTE_ADDR, '203.0.113.7');
   t.equal(s.HTTPS, 'on');
   t.equal(s.REQUEST_SCHEME, 'https');
-  t.equal(s.HTTP_HOST, 'public.example');
+  t.equal(s.HTTP_HOST, 'public.example:8443', 'the public authority: forwarded host and port');
   t.equal(s.SERVER_NAME, 'public.example');
   t.equal(s.SERVER_PORT, '8443');
 });

@@ -60,6 +60,11 @@ async function accessEntries(server: TestServer, path: string): Promise<Array<Re
   return server.logs.filter((l) => l.msg === 'request' && l.path === path);
 }
 
+/** Names other servers may run as PHP, or that hold PHP source: never served as text here. */
+const PHP_LIKE_NAMES = ['x.phtml', 'x.pht', 'x.php5', 'x.php7', 'x.phar', 'x.phps', 'x.php.jpg', 'x.PHTML', 'x.Php5.txt'];
+/** Case variants of .php: they run (as on a case-insensitive filesystem), never served as source. */
+const PHP_CASES = ['X.PHP', 'y.Php', 'z.pHp'];
+
 let server: TestServer;
 /** A temporary docroot (symlinks in and out of it) with no front controller. */
 let temp: TestServer;
@@ -80,6 +85,8 @@ t.before(async () => {
   symlinkSync(outside, join(docroot, 'link-dir'));
   symlinkSync('inside.txt', join(docroot, 'link-in.txt'));
   for (const name of ['a b.txt', 'ü.txt', '100%.txt', 'x#y.txt']) writeFileSync(join(docroot, name), `named ${name}`);
+  for (const name of PHP_LIKE_NAMES) writeFileSync(join(docroot, name), `<?php echo "RAN"; // SOURCE CODE`);
+  for (const name of PHP_CASES) writeFileSync(join(docroot, name), `<?php echo "RAN"; // SOURCE CODE`);
   writeFileSync(join(docroot, 'my script.php'), `<?php echo json_encode([$_SERVER['SCRIPT_NAME'], $_SERVER['SCRIPT_FILENAME'], $_SERVER['PATH_INFO'] ?? null]);`);
   [server, temp] = await Promise.all([
     startTestServer(),
@@ -292,4 +299,38 @@ t.test('a symlink that points outside the docroot is not followed', async (t) =>
   const inside = await fetch(`${temp.url}/link-in.txt`);
   t.equal(inside.status, 200, 'a symlink that stays inside is followed');
   t.equal(await inside.text(), 'inside');
+});
+
+t.test('PHP-like names are refused (403), never served as source; every case of .php runs', async (t) => {
+  for (const name of PHP_LIKE_NAMES) {
+    const response = await fetch(`${temp.url}/${name}`);
+    const body = await response.text();
+    t.equal(response.status, 403, `${name} is refused`);
+    t.notMatch(body, /SOURCE CODE|RAN/, `${name}: neither source nor output`);
+  }
+  for (const name of PHP_CASES) {
+    const response = await fetch(`${temp.url}/${name}`);
+    t.equal(await response.text(), 'RAN', `${name} runs as PHP`);
+  }
+});
+
+t.test('static files answer only GET and HEAD: other methods get 405 with Allow', async (t) => {
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'TRACE', 'OPTIONS']) {
+    const response = await rawGet(temp.port, '/inside.txt', method);
+    t.equal(response.status, 405, `${method} on a static file`);
+    t.equal(response.headers.allow?.[0], 'GET, HEAD', `${method}: Allow names the methods that work`);
+    t.notMatch(response.body.toString(), /inside/, `${method}: the file is not sent`);
+  }
+  t.equal((await rawGet(temp.port, '/inside.txt', 'GET')).status, 200);
+  t.equal((await rawGet(temp.port, '/inside.txt', 'HEAD')).status, 200);
+  const php = await fetch(`${temp.url}/X.PHP`, { method: 'POST', body: 'a=1' });
+  t.equal(php.status, 200, 'PHP scripts still take any method');
+});
+
+t.test('two Host headers: 400 (RFC 9112), PHP never runs', async (t) => {
+  const response = await rawRequest(temp.port, 'GET /X.PHP HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n');
+  t.equal(response.status, 400);
+  t.notMatch(response.body.toString(), /RAN/);
+  const one = await rawRequest(temp.port, 'GET /X.PHP HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n');
+  t.equal(one.status, 200, 'one Host is fine');
 });

@@ -371,3 +371,23 @@ t.test('createDocrootView cache: answers are reused for cacheMs, then asked agai
   await new Promise((resolve) => setTimeout(resolve, 250));
   t.equal(cached.kind('late.txt'), 'file', 'after cacheMs the filesystem is asked again');
 });
+
+t.test('PHP-like names that do not run are refused, never static; .php in any case runs', async (t) => {
+  const view = memoryView(['a.phtml', 'b.php5', 'c.phar', 'd.phps', 'e.php.jpg', 'up/F.PHTML', 'g.PHP', 'h.pHp', 'notphp.txt', 'php.txt', 'phpinfo.html']);
+  for (const path of ['/a.phtml', '/b.php5', '/c.phar', '/d.phps', '/e.php.jpg', '/up/F.PHTML']) {
+    t.match(resolveRequest(path, view), { type: 'error', status: 403 }, path);
+  }
+  t.match(resolveRequest('/g.PHP', view), { type: 'php', relPath: 'g.PHP' });
+  t.match(resolveRequest('/h.pHp', view), { type: 'php', relPath: 'h.pHp' });
+  for (const path of ['/notphp.txt', '/php.txt', '/phpinfo.html']) t.match(resolveRequest(path, view), { type: 'static' }, `${path}: "php" in a name is not an extension`);
+});
+
+t.test('static files take GET and HEAD only; PHP takes any method', async (t) => {
+  const view = memoryView(['hello.txt', 'a.php', 'sub/index.html']);
+  t.match(resolveRequest('/hello.txt', view, DEFAULT_ROUTE_OPTIONS, 'HEAD'), { type: 'static' });
+  for (const method of ['POST', 'PUT', 'DELETE', 'TRACE', 'OPTIONS', 'PROPFIND']) {
+    t.same(resolveRequest('/hello.txt', view, DEFAULT_ROUTE_OPTIONS, method), { type: 'error', status: 405, reason: `${method} on a static file`, allow: 'GET, HEAD' }, method);
+    t.match(resolveRequest('/sub/', view, DEFAULT_ROUTE_OPTIONS, method), { status: 405 }, `${method} on a static index`);
+    t.match(resolveRequest('/a.php', view, DEFAULT_ROUTE_OPTIONS, method), { type: 'php' }, `${method} on PHP`);
+  }
+});

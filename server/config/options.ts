@@ -79,6 +79,30 @@ export const SERVER_SCHEMA = defineOptions({
       meaning: 'host folder for PHP sessions, shared by all workers; must be a real folder (no symlink) of the server user, made private (0700)',
     },
   },
+  headerTimeout: {
+    kind: 'seconds', min: 1, max: 3600,
+    docs: { arg: 'S', default: '`60`', meaning: 'a client must send its whole request head within this (408 and close; nginx `client_header_timeout`)' },
+  },
+  keepAliveTimeout: {
+    kind: 'seconds', flag: 'keepalive-timeout', min: 1, max: 3600,
+    docs: { arg: 'S', default: '`75`', meaning: 'idle keep-alive connections close after this (nginx `keepalive_timeout`)' },
+  },
+  maxHeaderSize: {
+    kind: 'size', min: 1024, max: 1024 * 1024,
+    docs: { arg: 'SIZE', default: '`16K`', meaning: "largest request head, all headers together (431 above); room for WordPress's cookies" },
+  },
+  maxRequestsPerConnection: {
+    kind: 'int', min: 0, max: 1000000,
+    docs: { arg: 'N', default: '`1000`', meaning: 'requests one keep-alive connection carries, then it closes (nginx `keepalive_requests`; 0 = no limit)' },
+  },
+  adminPort: {
+    kind: 'int', min: 0, max: 65535, optional: true,
+    docs: { arg: 'N', default: 'off', meaning: 'admin listener: `/healthz`, `/readyz`, `/metrics` (0 = any free port); never on the public port' },
+  },
+  adminHost: {
+    kind: 'string',
+    docs: { arg: 'H', default: '`127.0.0.1`', meaning: 'admin listen address (`0.0.0.0` in a container or pod, so probes reach it)' },
+  },
   logLevel: { kind: 'choice', choices: LOG_LEVELS, docs: { arg: 'L', default: '`info`', meaning: '`fatal` … `trace`, `silent`' } },
   config: { kind: 'path', optional: true, docs: { arg: 'FILE', default: 'none', meaning: 'JSON config file', noConfigKey: true } },
 });

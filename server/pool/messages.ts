@@ -26,6 +26,8 @@ export interface RunEnd {
   exitCode: number;
   /** What PHP wrote to stderr (its log lines). */
   errors: string;
+  /** The instance's wasm linear memory after the request, in bytes. */
+  memoryBytes: number;
 }
 
 export type FromWorker =

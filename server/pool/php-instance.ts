@@ -68,8 +68,15 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
   return php;
 }
 
+/** Bytes of wasm linear memory the instance holds now (it only ever grows, until the worker ends). */
+export function wasmMemoryBytes(php: PHP): number {
+  return (php as unknown as Record<symbol, Runtime>)[__private__dont__use].HEAPU8.byteLength;
+}
+
 /** The parts of the Emscripten module this file touches. */
 export interface Runtime {
+  /** Emscripten replaces this view whenever memory grows, so its length is the current size. */
+  HEAPU8: Uint8Array;
   ENV: Record<string, string | undefined>;
   outboundNetworkProxyServer: import('node:http').Server;
   FS: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- Emscripten's FS has no types here

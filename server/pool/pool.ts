@@ -16,6 +16,18 @@ export interface PoolOptions {
   /** Jobs each new worker runs before it takes traffic (fills its opcache). */
   warmup: PhpJob[];
   log: Logger;
+  /** Hears of what the pool does (metrics); never changes it. */
+  observer?: PoolObserver;
+}
+
+/** Why a worker left: its quota was served, or it was ended (timeout, crash), or the pool closed. */
+export type WorkerExit = 'recycled' | 'timeout' | 'crashed' | 'failed-to-start' | 'closed';
+
+export interface PoolObserver {
+  workerStarted(): void;
+  workerExited(reason: WorkerExit): void;
+  /** Seconds a request waited for a worker (0 when one was free). */
+  queueWait(seconds: number): void;
 }
 
 /** A request the pool could not serve; `status` is what the client gets. */
@@ -35,11 +47,15 @@ export interface PhpResponse {
 }
 
 type Waiter = { resolve(response: PhpResponse): void; reject(error: Error): void };
-type Pending = Waiter & { job: PhpJob; body: Uint8Array | null; timer?: NodeJS.Timeout };
+type Pending = Waiter & { job: PhpJob; body: Uint8Array | null; timer?: NodeJS.Timeout; queuedAt: number };
 type Active = Waiter & { id: number; stream?: Readable; timer: NodeJS.Timeout; internal: boolean };
 
 interface Slot {
   id: number;
+  /** Stable small number for metrics labels: the lowest one free when it started (ids grow forever). */
+  index: number;
+  /** Wasm memory after its last request. */
+  memoryBytes: number;
   worker: Worker;
   state: 'booting' | 'idle' | 'busy' | 'gone';
   requests: number;
@@ -90,15 +106,35 @@ export class WorkerPool {
     for (const slot of slots) slot.ready.catch(() => { if (!this.closing) this.spawnWithBackoff(); });
   }
 
-  get stats(): { workers: number; busy: number; queued: number } {
+  get stats(): { workers: number; busy: number; idle: number; starting: number; queued: number; closing: boolean } {
     const live = [...this.slots].filter((s) => s.state !== 'gone');
-    return { workers: live.length, busy: live.filter((s) => s.state === 'busy').length, queued: this.queue.length };
+    const count = (state: Slot['state']) => live.filter((s) => s.state === state).length;
+    return { workers: live.length, busy: count('busy'), idle: count('idle'), starting: count('booting'), queued: this.queue.length, closing: this.closing };
+  }
+
+  /** Each live worker as metrics see it. */
+  workers(): Array<{ slot: number; state: string; requests: number; memoryBytes: number }> {
+    return [...this.slots].map((s) => ({ slot: s.index, state: s.state, requests: s.requests, memoryBytes: s.memoryBytes }));
+  }
+
+  private freeIndex(): number {
+    const used = new Set([...this.slots].map((s) => s.index));
+    let index = 0;
+    while (used.has(index)) index++;
+    return index;
+  }
+
+  /** Whether a request sent now would be taken by a worker (at once or from the queue), and if not why. */
+  get readiness(): 'ready' | 'starting' | 'draining' | 'queue full' {
+    if (this.closing) return 'draining';
+    if (![...this.slots].some((s) => s.started && s.state !== 'gone')) return 'starting';
+    return this.queue.length < this.options.queueLimit ? 'ready' : 'queue full';
   }
 
   run(job: PhpJob, body: Uint8Array | null): Promise<PhpResponse> {
     return new Promise((resolve, reject) => {
       if (this.closing) return reject(new PoolError(503, 'server is shutting down', 5));
-      const pending: Pending = { job, body, resolve, reject };
+      const pending: Pending = { job, body, resolve, reject, queuedAt: performance.now() };
       const slot = this.idleSlot();
       if (slot) return this.dispatch(slot, pending);
       if (this.queue.length >= this.options.queueLimit) {
@@ -130,7 +166,8 @@ export class WorkerPool {
 
   private spawn(): Slot {
     const id = nextProcessId++;
-    const slot = { id, state: 'booting', requests: 0, retiring: false, successorReady: false, started: false } as Slot;
+    const index = this.freeIndex();
+    const slot = { id, index, memoryBytes: 0, state: 'booting', requests: 0, retiring: false, successorReady: false, started: false } as Slot;
     this.slots.add(slot);
     let booted!: () => void;
     slot.booted = new Promise<void>((resolve) => { booted = resolve; });
@@ -167,6 +204,7 @@ export class WorkerPool {
       if (slot.state === 'gone') throw new Error(`php worker ${id} died while warming up`);
       slot.state = 'idle';
       slot.started = true;
+      this.options.observer?.workerStarted();
       this.onIdle(slot);
     })();
     slot.ready.catch(() => booted()).catch(() => undefined);
@@ -181,7 +219,7 @@ export class WorkerPool {
     const started = performance.now();
     try {
       const response = await new Promise<PhpResponse>((resolve, reject) => {
-        this.send(slot, { resolve, reject, job, body: null }, true);
+        this.send(slot, { resolve, reject, job, body: null, queuedAt: 0 }, true);
       });
       for await (const _ of response.body); // eslint-disable-line @typescript-eslint/no-unused-vars -- drain
       this.options.log.debug({ worker: slot.id, path: job.relativeUri, ms: Math.round(performance.now() - started) }, 'php worker warmed');
@@ -203,6 +241,7 @@ export class WorkerPool {
 
   private dispatch(slot: Slot, pending: Pending): void {
     clearTimeout(pending.timer);
+    this.options.observer?.queueWait((performance.now() - pending.queuedAt) / 1000);
     slot.requests++;
     this.send(slot, pending, false);
     if (slot.requests >= this.options.maxRequests && !slot.retiring) this.retire(slot);
@@ -243,13 +282,14 @@ export class WorkerPool {
       case 'failed':
         // A trap can leave the instance broken: never reuse it.
         this.options.log.error({ worker: slot.id, error: message.error }, 'php crashed; replacing worker');
-        void this.replace(slot, new PoolError(502, 'PHP crashed while handling the request'));
+        void this.replace(slot, new PoolError(502, 'PHP crashed while handling the request'), 'crashed');
         return;
     }
   }
 
   private finish(slot: Slot, active: Active, end: RunEnd): void {
     clearTimeout(active.timer);
+    slot.memoryBytes = end.memoryBytes;
     if (end.errors.trim()) this.logPhpErrors(slot, end.errors);
     active.stream?.push(null);
     slot.active = undefined;
@@ -268,7 +308,7 @@ export class WorkerPool {
   private onTimeout(slot: Slot, jobId: number): void {
     if (slot.active?.id !== jobId) return;
     this.options.log.warn({ worker: slot.id, timeoutMs: this.options.requestTimeoutMs }, 'request timed out; terminating worker');
-    void this.replace(slot, new PoolError(504, `script ran longer than ${this.options.requestTimeoutMs / 1000} s`));
+    void this.replace(slot, new PoolError(504, `script ran longer than ${this.options.requestTimeoutMs / 1000} s`), 'timeout');
   }
 
   private detachActive(slot: Slot): Active | undefined {
@@ -287,15 +327,15 @@ export class WorkerPool {
   private onWorkerGone(slot: Slot, error: Error): void {
     if (slot.state === 'gone') return;
     this.options.log.error({ worker: slot.id, err: error }, 'php worker died; replacing it');
-    void this.replace(slot, new PoolError(502, 'PHP worker died while handling the request'));
+    void this.replace(slot, new PoolError(502, 'PHP worker died while handling the request'), 'crashed');
   }
 
   /** Ends a worker now and starts another in its place (timeouts, crashes); its request gets `error`. */
-  private async replace(slot: Slot, error: PoolError): Promise<void> {
+  private async replace(slot: Slot, error: PoolError, reason: WorkerExit): Promise<void> {
     // A worker that dies while booting or warming up is retried by whoever spawned it (spawnWithBackoff,
     // retire, start): starting another here too grew the pool by one on every failed warm-up.
     const wasLive = slot.state !== 'gone' && slot.started;
-    await this.kill(slot, error);
+    await this.kill(slot, error, slot.started ? reason : 'failed-to-start');
     if (wasLive && !this.closing && !slot.retiring) this.spawnWithBackoff();
   }
 
@@ -319,7 +359,7 @@ export class WorkerPool {
     this.spawn().ready.then(
       () => {
         slot.successorReady = true;
-        if (slot.state === 'idle') void this.kill(slot);
+        if (slot.state === 'idle') void this.kill(slot, undefined, 'recycled');
       },
       () => {
         // The successor never came: keep capacity. If the old worker is gone meanwhile, replace it
@@ -333,8 +373,9 @@ export class WorkerPool {
     );
   }
 
-  private async kill(slot: Slot, error = new PoolError(503, 'worker stopped', 1)): Promise<void> {
+  private async kill(slot: Slot, error = new PoolError(503, 'worker stopped', 1), reason: WorkerExit = this.closing ? 'closed' : 'failed-to-start'): Promise<void> {
     if (slot.state === 'gone') return;
+    this.options.observer?.workerExited(reason);
     slot.state = 'gone';
     this.slots.delete(slot);
     const active = this.detachActive(slot);
@@ -351,7 +392,7 @@ export class WorkerPool {
 
   private onIdle(slot: Slot): void {
     if (slot.retiring && slot.successorReady) {
-      void this.kill(slot);
+      void this.kill(slot, undefined, 'recycled');
       this.pump();
       return;
     }

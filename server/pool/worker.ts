@@ -5,9 +5,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { consumeAPISync, type FileLockManager, type PHP } from '@php-wasm/universal';
-import { bootPhp } from './php-instance.js';
+import { bootPhp, wasmMemoryBytes } from './php-instance.js';
 import { SplitLockManager } from './split-lock-manager.js';
-import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
+import { readPhpHead } from './php-head.js';
+import type { FromWorker, RunEnd, ToWorker, WorkerBoot } from './messages.js';
 
 const boot = workerData as WorkerBoot;
 const port = parentPort!;
@@ -47,14 +48,15 @@ async function run(php: PHP, { id, job, body }: Extract<ToWorker, { type: 'run' 
       ...(body ? { body } : {}),
     });
     const errors = response.stderrText; // drain stderr concurrently, or PHP can stall on a full pipe
-    const [status, headers] = await Promise.all([response.httpStatusCode, response.headers]);
+    // Not response.headers: universal's parser crashes on a header named __proto__ (see php-head.ts).
+    const { status, headers } = await readPhpHead(response.getHeadersStream());
     // Headers of a script that produced no output resolve only when it ends: if the instance died,
     // say so now, so the client gets a 5xx instead of a 200 with an empty body.
     if (exitedWith !== undefined) throw instanceExited();
     await streamBody(id, status, headers, response.stdout.getReader(), async () => {
       const exitCode = await response.exitCode;
       if (exitedWith !== undefined) throw instanceExited();
-      return { exitCode, errors: await errors };
+      return { exitCode, errors: await errors, memoryBytes: wasmMemoryBytes(php) };
     });
   } catch (error) {
     send({ type: 'failed', id, error: String((error as Error)?.stack ?? error) });
@@ -73,7 +75,7 @@ async function streamBody(
   status: number,
   headers: Record<string, string[]>,
   reader: ReadableStreamDefaultReader<Uint8Array>,
-  finish: () => Promise<{ exitCode: number; errors: string }>,
+  finish: () => Promise<RunEnd>,
 ): Promise<void> {
   let headSent = false;
   let held: Uint8Array | undefined;

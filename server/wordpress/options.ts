@@ -11,6 +11,13 @@ export const WORDPRESS_SCHEMA = defineOptions({
     kind: 'seconds', min: 0, max: 86400,
     docs: { arg: 'S', default: '`60`', meaning: 'the server runs `wp-cron.php` this often (0 = off)' },
   },
+  siteUrl: {
+    kind: 'string', optional: true,
+    docs: {
+      arg: 'URL', default: 'none',
+      meaning: "the site's public address (`https://example.com`, may have a path); WordPress's home and site address come from it at every start",
+    },
+  },
   siteTitle: {
     kind: 'string', optional: true,
     help: 'Unattended install: site title (install runs when this and the admin flags are set)',

@@ -7,6 +7,7 @@ import { assembleWordPress } from './assemble.js';
 import { startCron } from './cron.js';
 import { installIfRequested } from './install.js';
 import { WORDPRESS_OPTIONS, type WordPressConfig } from './options.js';
+import { normaliseSiteUrl, siteUrlConstants } from './site-url.js';
 
 /**
  * WordPress tells from got_url_rewrite() whether the server rewrites URLs; only Apache (mod_rewrite),
@@ -24,20 +25,26 @@ const NO_CRON_SPAWN_FILTER = "$GLOBALS['wp_filter']['pre_get_ready_cron_jobs'][1
 
 /** Core settings + the WordPress preset (config/wordpress.json) + the `wordpress` flags. */
 export function loadWordPressConfig(argv: string[], env: Record<string, string | undefined>, cwd: string): Loaded<WordPressConfig> {
-  return loadConfig<WordPressConfig>({
+  const loaded = loadConfig<WordPressConfig>({
     argv,
     env,
     cwd,
     extraOptions: WORDPRESS_OPTIONS,
     presetFile: join(projectRoot, 'config', 'wordpress.json'),
   });
+  loaded.config.siteUrl = normaliseSiteUrl(loaded.config.siteUrl);
+  return loaded;
 }
 
 /** Assembles WordPress on first run (an existing tree is served as is), serves it, installs if asked, runs cron. */
 export async function startWordPress(config: WordPressConfig, log: Logger): Promise<RunningServer> {
   const { assembled } = await assembleWordPress(config.dir, { log });
   if (!assembled) log.info({ dir: config.dir }, 'serving existing WordPress');
-  const prepend = [URL_REWRITE_FILTER, config.cronInterval > 0 ? NO_CRON_SPAWN_FILTER : ''].join('\n');
+  const prepend = [
+    URL_REWRITE_FILTER,
+    config.cronInterval > 0 ? NO_CRON_SPAWN_FILTER : '',
+    siteUrlConstants(config.siteUrl),
+  ].join('\n');
   const server = await startServer({ ...config, docroot: config.dir, extraPrepend: prepend }, log);
   try {
     await installIfRequested(server, config, log);

@@ -21,20 +21,27 @@ export interface TestServer extends RunningServer {
  * defaults plus `overrides`. Logs are captured for assertions instead of printed.
  */
 export async function startTestServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
+  return bootTestServer(overrides).server;
+}
+
+/** startTestServer, with the log visible while the server is still starting. */
+export function bootTestServer(overrides: Partial<ServerConfig> = {}): { logs: Array<Record<string, unknown>>; server: Promise<TestServer> } {
   const { config: defaults } = loadConfig({ argv: [], env: {}, cwd: projectRoot });
   const sessionDir = mkdtempSync(join(tmpdir(), 'pws-sessions-'));
   const config: ServerConfig = { ...defaults, docroot: FIXTURE_DOCROOT, port: 0, workers: 2, sessionDir, ...overrides };
   const { log, logs } = captureLogger();
-  const server = await startServer(config, log);
-  const close = server.close;
-  return Object.assign(server, {
-    config,
-    logs,
-    close: async () => {
-      await close();
-      rmSync(sessionDir, { recursive: true, force: true });
-    },
+  const server = startServer(config, log).then((running) => {
+    const close = running.close;
+    return Object.assign(running, {
+      config,
+      logs,
+      close: async () => {
+        await close();
+        rmSync(sessionDir, { recursive: true, force: true });
+      },
+    });
   });
+  return { logs, server };
 }
 
 /** A pino logger that keeps every line (parsed) in `logs` instead of printing it. */

@@ -1,0 +1,116 @@
+/**
+ * The admin listener (--admin-port) over real HTTP with real php.wasm workers: liveness, readiness
+ * while starting, ready, with the queue full and while draining, and Prometheus metrics; none of it
+ * on the public port.
+ */
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { bootTestServer, startTestServer, tempDir } from './helpers/server.js';
+
+const until = async (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+async function probe(url: string): Promise<{ status: number; body: string; type: string | null }> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+  return { status: response.status, body: await response.text(), type: response.headers.get('content-type') };
+}
+
+/** A metric's value from Prometheus text, e.g. value(text, 'x_total{kind="php",status_class="2xx"}'). */
+function value(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+t.test('readiness follows the pool: starting, ready, queue full, draining; liveness throughout', async (t) => {
+  const data = tempDir(t, 'pws-admin-');
+  writeFileSync(join(data, 'gate'), '');
+  const boot = bootTestServer({
+    workers: 1, queueLimit: 1, adminPort: 0, warmup: ['/warmup-gate.php'],
+    mounts: [{ host: data, guest: '/data', readOnly: false }],
+  });
+  let listening = false;
+  void boot.server.then(() => { listening = true; }, () => undefined);
+  t.teardown(async () => {
+    rmSync(join(data, 'gate'), { force: true });
+    await (await boot.server).close();
+  });
+
+  await until('the admin listener to log its address', () => boot.logs.some((l) => l.msg === 'admin listening'));
+  const adminUrl = boot.logs.find((l) => l.msg === 'admin listening')!.adminUrl as string;
+  const whileStarting = await probe(`${adminUrl}/readyz`);
+  t.same([whileStarting.status, whileStarting.body], [503, 'starting\n'], 'not ready while the only worker warms up');
+  t.equal((await probe(`${adminUrl}/healthz`)).status, 200, 'alive while starting');
+  t.notOk(listening, 'the public port is not up yet');
+
+  rmSync(join(data, 'gate'));
+  const running = await boot.server;
+  t.equal(running.adminUrl, adminUrl);
+  const ready = await probe(`${adminUrl}/readyz`);
+  t.same([ready.status, ready.body], [200, 'ready\n'], 'ready once a worker is warm');
+
+  // One request runs, one waits: the queue (limit 1) is full.
+  const slow = fetch(`${running.url}/sleep.php?ms=3000`);
+  await until('the slow request to run', () => running.pool.stats.busy === 1);
+  const queued = fetch(`${running.url}/sleep.php?ms=1`);
+  await until('the second request to queue', () => running.pool.stats.queued === 1);
+  const full = await probe(`${adminUrl}/readyz`);
+  t.same([full.status, full.body], [503, 'queue full\n'], 'not ready with the queue full');
+  t.equal((await probe(`${adminUrl}/healthz`)).status, 200, 'a busy server is alive');
+  await Promise.all([slow, queued].map(async (r) => (await r).text()));
+
+  // Draining: close() waits for the request in flight; readiness says so meanwhile.
+  const last = fetch(`${running.url}/sleep.php?ms=2000`);
+  await until('the last request to run', () => running.pool.stats.busy === 1);
+  const closed = running.close();
+  const draining = await probe(`${adminUrl}/readyz`);
+  t.same([draining.status, draining.body], [503, 'draining\n'], 'not ready while draining');
+  const lastResponse = await last;
+  t.equal(await lastResponse.text(), 'slept', 'the request in flight finished');
+  t.equal(lastResponse.headers.get('connection'), 'close', 'its keep-alive connection ends with it, so shutdown need not wait for it');
+  await closed;
+});
+
+t.test('metrics: requests by kind and status, queue, workers, memory by slot, exits; admin only on its own port', async (t) => {
+  const server = await startTestServer({ workers: 2, adminPort: 0, maxRequests: 3 });
+  t.teardown(() => server.close());
+  const admin = server.adminUrl!;
+  for (let i = 0; i < 4; i++) t.equal((await fetch(`${server.url}/pid.php`)).status, 200);
+  t.equal((await fetch(`${server.url}/hello.txt`)).status, 200);
+  t.equal((await fetch(`${server.url}/hello.txt`)).status, 200);
+  await until('a worker recycled after 3 requests', async () => (value(await (await fetch(`${admin}/metrics`)).text(), 'php_wasm_server_worker_exits_total{reason="recycled"}') ?? 0) >= 1);
+
+  const scrape = await probe(`${admin}/metrics`);
+  t.equal(scrape.status, 200);
+  t.match(scrape.type, /^text\/plain; version=0\.0\.4/);
+  const text = scrape.body;
+  t.equal(value(text, 'php_wasm_server_requests_total{kind="php",status_class="2xx"}'), 4, 'four PHP requests');
+  t.equal(value(text, 'php_wasm_server_requests_total{kind="static",status_class="2xx"}'), 2, 'two static files');
+  t.ok((value(text, 'php_wasm_server_static_cache_hits_total') ?? 0) >= 1, 'the second static answer came from memory');
+  t.equal(value(text, 'php_wasm_server_request_duration_seconds_count{kind="php"}'), 4, 'latency histogram per kind');
+  t.equal(value(text, 'php_wasm_server_queue_wait_seconds_count'), 4, 'every PHP request passed the queue');
+  t.equal(value(text, 'php_wasm_server_queue_length'), 0);
+  t.equal(value(text, 'php_wasm_server_workers{state="idle"}'), 2, 'two idle workers after the recycle');
+  t.ok((value(text, 'php_wasm_server_worker_starts_total') ?? 0) >= 3, 'two at start and a successor');
+  t.equal(value(text, 'php_wasm_server_worker_exits_total{reason="timeout"}'), 0, 'exit reasons exist before they happen');
+  const slots = text.split('\n').filter((l) => l.startsWith('php_wasm_server_worker_memory_bytes{'));
+  t.ok(slots.length >= 1 && slots.every((l) => /slot="[0-3]"/.test(l) && Number(l.split(' ')[1]) > 1024 * 1024), 'wasm memory per slot, labelled by a small slot number');
+  t.match(text, /\nprocess_resident_memory_bytes \d+/, 'prom-client default process metrics');
+
+  for (const path of ['/metrics', '/healthz', '/readyz']) {
+    const publicAnswer = await (await fetch(server.url + path)).text();
+    t.notMatch(publicAnswer, /php_wasm_server_|^ready|^ok/, `${path} is not served on the public port`);
+  }
+});
+
+t.test('no admin listener unless --admin-port is set', async (t) => {
+  const server = await startTestServer({ workers: 1 });
+  t.teardown(() => server.close());
+  t.equal(server.adminUrl, undefined);
+  t.notOk(server.logs.some((l) => l.msg === 'admin listening'));
+});
