@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { ConfigError } from './config/coerce.js';
 import { loadConfig } from './config/load.js';
 import { OPTIONS, type OptionSpec } from './config/options.js';
+import { plainText } from './config/schema.js';
 import { requireDirectory, validateSettings } from './config/validate.js';
 import { createLogger } from './logger.js';
 import { startServer, type RunningServer } from './server.js';
@@ -62,9 +63,9 @@ function printHelp(options: readonly OptionSpec[], command = ''): number {
     '',
     `usage: php-wasm-server ${command}[options]`,
     '',
-    ...options.map((o) => `  --${o.flag.padEnd(18)} ${o.env.padEnd(36)} ${o.describe}`),
+    ...options.map((o) => `  --${o.flag.padEnd(18)} ${o.env.padEnd(36)} ${o.describe} (default: ${plainText(o.docs.default)})`),
     '',
-    'Precedence: flags > environment > --config file > config/defaults.json.',
+    'Precedence: flags > environment > --config file > preset (wordpress) > config/defaults.json.',
   ];
   process.stdout.write(lines.join('\n') + '\n');
   return 0;

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { prepareSessionDir } from './config/session-dir.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
@@ -32,7 +32,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /** Boots every worker (pre-instantiated, warmed), then listens. Nothing listens before PHP is ready. */
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const started = performance.now();
-  mkdirSync(config.sessionDir, { recursive: true });
+  const sessionDir = prepareSessionDir(config.sessionDir);
   let poolForProbes: WorkerPool | undefined;
   let draining = false;
   const metrics = config.adminPort === undefined ? undefined : new ServerMetrics(() => poolForProbes);
@@ -48,7 +48,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     boot: {
       phpVersion: config.php,
       docroot: config.docroot,
-      mounts: [...config.mounts, { host: config.sessionDir, guest: GUEST_SESSION_DIR, readOnly: false }],
+      mounts: [...config.mounts, { host: sessionDir.path, guest: GUEST_SESSION_DIR, readOnly: false }],
       env: config.env,
       phpIni: buildPhpIni(config),
       files: { [GUEST_PREPEND]: buildPrepend(config) },
@@ -63,6 +63,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     await pool.start();
   } catch (error) {
     await admin?.close();
+    sessionDir.dispose();
     throw error;
   }
   const app = buildApp({ config, pool, log, metrics, draining: () => draining });
@@ -82,6 +83,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     await Promise.race([appClosed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())]);
     await pool.close(1000);
     await admin?.close();
+    sessionDir.dispose();
   })());
   return { app, pool, url, adminUrl, port, close, onClose: (stop) => stoppers.push(stop) };
 }

@@ -2,7 +2,7 @@
  * The `php-wasm-server` command as users and scripts run it: a real child process, real signals.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
@@ -58,6 +58,9 @@ async function freePort(): Promise<number> {
 
 t.test('bad settings: one line naming the key, exit code 2, nothing listens', async (t) => {
   const port = await freePort();
+  // A session folder planted in advance as a symlink (to a folder the planter can read).
+  const planted = join(tempDir(t), 'sessions');
+  symlinkSync(tempDir(t), planted);
   for (const [args, env, key] of [
     [['--port', 'eighty'], {}, 'port'],
     [['--workers', '0'], {}, 'workers'],
@@ -68,6 +71,7 @@ t.test('bad settings: one line naming the key, exit code 2, nothing listens', as
     [['--mount', '/no/such/folder:/data'], {}, 'mounts'],
     [['wordpress', '--trust-proxy', '10.0.0.0/33'], {}, 'trustProxy'],
     [['--port', String(port)], { PHP_WASM_SERVER_REQUEST_TIMEOUT: 'soon' }, 'requestTimeout'],
+    [['--docroot', FIXTURE_DOCROOT, '--port', String(port), '--session-dir', planted], {}, 'sessionDir'],
   ] as Array<[string[], Record<string, string>, string]>) {
     const result = run(args, env);
     const code = await result.exit;

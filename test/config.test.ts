@@ -71,7 +71,6 @@ t.test('defaults from config/defaults.json', async (t) => {
     warmup: [],
     statCache: 1,
     opcacheValidate: true,
-    sessionDir: path.join(os.tmpdir(), 'php-wasm-server', 'sessions'),
     compress: true,
     headerTimeout: 60,
     keepAliveTimeout: 75,
@@ -80,6 +79,7 @@ t.test('defaults from config/defaults.json', async (t) => {
     adminHost: '127.0.0.1',
     logLevel: 'info',
   });
+  t.equal(config.sessionDir, undefined, 'no default session folder: each server makes a private one (session-dir.ts)');
   t.same(positionals, []);
   t.equal(help, false);
   t.ok(loadConfig({ argv: ['-h'], env: {}, cwd }).help, '-h asks for help');
@@ -157,10 +157,10 @@ t.test('precedence flag > env > file > defaults, key by key', async (t) => {
       if (layers.file) fileValues[key] = sample.raw[0];
       if (layers.env) env[sample.env] = sample.raw[1];
       if (layers.flag) argv.push(`${sample.flag}=${sample.raw[2]}`);
-      expected[key] = layers.flag ? sample.want[2] : layers.env ? sample.want[1] : layers.file ? sample.want[0] : (defaults as unknown as Record<string, unknown>)[key];
+      expected[key] = layers.flag ? sample.want[2] : layers.env ? sample.want[1] : layers.file ? sample.want[0] : ({ ...defaults } as Record<string, unknown>)[key];
     });
     const file = configFile(fileValues);
-    const config = load([...argv, '--config', file], env) as unknown as Record<string, unknown>;
+    const config: Record<string, unknown> = { ...load([...argv, '--config', file], env) };
     for (const key of Object.keys(SAMPLES)) t.same(config[key], expected[key], `rotation ${shift}: ${key}`);
   }
 });
@@ -382,7 +382,7 @@ t.test('null in a config file keeps the computed default', async (t) => {
   const config = load(['--config', configFile({ workers: null, port: null, sessionDir: null })]);
   t.equal(config.workers, os.availableParallelism());
   t.equal(config.port, 8087);
-  t.equal(config.sessionDir, path.join(os.tmpdir(), 'php-wasm-server', 'sessions'));
+  t.equal(config.sessionDir, undefined, 'null sessionDir: each server makes a private one');
 });
 
 t.test('the wordpress options and preset', async (t) => {

@@ -234,8 +234,8 @@ t.test('sessions follow their cookie across workers; files land in sessionDir', 
   }
   t.same(counts, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 'the count goes 1, 2, 3, … without a gap or repeat');
   t.equal(new Set(pids).size, 2, `both workers served the session (${pids.join(' ')})`);
-  t.ok(existsSync(join(server.config.sessionDir, `sess_${start.id}`)), 'the session file is in sessionDir on the host');
-  t.match(readFileSync(join(server.config.sessionDir, `sess_${start.id}`), 'utf8'), /count\|i:11;/, 'holding the last count');
+  t.ok(existsSync(join(server.config.sessionDir!, `sess_${start.id}`)), 'the session file is in sessionDir on the host');
+  t.match(readFileSync(join(server.config.sessionDir!, `sess_${start.id}`), 'utf8'), /count\|i:11;/, 'holding the last count');
 
   // Concurrent requests of one session: session locking is shared by the workers, so none is lost.
   const parallel = await Promise.all(Array.from({ length: 12 }, () => getJson(server, '/session-pid.php', { cookie })));

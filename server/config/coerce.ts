@@ -1,6 +1,5 @@
 import { isAbsolute, posix, resolve } from 'node:path';
-import type { OptionSpec } from './options.js';
-import type { Mount } from './types.js';
+import type { Mount, OptionSpec } from './schema.js';
 import { parseSize } from './size.js';
 
 /** A bad setting: one line naming the key, what is allowed and where the value came from. */

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { coerce, ConfigError } from './coerce.js';
-import { OPTIONS, defaultWorkerCount, type OptionSpec } from './options.js';
+import { OPTIONS, defaultWorkerCount } from './options.js';
+import { hasRequired, type OptionSpec } from './schema.js';
 import type { ServerConfig } from './types.js';
 import { projectRoot } from '../paths.js';
 
@@ -52,8 +52,13 @@ export function loadConfig<T extends ServerConfig = ServerConfig>(request: LoadR
     }
   }
   config.workers ??= defaultWorkerCount();
-  config.sessionDir ??= join(tmpdir(), 'php-wasm-server', 'sessions');
-  return { config: config as unknown as T, positionals: flags.positionals, help: flags.help };
+  // No sessionDir: the server makes a private one of its own (session-dir.ts).
+  // Every value was coerced by its spec above; what is left to prove is that none is missing.
+  if (!hasRequired<T>(config, options)) {
+    const missing = options.filter((o) => !o.optional && config[o.key] === undefined).map((o) => o.key);
+    throw new ConfigError(missing[0], 'must be set (config/defaults.json or a preset gives every default)', undefined, 'settings');
+  }
+  return { config, positionals: flags.positionals, help: flags.help };
 }
 
 function byKey(options: readonly OptionSpec[], key: string, source: string): OptionSpec {

@@ -1,68 +1,120 @@
 import { availableParallelism } from 'node:os';
+import { defineOptions, optionSpecs, type ConfigOf, type OptionSpec } from './schema.js';
 
-/** How a raw value (a flag or env string, or a JSON value from the config file) is read. */
-export type OptionKind =
-  | 'string' | 'path' | 'int' | 'seconds' | 'size' | 'bool' | 'choice'
-  | 'list' | 'map' | 'mounts';
+export { ENV_PREFIX, type OptionKind, type OptionSpec } from './schema.js';
 
-export interface OptionSpec {
-  key: string;
-  flag: string;
-  env: string;
-  kind: OptionKind;
-  describe: string;
-  min?: number;
-  max?: number;
-  choices?: readonly string[];
-  /** May be given more than once on the command line (`--env A=1 --env B=2`). */
-  repeatable?: boolean;
-  /** Higher layers add to the value (maps key by key, lists by union) instead of replacing it. */
-  merge?: boolean;
-}
-
-export const ENV_PREFIX = 'PHP_WASM_SERVER_';
 export const PHP_VERSIONS = ['7.4', '8.0', '8.1', '8.2', '8.3', '8.4', '8.5'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const spec = (key: string, flag: string, kind: OptionKind, describe: string, extra: Partial<OptionSpec> = {}): OptionSpec => ({
-  key, flag, kind, describe,
-  env: ENV_PREFIX + flag.toUpperCase().replace(/-/g, '_'),
-  ...extra,
+/** Every setting of the server: one flag, one environment variable and one config-file key each. */
+export const SERVER_SCHEMA = defineOptions({
+  docroot: { kind: 'path', docs: { arg: 'DIR', default: '`docroot/`', meaning: 'folder served at `/`, mounted in PHP as `/docroot`' } },
+  host: { kind: 'string', docs: { arg: 'H', default: '`127.0.0.1`', meaning: 'listen address (`0.0.0.0` in containers)' } },
+  port: { kind: 'int', min: 0, max: 65535, docs: { arg: 'N', default: '`8087`', meaning: 'listen port (0 = any free port)' } },
+  workers: { kind: 'int', min: 1, max: 64, docs: { arg: 'N', default: 'CPU cores', meaning: 'php.wasm instances, one per worker thread' } },
+  php: { kind: 'choice', choices: PHP_VERSIONS, docs: { arg: 'V', default: '`8.3`', meaning: 'PHP version (7.4, 8.0–8.5)' } },
+  requestTimeout: {
+    kind: 'seconds', min: 0.1, max: 86400,
+    docs: { arg: 'S', default: '`30`', meaning: 'a script running longer is stopped (its worker is replaced); the client gets 504' },
+  },
+  maxBody: {
+    kind: 'size', min: 0,
+    docs: { arg: 'SIZE', default: '`64M`', meaning: 'largest request body (413 above); `upload_max_filesize` and `post_max_size` follow it' },
+  },
+  queueLimit: {
+    kind: 'int', min: 0, max: 100000,
+    docs: { arg: 'N', default: '`512`', meaning: 'requests waiting for a worker; past it: 503 + `Retry-After`' },
+  },
+  queueTimeout: {
+    kind: 'seconds', min: 0.1, max: 3600,
+    docs: { arg: 'S', default: '`30`', meaning: 'longest wait for a worker; past it: 503 + `Retry-After`' },
+  },
+  maxRequests: {
+    kind: 'int', min: 1, max: 1800,
+    docs: { arg: 'N', default: '`1500`', meaning: 'requests per worker before it is recycled (up to 1800; php.wasm aborts at request 2046)' },
+  },
+  trustProxy: {
+    kind: 'list', repeatable: true,
+    docs: { arg: 'LIST', default: 'none', meaning: 'proxies (IPs, CIDRs, `loopback`, `uniquelocal`) whose `X-Forwarded-*` are believed' },
+  },
+  mounts: {
+    kind: 'mounts', flag: 'mount', repeatable: true,
+    docs: { arg: 'HOST:GUEST[:ro|rw]', default: 'none', meaning: 'extra host folders PHP can see (mod_wasm `WasmMapDir`)' },
+  },
+  env: {
+    kind: 'map', repeatable: true, merge: true,
+    docs: { arg: 'NAME=VALUE', default: 'none', meaning: 'the only environment variables PHP sees (mod_wasm `WasmEnv`)' },
+  },
+  ini: { kind: 'map', repeatable: true, merge: true, docs: { arg: 'KEY=VALUE', default: 'none', meaning: 'php.ini overrides (over `config/php.ini`)' } },
+  allowNetwork: {
+    kind: 'list', repeatable: true,
+    docs: { arg: 'LIST', default: 'none', meaning: 'hosts PHP may connect to: `host`, `host:port`, `*.domain`, `[v6]:port` or `*`' },
+  },
+  frontController: {
+    kind: 'string',
+    docs: { arg: 'PATH', default: '`/index.php`', meaning: 'script for paths that do not exist; empty for a plain 404' },
+  },
+  deny: { kind: 'list', repeatable: true, merge: true, docs: { arg: 'LIST', default: 'none', meaning: 'extra path prefixes never served (403)' } },
+  assetExtensions: {
+    kind: 'list', repeatable: true,
+    docs: { arg: 'LIST', default: 'none', meaning: 'missing files with these extensions get a 404 without running PHP' },
+  },
+  warmup: {
+    kind: 'list', repeatable: true,
+    docs: { arg: 'LIST', default: 'none', meaning: 'paths each new worker requests before it takes traffic (fills its opcache)' },
+  },
+  statCache: {
+    kind: 'seconds', min: 0, max: 3600,
+    docs: { arg: 'S', default: '`1`', meaning: 'seconds the router reuses a file-exists answer and small static files stay in memory before a re-check (0 = off)' },
+  },
+  opcacheValidate: {
+    kind: 'bool',
+    docs: { arg: 'BOOL', default: '`true`', meaning: 'recompile changed PHP files; `false` is the production switch (faster, edits need a restart)' },
+  },
+  sessionDir: {
+    kind: 'path', optional: true,
+    docs: {
+      arg: 'DIR',
+      default: 'a fresh private folder per server (`wordpress`: `var/sessions`)',
+      meaning: 'host folder for PHP sessions, shared by all workers; must be a real folder (no symlink) of the server user, made private (0700)',
+    },
+  },
+  compress: {
+    kind: 'bool',
+    docs: { arg: 'BOOL', default: '`true`', meaning: 'br or gzip (by `Accept-Encoding`, q-values respected) for PHP output and static text of 1 KB and more' },
+  },
+  headerTimeout: {
+    kind: 'seconds', min: 1, max: 3600,
+    docs: { arg: 'S', default: '`60`', meaning: 'a client must send its whole request head within this (408 and close; nginx `client_header_timeout`)' },
+  },
+  keepAliveTimeout: {
+    kind: 'seconds', flag: 'keepalive-timeout', min: 1, max: 3600,
+    docs: { arg: 'S', default: '`75`', meaning: 'idle keep-alive connections close after this (nginx `keepalive_timeout`)' },
+  },
+  maxHeaderSize: {
+    kind: 'size', min: 1024, max: 1024 * 1024,
+    docs: { arg: 'SIZE', default: '`16K`', meaning: "largest request head, all headers together (431 above); room for WordPress's cookies" },
+  },
+  maxRequestsPerConnection: {
+    kind: 'int', min: 0, max: 1000000,
+    docs: { arg: 'N', default: '`1000`', meaning: 'requests one keep-alive connection carries, then it closes (nginx `keepalive_requests`; 0 = no limit)' },
+  },
+  adminPort: {
+    kind: 'int', min: 0, max: 65535, optional: true,
+    docs: { arg: 'N', default: 'off', meaning: 'admin listener: `/healthz`, `/readyz`, `/metrics` (0 = any free port); never on the public port' },
+  },
+  adminHost: {
+    kind: 'string',
+    docs: { arg: 'H', default: '`127.0.0.1`', meaning: 'admin listen address (`0.0.0.0` in a container or pod, so probes reach it)' },
+  },
+  logLevel: { kind: 'choice', choices: LOG_LEVELS, docs: { arg: 'L', default: '`info`', meaning: '`fatal` … `trace`, `silent`' } },
+  config: { kind: 'path', optional: true, docs: { arg: 'FILE', default: 'none', meaning: 'JSON config file', noConfigKey: true } },
 });
 
-/** Every setting: one flag, one environment variable and one config-file key each (README lists them). */
-export const OPTIONS: readonly OptionSpec[] = [
-  spec('docroot', 'docroot', 'path', 'Folder served at / and mounted in PHP as /docroot'),
-  spec('host', 'host', 'string', 'Address to listen on'),
-  spec('port', 'port', 'int', 'TCP port to listen on (0 = any free port)', { min: 0, max: 65535 }),
-  spec('workers', 'workers', 'int', 'php.wasm instances, one per worker thread', { min: 1, max: 64 }),
-  spec('php', 'php', 'choice', 'PHP version', { choices: PHP_VERSIONS }),
-  spec('requestTimeout', 'request-timeout', 'seconds', 'A script running longer is stopped; the client gets 504', { min: 0.1, max: 86400 }),
-  spec('maxBody', 'max-body', 'size', 'Largest request body (413 above); PHP upload limits follow it', { min: 0 }),
-  spec('queueLimit', 'queue-limit', 'int', 'Requests waiting for a worker before new ones get 503', { min: 0, max: 100000 }),
-  spec('queueTimeout', 'queue-timeout', 'seconds', 'Longest wait for a worker before 503', { min: 0.1, max: 3600 }),
-  spec('maxRequests', 'max-requests', 'int', 'Requests a worker serves before it is replaced (php.wasm aborts near 2046)', { min: 1, max: 1800 }),
-  spec('trustProxy', 'trust-proxy', 'list', 'Proxies (IPs, CIDRs, loopback, uniquelocal) whose X-Forwarded-* headers are believed', { repeatable: true }),
-  spec('mounts', 'mount', 'mounts', 'Extra host folders visible to PHP: HOST:GUEST[:ro|rw]', { repeatable: true }),
-  spec('env', 'env', 'map', 'Environment variables PHP can see: NAME=VALUE', { repeatable: true, merge: true }),
-  spec('ini', 'ini', 'map', 'php.ini overrides: KEY=VALUE', { repeatable: true, merge: true }),
-  spec('allowNetwork', 'allow-network', 'list', 'Hosts PHP may connect to (host, host:port or *); none by default', { repeatable: true }),
-  spec('frontController', 'front-controller', 'string', 'Script for paths that do not exist (empty: plain 404)'),
-  spec('deny', 'deny', 'list', 'Extra URL path prefixes that are never served (403)', { repeatable: true, merge: true }),
-  spec('assetExtensions', 'asset-extensions', 'list', 'Missing files with these extensions get a plain 404 instead of the front controller', { repeatable: true }),
-  spec('warmup', 'warmup', 'list', 'URL paths each new worker requests before it takes traffic', { repeatable: true }),
-  spec('statCache', 'stat-cache', 'seconds', 'How long the router reuses a file-exists answer (0 = ask every time)', { min: 0, max: 3600 }),
-  spec('opcacheValidate', 'opcache-validate', 'bool', 'Recompile PHP files that changed (turn off in production for speed)'),
-  spec('sessionDir', 'session-dir', 'path', 'Host folder for PHP sessions, shared by all workers'),
-  spec('compress', 'compress', 'bool', 'Compress responses (br, gzip) for clients that accept it'),
-  spec('headerTimeout', 'header-timeout', 'seconds', 'Longest time a client may take to send its request headers (nginx client_header_timeout)', { min: 1, max: 3600 }),
-  spec('keepAliveTimeout', 'keepalive-timeout', 'seconds', 'How long an idle keep-alive connection stays open (nginx keepalive_timeout)', { min: 1, max: 3600 }),
-  spec('maxHeaderSize', 'max-header-size', 'size', 'Largest request head (request line and all headers); 431 above', { min: 1024, max: 1024 * 1024 }),
-  spec('maxRequestsPerConnection', 'max-requests-per-connection', 'int', 'Requests one keep-alive connection may carry before it is closed (0 = no limit)', { min: 0, max: 1000000 }),
-  spec('adminPort', 'admin-port', 'int', 'Port of the admin listener (/healthz, /readyz, /metrics); off unless set (0 = any free port)', { min: 0, max: 65535 }),
-  spec('adminHost', 'admin-host', 'string', 'Address of the admin listener (0.0.0.0 in a container or pod so probes reach it)'),
-  spec('logLevel', 'log-level', 'choice', 'Log level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
-  spec('config', 'config', 'path', 'JSON config file (flags > environment > this file > defaults)'),
-];
+/** The server's settings, derived from SERVER_SCHEMA. */
+export type ServerSettings = ConfigOf<typeof SERVER_SCHEMA>;
+
+export const OPTIONS: readonly OptionSpec[] = optionSpecs(SERVER_SCHEMA);
 
 export function defaultWorkerCount(): number {
   return Math.max(1, availableParallelism());

@@ -1,29 +1,38 @@
-import { ENV_PREFIX, type OptionSpec } from '../config/options.js';
+import { defineOptions, optionSpecs, type ConfigOf, type OptionSpec } from '../config/schema.js';
 import type { ServerConfig } from '../config/types.js';
 
-export interface WordPressConfig extends ServerConfig {
-  dir: string;
-  /** Seconds between server-driven wp-cron.php runs; 0 turns it off. */
-  cronInterval: number;
-  siteTitle?: string;
-  adminUser?: string;
-  adminPassword?: string;
-  adminEmail?: string;
-  /** Public address (scheme, host, optional path) WordPress builds its links from; wins over the database. */
-  siteUrl?: string;
-}
-
-const option = (key: string, flag: string, kind: OptionSpec['kind'], describe: string, extra: Partial<OptionSpec> = {}): OptionSpec => ({
-  key, flag, kind, describe, env: ENV_PREFIX + flag.toUpperCase().replace(/-/g, '_'), ...extra,
+/** Settings only the `wordpress` command has, layered over the server's schema. */
+export const WORDPRESS_SCHEMA = defineOptions({
+  dir: {
+    kind: 'path',
+    docs: { arg: 'DIR', default: '`var/wordpress`', meaning: 'WordPress folder; assembled there if it holds no WordPress, served as is if it does' },
+  },
+  cronInterval: {
+    kind: 'seconds', min: 0, max: 86400,
+    docs: { arg: 'S', default: '`60`', meaning: 'the server runs `wp-cron.php` this often (0 = off)' },
+  },
+  siteUrl: {
+    kind: 'string', optional: true,
+    docs: {
+      arg: 'URL', default: 'none',
+      meaning: "the site's public address (`https://example.com`, may have a path); WordPress's home and site address come from it at every start",
+    },
+  },
+  siteTitle: {
+    kind: 'string', optional: true,
+    help: 'Unattended install: site title (install runs when this and the admin flags are set)',
+    docs: {
+      default: 'none',
+      meaning: 'unattended install (containers, tests) when all four are set',
+      row: { flags: '`--site-title`, `--admin-user`, `--admin-password`, `--admin-email`', env: '`PHP_WASM_SERVER_SITE_TITLE`, …' },
+    },
+  },
+  adminUser: { kind: 'string', optional: true, help: 'Unattended install: administrator login', docs: { default: 'none', meaning: '', sameRowAs: 'siteTitle' } },
+  adminPassword: { kind: 'string', optional: true, help: 'Unattended install: administrator password', docs: { default: 'none', meaning: '', sameRowAs: 'siteTitle' } },
+  adminEmail: { kind: 'string', optional: true, help: 'Unattended install: administrator e-mail', docs: { default: 'none', meaning: '', sameRowAs: 'siteTitle' } },
 });
 
+export type WordPressConfig = ServerConfig & ConfigOf<typeof WORDPRESS_SCHEMA>;
+
 /** Flags only the `wordpress` command has. */
-export const WORDPRESS_OPTIONS: readonly OptionSpec[] = [
-  option('dir', 'dir', 'path', 'WordPress folder: assembled there on first run if it holds no WordPress (default var/wordpress)'),
-  option('cronInterval', 'cron-interval', 'seconds', 'Seconds between server-run wp-cron.php requests (0 = off)', { min: 0, max: 86400 }),
-  option('siteUrl', 'site-url', 'string', 'Public address of the site, e.g. https://example.com (WP_HOME/WP_SITEURL; default http://localhost:PORT)'),
-  option('siteTitle', 'site-title', 'string', 'Unattended install: site title (install runs when this and the admin flags are set)'),
-  option('adminUser', 'admin-user', 'string', 'Unattended install: administrator login'),
-  option('adminPassword', 'admin-password', 'string', 'Unattended install: administrator password'),
-  option('adminEmail', 'admin-email', 'string', 'Unattended install: administrator e-mail'),
-];
+export const WORDPRESS_OPTIONS: readonly OptionSpec[] = optionSpecs(WORDPRESS_SCHEMA);
