@@ -6,6 +6,7 @@ import { restrictNetwork } from '../sandbox/network.js';
 import { mountReadOnly } from '../sandbox/read-only-mount.js';
 import { refuseSubprocesses } from '../sandbox/no-subprocesses.js';
 import { refuseHostSymlinks } from '../sandbox/no-host-symlinks.js';
+import { freshHostLookups } from '../sandbox/fresh-host-lookups.js';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
 const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG', '_'];
@@ -51,6 +52,7 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
 
   await php.setSpawnHandler(refuseSubprocesses);
   refuseHostSymlinks(runtime);
+  freshHostLookups(runtime);
   await php.mount(GUEST_DOCROOT, createNodeFsMountHandler(boot.docroot));
   for (const mount of boot.mounts) {
     php.mkdir(mount.guest);
