@@ -57,6 +57,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     warmup: warmupJobs(config),
     log,
     observer: metrics,
+    maxWorkerMemoryGrowth: config.maxWorkerMemory,
   });
   poolForProbes = pool;
   try {

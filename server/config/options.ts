@@ -79,6 +79,10 @@ export const SERVER_SCHEMA = defineOptions({
       meaning: 'host folder for PHP sessions, shared by all workers; must be a real folder (no symlink) of the server user, made private (0700)',
     },
   },
+  maxWorkerMemory: {
+    kind: 'size', min: 0,
+    docs: { arg: 'SIZE', default: '`256M`', meaning: 'a worker whose wasm memory grew this much above its warm size is recycled after that request (0 = never)' },
+  },
   compress: {
     kind: 'bool',
     docs: { arg: 'BOOL', default: '`true`', meaning: 'br or gzip (by `Accept-Encoding`, q-values respected) for PHP output and static text of 1 KB and more' },

@@ -31,7 +31,7 @@ export interface RunEnd {
 }
 
 export type FromWorker =
-  | { type: 'ready'; bootMs: number }
+  | { type: 'ready'; bootMs: number; memoryBytes: number }
   | { type: 'boot-failed'; error: string }
   /** The head, with the first body bytes and, for a response already complete, its end. */
   | { type: 'head'; id: number; status: number; headers: Record<string, string[]>; data?: Uint8Array; end?: RunEnd }

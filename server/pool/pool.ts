@@ -18,10 +18,15 @@ export interface PoolOptions {
   log: Logger;
   /** Hears of what the pool does (metrics); never changes it. */
   observer?: PoolObserver;
+  /**
+   * Wasm memory only grows: a worker whose memory grew this many bytes past its warm size is
+   * recycled (successor first), so one big request does not pin gigabytes for 1,500 requests.
+   */
+  maxWorkerMemoryGrowth?: number;
 }
 
 /** Why a worker left: its quota was served, or it was ended (timeout, crash), or the pool closed. */
-export type WorkerExit = 'recycled' | 'timeout' | 'crashed' | 'failed-to-start' | 'closed';
+export type WorkerExit = 'recycled' | 'memory' | 'timeout' | 'crashed' | 'failed-to-start' | 'closed';
 
 export interface PoolObserver {
   workerStarted(): void;
@@ -56,6 +61,10 @@ interface Slot {
   index: number;
   /** Wasm memory after its last request. */
   memoryBytes: number;
+  /** Wasm memory once booted and warm: growth is measured from here. */
+  warmMemoryBytes: number;
+  /** Why it is being recycled, once it is. */
+  retireReason: 'recycled' | 'memory';
   worker: Worker;
   state: 'booting' | 'idle' | 'busy' | 'gone';
   requests: number;
@@ -167,7 +176,7 @@ export class WorkerPool {
   private spawn(): Slot {
     const id = nextProcessId++;
     const index = this.freeIndex();
-    const slot = { id, index, memoryBytes: 0, state: 'booting', requests: 0, retiring: false, successorReady: false, started: false } as Slot;
+    const slot = { id, index, memoryBytes: 0, warmMemoryBytes: 0, retireReason: 'recycled', state: 'booting', requests: 0, retiring: false, successorReady: false, started: false } as Slot;
     this.slots.add(slot);
     let booted!: () => void;
     slot.booted = new Promise<void>((resolve) => { booted = resolve; });
@@ -179,6 +188,7 @@ export class WorkerPool {
         slot.worker.on('message', (message: FromWorker) => {
           if (message.type === 'ready') {
             this.options.log.debug({ worker: id, bootMs: message.bootMs }, 'php worker booted');
+            slot.memoryBytes = message.memoryBytes;
             resolve();
           } else if (message.type === 'boot-failed') {
             reject(new Error(`php worker ${id} failed to boot: ${message.error}`));
@@ -202,6 +212,7 @@ export class WorkerPool {
       this.warmTurn = warmed.catch(() => undefined);
       await warmed;
       if (slot.state === 'gone') throw new Error(`php worker ${id} died while warming up`);
+      slot.warmMemoryBytes = slot.memoryBytes;
       slot.state = 'idle';
       slot.started = true;
       this.options.observer?.workerStarted();
@@ -295,7 +306,11 @@ export class WorkerPool {
     slot.active = undefined;
     // A warm-up job hands the worker back to spawn(), which marks it idle when all are done.
     slot.state = active.internal ? 'booting' : 'idle';
-    if (!active.internal) this.onIdle(slot);
+    if (active.internal) return;
+    const growth = slot.memoryBytes - slot.warmMemoryBytes;
+    const limit = this.options.maxWorkerMemoryGrowth;
+    if (limit && growth > limit && !slot.retiring) this.retire(slot, 'memory');
+    this.onIdle(slot);
   }
 
   private logPhpErrors(slot: Slot, errors: string): void {
@@ -353,13 +368,14 @@ export class WorkerPool {
   }
 
   /** Recycling: boot and warm the successor first, so capacity never drops. */
-  private retire(slot: Slot): void {
+  private retire(slot: Slot, reason: Slot['retireReason'] = 'recycled'): void {
     slot.retiring = true;
-    this.options.log.info({ worker: slot.id, requests: slot.requests }, 'recycling php worker');
+    slot.retireReason = reason;
+    this.options.log.info({ worker: slot.id, requests: slot.requests, reason, memoryBytes: slot.memoryBytes, warmMemoryBytes: slot.warmMemoryBytes }, 'recycling php worker');
     this.spawn().ready.then(
       () => {
         slot.successorReady = true;
-        if (slot.state === 'idle') void this.kill(slot, undefined, 'recycled');
+        if (slot.state === 'idle') void this.kill(slot, undefined, slot.retireReason);
       },
       () => {
         // The successor never came: keep capacity. If the old worker is gone meanwhile, replace it
@@ -392,7 +408,7 @@ export class WorkerPool {
 
   private onIdle(slot: Slot): void {
     if (slot.retiring && slot.successorReady) {
-      void this.kill(slot, undefined, 'recycled');
+      void this.kill(slot, undefined, slot.retireReason);
       this.pump();
       return;
     }

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   port.on('message', (message: ToWorker) => {
     if (message.type === 'run') void run(php, message);
   });
-  send({ type: 'ready', bootMs: Math.round(performance.now() - started) });
+  send({ type: 'ready', bootMs: Math.round(performance.now() - started), memoryBytes: wasmMemoryBytes(php) });
 }
 
 /** Set when the instance itself called exit() (see bootPhp): it is broken, the pool must replace it. */
