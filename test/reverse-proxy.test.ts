@@ -10,7 +10,8 @@ import { request } from 'node:http';
 import t from 'tap';
 import { CookieClient } from './helpers/browser-like-client.js';
 import { httpsFetcher } from './helpers/https-fetch.js';
-import { freePort, startTlsProxy, type TlsProxy } from './helpers/nginx.js';
+import { startTlsProxy, type TlsProxy } from './helpers/nginx.js';
+import { freePort } from './helpers/ports.js';
 import { phpErrors, startTestWordPress, type TestWordPress } from './helpers/wordpress.js';
 import { startTestServer, tempDir, type TestServer } from './helpers/server.js';
 

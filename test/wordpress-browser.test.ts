@@ -6,6 +6,7 @@ import { projectRoot } from '../server/paths.js';
 import { chromiumAvailable, CHROMIUM_PATH, launchChromium, watchContext, type PageProblem, type Watcher } from './helpers/chromium.js';
 import { tempDir } from './helpers/server.js';
 import { phpErrors, startTestWordPress, type TestWordPress } from './helpers/wordpress.js';
+import { freePort } from './helpers/ports.js';
 
 /**
  * A real browser against the real server: headless Chromium logs in to wp-admin, writes and
@@ -45,8 +46,11 @@ if (!chromiumAvailable()) {
       await browser?.close().catch(() => {});
     });
 
+    // The site's address is the one the browser uses: this Chromium, offline, refuses "localhost"
+    // (the default address of an unattended install), so the site lives at 127.0.0.1 here.
+    const port = await freePort();
     server = await step('start WordPress (assemble + unattended install)', () =>
-      startTestWordPress(dataDir, { siteTitle: 'Browser Test', adminUser: USER, adminPassword: PASSWORD, adminEmail: 'admin@example.com' }),
+      startTestWordPress(dataDir, { port, siteUrl: `http://127.0.0.1:${port}`, siteTitle: 'Browser Test', adminUser: USER, adminPassword: PASSWORD, adminEmail: 'admin@example.com' }),
     );
     const base = server.url;
     t.comment(`WordPress at ${base}`);
