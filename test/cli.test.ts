@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { projectRoot } from '../server/paths.js';
 import { FIXTURE_DOCROOT, tempDir } from './helpers/server.js';
+import { freePort } from './helpers/ports.js';
 
 const CLI = join(projectRoot, 'bin', 'php-wasm-server.js');
 
@@ -48,13 +49,6 @@ function run(args: string[], env: Record<string, string> = {}): Run {
   return { child, lines, stderr: () => stderr, exit, listening };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 t.test('bad settings: one line naming the key, exit code 2, nothing listens', async (t) => {
   const port = await freePort();
