@@ -77,10 +77,12 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
   const accessLog = (request: FastifyRequest, reply: FastifyReply) => {
     // HEAD and 304 send no body, whatever PHP produced or the file's Content-Length says.
     const bodyless = request.method === 'HEAD' || reply.statusCode === 304 || reply.statusCode === 204;
+    // A client that left before the response was complete is logged as 499, as nginx does.
+    const status = reply.raw.writableFinished ? reply.statusCode : 499;
     log.info({
       method: request.method,
       path: request.url,
-      status: reply.statusCode,
+      status,
       bytes: bodyless ? 0 : request.bytesSent ?? Number(reply.getHeader('content-length') ?? 0),
       ms: Math.round(reply.elapsedTime * 10) / 10,
       worker: request.servedBy,
@@ -89,7 +91,7 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
     }, 'request');
     if (metrics) {
       const kind = request.servedBy === 'static' ? 'static' : request.servedBy?.startsWith('php-') ? 'php' : 'other';
-      metrics.observeRequest(kind, reply.statusCode, reply.elapsedTime / 1000);
+      metrics.observeRequest(kind, status, reply.elapsedTime / 1000);
       if (request.fromMemory) metrics.staticCacheHit();
     }
   };
@@ -97,6 +99,13 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
   // then, and such requests went unlogged.
   app.addHook('onRequest', async (request, reply) => {
     reply.raw.once('close', () => accessLog(request, reply));
+    // A body is read before the route runs: with every worker busy and the queue full, refuse it
+    // before reading (and buffering) it, as the answer would be 503 anyway.
+    if (hasBody(request.raw.headers) && pool.readiness === 'queue full') {
+      log.warn({ path: request.url }, 'queue full: request with a body refused before reading it');
+      return reply.code(503).header('retry-after', String(Math.max(1, Math.ceil(config.requestTimeout / 4)))).header('connection', 'close')
+        .type('text/plain; charset=utf-8').send(`503 ${statusText(503)}\n`);
+    }
     // RFC 9112 §3.2: more than one Host is a 400. Node keeps the first, so two parts of a chain
     // (a proxy and this server) could each believe a different one.
     if ((request.raw.headersDistinct.host?.length ?? 0) > 1) {
@@ -174,15 +183,24 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
       bodyLength: body ? body.length : null,
     };
     const job = toCgi(cgiRequest, target, cgiContext);
+    // A client that leaves while its request waits for a worker must not cost a worker.
+    const clientGone = new AbortController();
+    const onClose = () => { if (!reply.raw.writableFinished) clientGone.abort(); };
+    reply.raw.once('close', onClose);
     let response;
     try {
-      response = await pool.run(job, body ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : null);
+      response = await pool.run(job, body ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : null, clientGone.signal);
     } catch (error) {
       if (!(error instanceof PoolError)) throw error;
+      if (error.status === 499) {
+        log.info({ path: request.url, reason: error.message }, 'php request dropped');
+        return reply.code(499).send(); // to nobody: the connection is closed
+      }
       log.warn({ path: request.url, status: error.status, reason: error.message }, 'php request not served');
       if (error.retryAfterSeconds) reply.header('retry-after', String(error.retryAfterSeconds));
       return reply.code(error.status).type('text/plain; charset=utf-8').send(`${error.status} ${statusText(error.status)}\n`);
     }
+    reply.raw.off('close', onClose);
     request.servedBy = `php-${response.workerId}`;
     const head = fromCgi(response.status, response.headers);
     if (head.dropped.length) log.warn({ path: request.url, worker: response.workerId, headers: head.dropped }, 'php sent headers HTTP cannot carry; dropped');
@@ -213,6 +231,10 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
   }
 
   return app;
+}
+
+function hasBody(headers: Record<string, string | string[] | undefined>): boolean {
+  return headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0;
 }
 
 /** The one plain-text body every error reply has: "404 Not Found". */

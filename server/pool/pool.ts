@@ -37,7 +37,8 @@ export interface PoolObserver {
 
 /** A request the pool could not serve; `status` is what the client gets. */
 export class PoolError extends Error {
-  constructor(public readonly status: 502 | 503 | 504, message: string, public readonly retryAfterSeconds?: number) {
+  /** 499: the client left before a worker was free (nginx's code for it); nobody gets that answer. */
+  constructor(public readonly status: 499 | 502 | 503 | 504, message: string, public readonly retryAfterSeconds?: number) {
     super(message);
   }
 }
@@ -52,7 +53,7 @@ export interface PhpResponse {
 }
 
 type Waiter = { resolve(response: PhpResponse): void; reject(error: Error): void };
-type Pending = Waiter & { job: PhpJob; body: Uint8Array | null; timer?: NodeJS.Timeout; queuedAt: number };
+type Pending = Waiter & { job: PhpJob; body: Uint8Array | null; timer?: NodeJS.Timeout; queuedAt: number; detach?: () => void };
 type Active = Waiter & { id: number; stream?: Readable; timer: NodeJS.Timeout; internal: boolean };
 
 interface Slot {
@@ -140,20 +141,32 @@ export class WorkerPool {
     return this.queue.length < this.options.queueLimit ? 'ready' : 'queue full';
   }
 
-  run(job: PhpJob, body: Uint8Array | null): Promise<PhpResponse> {
+  /**
+   * Runs `job` on a free worker, or queues it. `clientGone` aborts a job still waiting in the queue
+   * (its client disconnected): it never takes a worker. A job already running is not stopped by it.
+   */
+  run(job: PhpJob, body: Uint8Array | null, clientGone?: AbortSignal): Promise<PhpResponse> {
     return new Promise((resolve, reject) => {
       if (this.closing) return reject(new PoolError(503, 'server is shutting down', 5));
+      if (clientGone?.aborted) return reject(new PoolError(499, 'client closed the connection while waiting'));
       const pending: Pending = { job, body, resolve, reject, queuedAt: performance.now() };
       const slot = this.idleSlot();
       if (slot) return this.dispatch(slot, pending);
       if (this.queue.length >= this.options.queueLimit) {
         return reject(new PoolError(503, `queue full (${this.options.queueLimit} waiting)`, this.retryAfter()));
       }
-      pending.timer = setTimeout(() => {
+      const leave = (error: PoolError) => {
+        clearTimeout(pending.timer);
+        clientGone?.removeEventListener('abort', onGone);
         const at = this.queue.indexOf(pending);
-        if (at !== -1) this.queue.splice(at, 1);
-        reject(new PoolError(503, `no worker free within ${this.options.queueTimeoutMs} ms`, this.retryAfter()));
-      }, this.options.queueTimeoutMs);
+        if (at === -1) return; // already dispatched
+        this.queue.splice(at, 1);
+        reject(error);
+      };
+      const onGone = () => leave(new PoolError(499, 'client closed the connection while waiting'));
+      pending.timer = setTimeout(() => leave(new PoolError(503, `no worker free within ${this.options.queueTimeoutMs} ms`, this.retryAfter())), this.options.queueTimeoutMs);
+      clientGone?.addEventListener('abort', onGone, { once: true });
+      pending.detach = () => clientGone?.removeEventListener('abort', onGone);
       this.queue.push(pending);
     });
   }
@@ -252,6 +265,7 @@ export class WorkerPool {
 
   private dispatch(slot: Slot, pending: Pending): void {
     clearTimeout(pending.timer);
+    pending.detach?.();
     this.options.observer?.queueWait((performance.now() - pending.queuedAt) / 1000);
     slot.requests++;
     this.send(slot, pending, false);
