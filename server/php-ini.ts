@@ -21,6 +21,12 @@ const DISABLED_FUNCTIONS = ['exec', 'shell_exec', 'system', 'passthru', 'popen',
  */
 const DISABLED_CLASSES = ['Fiber'];
 
+/**
+ * Settings no override may change: dl() would load a shared object through Node's own fs, outside
+ * the filesystem PHP is given.
+ */
+const SANDBOX_INI: Record<string, string> = { enable_dl: '0' };
+
 /** config/php.ini, then what the server derives from its settings, then the user's overrides. */
 export function buildPhpIni(config: ServerConfig): string {
   const base = readFileSync(join(projectRoot, 'config', 'php.ini'), 'utf8');
@@ -38,7 +44,7 @@ export function buildPhpIni(config: ServerConfig): string {
   for (const key of ['disable_functions', 'disable_classes'] as const) {
     if (overrides[key] !== undefined) overrides[key] = [derived[key], overrides[key]].filter(Boolean).join(',');
   }
-  const lines = Object.entries({ ...derived, ...overrides }).map(([key, value]) => `${key} = ${iniValue(value)}`);
+  const lines = Object.entries({ ...derived, ...overrides, ...SANDBOX_INI }).map(([key, value]) => `${key} = ${iniValue(value)}`);
   return `${base}\n; derived from the server settings and overrides\n${lines.join('\n')}\n`;
 }
 

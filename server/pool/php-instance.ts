@@ -7,6 +7,7 @@ import { mountReadOnly } from '../sandbox/read-only-mount.js';
 import { refuseSubprocesses } from '../sandbox/no-subprocesses.js';
 import { refuseHostSymlinks } from '../sandbox/no-host-symlinks.js';
 import { freshHostLookups } from '../sandbox/fresh-host-lookups.js';
+import { enforceHostFileModes } from '../sandbox/host-file-modes.js';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
 const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG', '_'];
@@ -53,6 +54,7 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
   await php.setSpawnHandler(refuseSubprocesses);
   refuseHostSymlinks(runtime);
   freshHostLookups(runtime);
+  enforceHostFileModes(runtime, process.umask());
   await php.mount(GUEST_DOCROOT, createNodeFsMountHandler(boot.docroot));
   for (const mount of boot.mounts) {
     php.mkdir(mount.guest);
