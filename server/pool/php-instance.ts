@@ -8,6 +8,7 @@ import { refuseSubprocesses } from '../sandbox/no-subprocesses.js';
 import { refuseHostSymlinks } from '../sandbox/no-host-symlinks.js';
 import { freshHostLookups } from '../sandbox/fresh-host-lookups.js';
 import { enforceHostFileModes } from '../sandbox/host-file-modes.js';
+import { readOnlyInternals } from '../sandbox/read-only-internals.js';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
 const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG', '_'];
@@ -69,6 +70,7 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
   // PHP starts up (reads php.ini, initialises its modules) on an instance's first request, which
   // costs ~0.2 s: pay it here, so neither the first visitor nor the one after a recycle waits for it.
   await php.run({ code: '<?php ' });
+  readOnlyInternals(runtime);
   return php;
 }
 
