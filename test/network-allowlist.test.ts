@@ -116,3 +116,13 @@ t.test('restrictNetwork gates the relay by the same rules', async (t) => {
   const star = upgrade(['*'], '/?host=anything.example&port=1');
   t.same(star.reached, ['/?host=anything.example&port=1']);
 });
+
+t.test("'localhost[:port]' matches the loopback address php.wasm resolved it to", async (t) => {
+  t.ok(isAllowedDestination('127.0.0.1', 8087, ['localhost:8087']));
+  t.ok(isAllowedDestination('::1', 8087, ['localhost:8087']));
+  t.ok(isAllowedDestination('localhost', 8087, ['localhost:8087']), 'the name as written too');
+  t.ok(isAllowedDestination('127.0.0.1', 9, ['localhost']), 'any port without one');
+  t.notOk(isAllowedDestination('127.0.0.1', 8088, ['localhost:8087']), 'only that port');
+  t.notOk(isAllowedDestination('127.0.0.2', 8087, ['localhost:8087']), 'only the loopback address localhost is');
+  t.notOk(isAllowedDestination('10.0.0.1', 8087, ['localhost:8087']));
+});

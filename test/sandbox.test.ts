@@ -147,6 +147,16 @@ t.test('allowNetwork opens exactly the listed host:port', async (t) => {
   t.equal(other.connections(), 0, 'the other server saw no connection');
 });
 
+t.test("an allowlist entry 'localhost:PORT' lets PHP reach localhost:PORT, and nothing else", async (t) => {
+  const allowed = await localTarget(t, 'hello localhost');
+  const other = await localTarget(t, 'hello other');
+  const server = await startTestServer({ workers: 1, allowNetwork: [`localhost:${allowed.port}`] });
+  t.teardown(() => server.close());
+  t.equal(await sandbox(server, { what: 'http', url: `http://localhost:${allowed.port}/` }), 'hello localhost', 'by name, as written in the allowlist');
+  t.equal(await sandbox(server, { what: 'http', url: `http://localhost:${other.port}/` }), false, 'another port stays blocked');
+  t.equal(other.connections(), 0);
+});
+
 t.test('no subprocesses: exec, shell_exec, system, passthru, popen, proc_open are unavailable', async (t) => {
   const server = await startTestServer({ workers: 1 });
   t.teardown(() => server.close());

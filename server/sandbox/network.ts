@@ -20,6 +20,13 @@ export function restrictNetwork(relay: Server, allow: readonly string[]): void {
   });
 }
 
+/**
+ * php.wasm resolves `localhost` itself before the relay sees the destination, which then arrives as
+ * 127.0.0.1: an entry `localhost[:port]` therefore also matches the loopback addresses. (Other names
+ * reach the relay as written, so they are matched by name.)
+ */
+const LOCALHOST_ADDRESSES = ['127.0.0.1', '::1'];
+
 /** `host`, `host:port`, `*.domain` and `*` entries; names compare case-insensitively. */
 export function isAllowedDestination(host: string, port: number, allow: readonly string[]): boolean {
   const name = host.toLowerCase().replace(/^\[|\]$/g, '');
@@ -31,6 +38,7 @@ export function isAllowedDestination(host: string, port: number, allow: readonly
     if (entryPort && Number(entryPort) !== port) return false;
     const bare = pattern!.replace(/^\[|\]$/g, '');
     if (bare === '*') return true; // "*:443": any host, that port only
+    if (bare === 'localhost' && LOCALHOST_ADDRESSES.includes(name)) return true;
     return bare.startsWith('*.') ? name.endsWith(bare.slice(1)) : bare !== '' && name === bare;
   });
 }
