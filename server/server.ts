@@ -53,6 +53,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       phpIni: buildPhpIni(config),
       files: { [GUEST_PREPEND]: buildPrepend(config) },
       allowNetwork: config.allowNetwork,
+      tmpSize: config.tmpSize,
     },
     warmup: warmupJobs(config),
     log,

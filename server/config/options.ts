@@ -83,6 +83,13 @@ export const SERVER_SCHEMA = defineOptions({
     kind: 'size', min: 0,
     docs: { arg: 'SIZE', default: '`256M`', meaning: 'a worker whose wasm memory grew this much above its warm size is recycled after that request (0 = never)' },
   },
+  tmpSize: {
+    kind: 'size', min: 1024 * 1024,
+    docs: {
+      arg: 'SIZE', default: '`128M`',
+      meaning: "quota of each worker's in-memory `/tmp` (ENOSPC past it), emptied after every request; at least `--max-body`, since PHP writes uploads there",
+    },
+  },
   compress: {
     kind: 'bool',
     docs: { arg: 'BOOL', default: '`true`', meaning: 'br or gzip (by `Accept-Encoding`, q-values respected) for PHP output and static text of 1 KB and more' },

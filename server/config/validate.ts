@@ -13,6 +13,10 @@ export function validateSettings(config: ServerConfig): void {
   } catch (error) {
     throw new ConfigError('trustProxy', `must be IPs, CIDRs, loopback, linklocal or uniquelocal (${(error as Error).message})`, config.trustProxy, 'settings');
   }
+  // PHP writes an upload to /tmp before the script runs: a quota below the largest body refuses it.
+  if (config.tmpSize < config.maxBody) {
+    throw new ConfigError('tmpSize', `must be at least maxBody (${config.maxBody} bytes), since uploads are written to /tmp`, config.tmpSize, 'settings');
+  }
   for (const mount of config.mounts) {
     if (!isDirectory(mount.host)) throw new ConfigError('mounts', 'HOST must be an existing directory', mount.host, 'settings');
   }

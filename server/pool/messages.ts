@@ -16,6 +16,8 @@ export interface WorkerBoot {
   /** Files written into the instance's own memory before the first request (guest path → text). */
   files: Record<string, string>;
   allowNetwork: string[];
+  /** Quota of the guest's /tmp (in the worker's memory), emptied after every request. */
+  tmpSize: number;
   /** The main thread's file lock manager, reachable synchronously (SQLite needs blocking locks). */
   lockPort: MessagePort;
 }

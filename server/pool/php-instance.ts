@@ -9,6 +9,7 @@ import { refuseHostSymlinks } from '../sandbox/no-host-symlinks.js';
 import { freshHostLookups } from '../sandbox/fresh-host-lookups.js';
 import { enforceHostFileModes } from '../sandbox/host-file-modes.js';
 import { readOnlyInternals } from '../sandbox/read-only-internals.js';
+import { limitTmp, type TmpArea } from '../sandbox/tmp-area.js';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
 const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG', '_'];
@@ -17,6 +18,7 @@ const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG'
 const SAPI_NAME = 'cgi-fcgi';
 
 const PHP_INI_PATH = '/internal/shared/php.ini';
+const GUEST_TMP = '/tmp';
 
 /**
  * Boots one sandboxed php.wasm instance: mounts, environment, network and php.ini set before any request.
@@ -24,7 +26,7 @@ const PHP_INI_PATH = '/internal/shared/php.ini';
  * runs out): runStream reports it as an ordinary exit code, yet the request never shut down and the
  * instance is left half-way (its next response comes back empty), so the caller must discard it.
  */
-export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager, onExit: (code: number) => void = () => {}): Promise<PHP> {
+export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager, onExit: (code: number) => void = () => {}): Promise<{ php: PHP; tmp: TmpArea }> {
   const runtimeId = await loadNodeRuntime(boot.phpVersion, {
     fileLockManager,
     emscriptenOptions: {
@@ -62,7 +64,7 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
     if (mount.readOnly) mountReadOnly(runtime, mount.host, mount.guest);
     else await php.mount(mount.guest, createNodeFsMountHandler(mount.host));
   }
-  php.mkdir('/tmp');
+  php.mkdir(GUEST_TMP);
   php.chdir(GUEST_DOCROOT);
   await php.setSapiName(SAPI_NAME);
   php.writeFile(PHP_INI_PATH, boot.phpIni);
@@ -71,7 +73,7 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
   // costs ~0.2 s: pay it here, so neither the first visitor nor the one after a recycle waits for it.
   await php.run({ code: '<?php ' });
   readOnlyInternals(runtime);
-  return php;
+  return { php, tmp: limitTmp(runtime, GUEST_TMP, boot.tmpSize) };
 }
 
 /** Bytes of wasm linear memory the instance holds now (it only ever grows, until the worker ends). */

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { consumeAPISync, type FileLockManager, type PHP } from '@php-wasm/universal';
 import { bootPhp, wasmMemoryBytes } from './php-instance.js';
+import type { TmpArea } from '../sandbox/tmp-area.js';
 import { SplitLockManager } from './split-lock-manager.js';
 import { readPhpHead } from './php-head.js';
 import type { FromWorker, RunEnd, ToWorker, WorkerBoot } from './messages.js';
@@ -17,16 +18,17 @@ const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMes
 async function main(): Promise<void> {
   const started = performance.now();
   let php: PHP;
+  let tmp: TmpArea;
   try {
     const sharedLocks = await consumeAPISync<FileLockManager>(boot.lockPort);
     const lockManager = new SplitLockManager(sharedLocks, [boot.docroot, ...boot.mounts.map((m) => m.host)]);
-    php = await bootPhp(boot, lockManager, (code) => { exitedWith = code; });
+    ({ php, tmp } = await bootPhp(boot, lockManager, (code) => { exitedWith = code; }));
   } catch (error) {
     send({ type: 'boot-failed', error: String((error as Error)?.stack ?? error) });
     return;
   }
   port.on('message', (message: ToWorker) => {
-    if (message.type === 'run') void run(php, message);
+    if (message.type === 'run') void run(php, tmp, message);
   });
   send({ type: 'ready', bootMs: Math.round(performance.now() - started), memoryBytes: wasmMemoryBytes(php) });
 }
@@ -35,7 +37,7 @@ async function main(): Promise<void> {
 let exitedWith: number | undefined;
 const instanceExited = () => new Error(`php.wasm instance exited (code ${exitedWith}) during the request`);
 
-async function run(php: PHP, { id, job, body }: Extract<ToWorker, { type: 'run' }>): Promise<void> {
+async function run(php: PHP, tmp: TmpArea, { id, job, body }: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   try {
     if (exitedWith !== undefined) throw instanceExited();
     const response = await php.runStream({
@@ -56,6 +58,7 @@ async function run(php: PHP, { id, job, body }: Extract<ToWorker, { type: 'run' 
     await streamBody(id, status, headers, response.stdout.getReader(), async () => {
       const exitCode = await response.exitCode;
       if (exitedWith !== undefined) throw instanceExited();
+      tmp.endRequest(); // before 'end': the next request may be sent as soon as the pool hears it
       return { exitCode, errors: await errors, memoryBytes: wasmMemoryBytes(php) };
     });
   } catch (error) {
