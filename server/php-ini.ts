@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from './paths.js';
-import { toIniSize } from './config/size.js';
+import { parseSize, toIniSize } from './config/size.js';
 import type { ServerConfig } from './config/types.js';
 
 export const GUEST_SESSION_DIR = '/var/lib/php/sessions';
@@ -65,4 +65,20 @@ export function buildPrepend(config: ServerConfig): string {
 function iniValue(value: string): string {
   const bare = /^[\w.\/-]+$/.test(value) || /^[A-Z0-9_\s|&~^!()]+$/.test(value);
   return bare ? value : `"${value.replace(/"/g, '\\"')}"`;
+}
+
+/** Room above memory_limit for what PHP allocates outside its own accounting (and allocator slack). */
+const MEMORY_CEILING_HEADROOM = 64 * 1024 * 1024;
+
+/**
+ * How far a worker's wasm memory may grow past its booted size: the effective memory_limit (an
+ * override, else config/php.ini) plus headroom; null when memory_limit is -1 (no limit wanted).
+ */
+export function memoryCeilingBytes(config: ServerConfig): number | null {
+  const base = readFileSync(join(projectRoot, 'config', 'php.ini'), 'utf8');
+  const fromFile = /^\s*memory_limit\s*=\s*"?([^"\s;]+)/m.exec(base)?.[1];
+  const value = config.ini.memory_limit ?? fromFile ?? '128M';
+  if (value.trim() === '-1') return null;
+  const bytes = parseSize(value);
+  return bytes === null ? null : bytes + MEMORY_CEILING_HEADROOM;
 }

@@ -6,7 +6,7 @@ import type { PhpJob } from './cgi.js';
 import { localPhpJob } from './local-job.js';
 import type { ServerConfig } from './config/types.js';
 import { createDocrootView } from './docroot-view.js';
-import { buildPhpIni, buildPrepend, GUEST_PREPEND, GUEST_SESSION_DIR } from './php-ini.js';
+import { buildPhpIni, buildPrepend, GUEST_PREPEND, GUEST_SESSION_DIR, memoryCeilingBytes } from './php-ini.js';
 import { WorkerPool } from './pool/pool.js';
 import { compilePhpModule } from './pool/wasm-module.js';
 import { connectableHost } from './host-address.js';
@@ -54,6 +54,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       files: { [GUEST_PREPEND]: buildPrepend(config) },
       allowNetwork: config.allowNetwork,
       tmpSize: config.tmpSize,
+      memoryCeiling: memoryCeilingBytes(config),
     },
     warmup: warmupJobs(config),
     log,

@@ -18,6 +18,8 @@ export interface WorkerBoot {
   allowNetwork: string[];
   /** Quota of the guest's /tmp (in the worker's memory), emptied after every request. */
   tmpSize: number;
+  /** How far wasm memory may grow past its booted size (memory_limit plus headroom); null: no ceiling. */
+  memoryCeiling: number | null;
   /** The main thread's file lock manager, reachable synchronously (SQLite needs blocking locks). */
   lockPort: MessagePort;
 }
@@ -30,6 +32,8 @@ export interface RunEnd {
   errors: string;
   /** The instance's wasm linear memory after the request, in bytes. */
   memoryBytes: number;
+  /** The script hit the memory ceiling (it had tried to lift memory_limit). */
+  hitMemoryCeiling?: boolean;
 }
 
 export type FromWorker =

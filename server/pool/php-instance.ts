@@ -10,6 +10,7 @@ import { freshHostLookups } from '../sandbox/fresh-host-lookups.js';
 import { enforceHostFileModes } from '../sandbox/host-file-modes.js';
 import { readOnlyInternals } from '../sandbox/read-only-internals.js';
 import { limitTmp, type TmpArea } from '../sandbox/tmp-area.js';
+import { memoryCeiling, type MemoryCeiling } from '../sandbox/memory-ceiling.js';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
 const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG', '_'];
@@ -26,7 +27,8 @@ const GUEST_TMP = '/tmp';
  * runs out): runStream reports it as an ordinary exit code, yet the request never shut down and the
  * instance is left half-way (its next response comes back empty), so the caller must discard it.
  */
-export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager, onExit: (code: number) => void = () => {}): Promise<{ php: PHP; tmp: TmpArea }> {
+export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager, onExit: (code: number) => void = () => {}): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling }> {
+  const ceiling = memoryCeiling();
   const runtimeId = await loadNodeRuntime(boot.phpVersion, {
     fileLockManager,
     emscriptenOptions: {
@@ -43,7 +45,7 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
       ENV: { ...Object.fromEntries(EMSCRIPTEN_DEFAULT_ENV.map((name) => [name, undefined])), ...boot.env },
       // Instantiate the module compiled once in the main thread instead of compiling 23 MB per worker.
       instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
-        WebAssembly.instantiate(boot.wasmModule, imports).then((instance) => receive(instance, boot.wasmModule));
+        WebAssembly.instantiate(boot.wasmModule, ceiling.gate(imports)).then((instance) => receive(instance, boot.wasmModule));
         return {};
       },
     } as Record<string, unknown>,
@@ -73,7 +75,9 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
   // costs ~0.2 s: pay it here, so neither the first visitor nor the one after a recycle waits for it.
   await php.run({ code: '<?php ' });
   readOnlyInternals(runtime);
-  return { php, tmp: limitTmp(runtime, GUEST_TMP, boot.tmpSize) };
+  // Measured from the booted size, which holds opcache's shared memory and PHP's own start-up state.
+  if (boot.memoryCeiling !== null) ceiling.set(runtime.HEAPU8.byteLength + boot.memoryCeiling);
+  return { php, tmp: limitTmp(runtime, GUEST_TMP, boot.tmpSize), ceiling };
 }
 
 /** Bytes of wasm linear memory the instance holds now (it only ever grows, until the worker ends). */

@@ -316,6 +316,7 @@ export class WorkerPool {
     clearTimeout(active.timer);
     slot.memoryBytes = end.memoryBytes;
     if (end.errors.trim()) this.logPhpErrors(slot, end.errors);
+    if (end.hitMemoryCeiling) this.options.log.warn({ worker: slot.id, memoryBytes: end.memoryBytes }, 'php script reached the memory ceiling (memory_limit cannot be raised past it)');
     active.stream?.push(null);
     slot.active = undefined;
     // A warm-up job hands the worker back to spawn(), which marks it idle when all are done.

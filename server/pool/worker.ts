@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { consumeAPISync, type FileLockManager, type PHP } from '@php-wasm/universal';
 import { bootPhp, wasmMemoryBytes } from './php-instance.js';
 import type { TmpArea } from '../sandbox/tmp-area.js';
+import type { MemoryCeiling } from '../sandbox/memory-ceiling.js';
 import { SplitLockManager } from './split-lock-manager.js';
 import { readPhpHead } from './php-head.js';
 import type { FromWorker, RunEnd, ToWorker, WorkerBoot } from './messages.js';
@@ -19,16 +20,17 @@ async function main(): Promise<void> {
   const started = performance.now();
   let php: PHP;
   let tmp: TmpArea;
+  let ceiling: MemoryCeiling;
   try {
     const sharedLocks = await consumeAPISync<FileLockManager>(boot.lockPort);
     const lockManager = new SplitLockManager(sharedLocks, [boot.docroot, ...boot.mounts.map((m) => m.host)]);
-    ({ php, tmp } = await bootPhp(boot, lockManager, (code) => { exitedWith = code; }));
+    ({ php, tmp, ceiling } = await bootPhp(boot, lockManager, (code) => { exitedWith = code; }));
   } catch (error) {
     send({ type: 'boot-failed', error: String((error as Error)?.stack ?? error) });
     return;
   }
   port.on('message', (message: ToWorker) => {
-    if (message.type === 'run') void run(php, tmp, message);
+    if (message.type === 'run') void run(php, tmp, ceiling, message);
   });
   send({ type: 'ready', bootMs: Math.round(performance.now() - started), memoryBytes: wasmMemoryBytes(php) });
 }
@@ -37,7 +39,7 @@ async function main(): Promise<void> {
 let exitedWith: number | undefined;
 const instanceExited = () => new Error(`php.wasm instance exited (code ${exitedWith}) during the request`);
 
-async function run(php: PHP, tmp: TmpArea, { id, job, body }: Extract<ToWorker, { type: 'run' }>): Promise<void> {
+async function run(php: PHP, tmp: TmpArea, ceiling: MemoryCeiling, { id, job, body }: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   try {
     if (exitedWith !== undefined) throw instanceExited();
     const response = await php.runStream({
@@ -59,7 +61,7 @@ async function run(php: PHP, tmp: TmpArea, { id, job, body }: Extract<ToWorker, 
       const exitCode = await response.exitCode;
       if (exitedWith !== undefined) throw instanceExited();
       tmp.endRequest(); // before 'end': the next request may be sent as soon as the pool hears it
-      return { exitCode, errors: await errors, memoryBytes: wasmMemoryBytes(php) };
+      return { exitCode, errors: await errors, memoryBytes: wasmMemoryBytes(php), ...(ceiling.takeRefused() ? { hitMemoryCeiling: true } : {}) };
     });
   } catch (error) {
     send({ type: 'failed', id, error: String((error as Error)?.stack ?? error) });
