@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PhpJob } from '../cgi.js';
 import type { FromWorker, RunEnd, ToWorker, WorkerBoot } from './messages.js';
@@ -23,7 +23,20 @@ export interface PoolOptions {
    * recycled (successor first), so one big request does not pin gigabytes for 1,500 requests.
    */
   maxWorkerMemoryGrowth?: number;
+  /** Starts one worker thread (tests pass fake workers to check the pool's policies). */
+  startWorker?: (boot: WorkerBoot, transferList: MessagePort[]) => PoolWorker;
 }
+
+/** What the pool uses of a worker thread. */
+export interface PoolWorker {
+  on(event: 'message', listener: (message: FromWorker) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'exit', listener: (code: number) => void): unknown;
+  postMessage(message: ToWorker): void;
+  terminate(): Promise<number>;
+}
+
+const startThread = (boot: WorkerBoot, transferList: MessagePort[]): PoolWorker => new Worker(WORKER_URL, { workerData: boot, transferList });
 
 /** Why a worker left: its quota was served, or it was ended (timeout, crash), or the pool closed. */
 export type WorkerExit = 'recycled' | 'memory' | 'timeout' | 'crashed' | 'failed-to-start' | 'closed';
@@ -66,7 +79,7 @@ interface Slot {
   warmMemoryBytes: number;
   /** Why it is being recycled, once it is. */
   retireReason: 'recycled' | 'memory';
-  worker: Worker;
+  worker: PoolWorker;
   state: 'booting' | 'idle' | 'busy' | 'gone';
   requests: number;
   active?: Active;
@@ -83,6 +96,8 @@ interface Slot {
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 /** Requests a retiring worker may still take while its replacement boots. */
 const RETIRE_GRACE = 200;
+/** How long an answer for a stopped worker's request waits for the worker to end (see kill). */
+const TERMINATE_WAIT_MS = 250;
 /** php.wasm leaks two descriptors a request and aborts at request 2046: no worker ever gets near it. */
 const HARD_REQUEST_LIMIT = 1950;
 
@@ -196,7 +211,7 @@ export class WorkerPool {
     slot.ready = (async () => {
       const lockPort = await this.locks.portForWorker();
       const boot: WorkerBoot = { ...this.options.boot, processId: id, wasmModule: this.options.wasmModule, lockPort };
-      slot.worker = new Worker(WORKER_URL, { workerData: boot, transferList: [lockPort] });
+      slot.worker = (this.options.startWorker ?? startThread)(boot, [lockPort]);
       await new Promise<void>((resolve, reject) => {
         slot.worker.on('message', (message: FromWorker) => {
           if (message.type === 'ready') {
@@ -365,8 +380,11 @@ export class WorkerPool {
     // A worker that dies while booting or warming up is retried by whoever spawned it (spawnWithBackoff,
     // retire, start): starting another here too grew the pool by one on every failed warm-up.
     const wasLive = slot.state !== 'gone' && slot.started;
-    await this.kill(slot, error, slot.started ? reason : 'failed-to-start');
+    const stopped = this.kill(slot, error, slot.started ? reason : 'failed-to-start');
+    // Not after it stopped: a worker caught in one long wasm instruction took seconds to end, and
+    // requests queued behind a missing worker meanwhile.
     if (wasLive && !this.closing && !slot.retiring) this.spawnWithBackoff();
+    await stopped;
   }
 
   private bootFailures = 0;
@@ -410,15 +428,20 @@ export class WorkerPool {
     slot.state = 'gone';
     this.slots.delete(slot);
     const active = this.detachActive(slot);
-    try {
-      await slot.worker?.terminate();
-    } finally {
+    // Its locks are released only once it has really stopped: released earlier, a script still
+    // writing could corrupt a database another worker now writes too.
+    const stopped = (slot.worker?.terminate() ?? Promise.resolve(0)).catch(() => 0).finally(() => {
       this.locks.releaseProcess(slot.id);
-      // Answer the request only now: a client (or the next queued request) acting on a 504 must not
-      // find the database still locked by the script that was just stopped.
-      if (active) this.fail(active, error);
       this.checkIdle();
+    });
+    if (active) {
+      // Usually it stops within milliseconds, and a client acting on the 504 then finds the database
+      // unlocked. Inside one long wasm instruction (a memory copy of a gigabyte) it took seconds: the
+      // answer does not wait for that, so the timeout holds on wall-clock time.
+      await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, TERMINATE_WAIT_MS))]);
+      this.fail(active, error);
     }
+    await stopped;
   }
 
   private onIdle(slot: Slot): void {
