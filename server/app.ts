@@ -8,7 +8,7 @@ import type { ServerConfig } from './config/types.js';
 import { createDocrootView } from './docroot-view.js';
 import { GUEST_DOCROOT } from './paths.js';
 import { PoolError, type WorkerPool } from './pool/pool.js';
-import { BodyTooLargeError, readUnparsedBody } from './request-body.js';
+import { BodySpool, bodySize, receiveBody, type BodyLimits, type RequestBody } from './request-body.js';
 import { DeclaredLengthBody, declaredLength } from './response-framing.js';
 import { registerCompression } from './compression.js';
 import { resolveRequest, routeOptionsFrom } from './routing.js';
@@ -71,8 +71,20 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
 
   if (config.compress) registerCompression(app);
 
+  const spool = new BodySpool();
+  app.addHook('onClose', async () => spool.dispose());
+  const bodyLimits: BodyLimits = {
+    maxBytes: config.maxBody,
+    timeoutMs: config.bodyTimeout * 1000,
+    minRate: config.bodyMinRate,
+    spoolAboveBytes: SPOOL_ABOVE_BYTES,
+    spool,
+  };
+  // PHP gets every body as it came (php://input, its own form and upload parsing): nothing is parsed here.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.maxBody }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('*', (request, payload, done) => {
+    receiveBody(payload, request.headers, bodyLimits).then((body) => done(null, body), (error: Error) => done(error, undefined));
+  });
 
   const accessLog = (request: FastifyRequest, reply: FastifyReply) => {
     // HEAD and 304 send no body, whatever PHP produced or the file's Content-Length says.
@@ -132,6 +144,8 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
     log[status >= 500 ? 'error' : 'info']({ err: error, path: request.url }, 'request failed');
     if (reply.sent || reply.raw.headersSent) return;
+    // The rest of a refused body is never read: close, else Node reads and discards all of it.
+    if (status === 408 || status === 413) reply.header('connection', 'close');
     void reply.code(status).type('text/plain; charset=utf-8').send(`${status} ${statusText(status)}\n`);
   });
 
@@ -162,11 +176,9 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
   });
 
   async function runPhp(request: FastifyRequest, reply: FastifyReply, target: { relPath: string; scriptName: string; pathInfo: string }) {
-    const body = (request.body as Buffer | undefined) ?? (await readUnparsedBody(request.raw, config.maxBody).catch((error) => {
-      // Close, as Fastify does for bodies it parses: else Node reads and discards the whole oversized body.
-      if (error instanceof BodyTooLargeError) reply.header('connection', 'close');
-      throw error;
-    }));
+    // Methods Fastify does not parse (GET, PROPFIND…) may carry a body too: PHP gets it as well.
+    const body = (request.body as RequestBody | null | undefined) ?? (await receiveBody(request.raw, request.headers, bodyLimits));
+    const removeSpooled = () => { if (body?.kind === 'file') spool.remove(body.path); };
     const socket = request.raw.socket;
     const cgiRequest: CgiRequest = {
       method: request.method,
@@ -180,7 +192,7 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
       tls: 'encrypted' in socket,
       fromTrustedProxy: config.trustProxy.length > 0 && trusted(socket.remoteAddress ?? '', 0),
       clientAddress: request.ip,
-      bodyLength: body ? body.length : null,
+      bodyLength: body ? bodySize(body) : null,
     };
     const job = toCgi(cgiRequest, target, cgiContext);
     // A client that leaves while its request waits for a worker must not cost a worker.
@@ -189,8 +201,11 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
     reply.raw.once('close', onClose);
     let response;
     try {
-      response = await pool.run(job, body ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : null, clientGone.signal);
+      response = await pool.run(job, toWorkerBody(body), clientGone.signal);
+      // The worker has read a spooled body when it ends its response; the file goes then.
+      response.body.once('close', removeSpooled);
     } catch (error) {
+      removeSpooled();
       if (!(error instanceof PoolError)) throw error;
       if (error.status === 499) {
         log.info({ path: request.url, reason: error.message }, 'php request dropped');
@@ -231,6 +246,14 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
   }
 
   return app;
+}
+
+/** Request bodies above this are spooled to a file while they wait for a worker. */
+const SPOOL_ABOVE_BYTES = 1024 * 1024;
+
+function toWorkerBody(body: RequestBody | null): Uint8Array | { path: string } | null {
+  if (!body) return null;
+  return body.kind === 'file' ? { path: body.path } : new Uint8Array(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength);
 }
 
 function hasBody(headers: Record<string, string | string[] | undefined>): boolean {

@@ -21,6 +21,14 @@ export const SERVER_SCHEMA = defineOptions({
     kind: 'size', min: 0,
     docs: { arg: 'SIZE', default: '`64M`', meaning: 'largest request body (413 above); `upload_max_filesize` and `post_max_size` follow it' },
   },
+  bodyTimeout: {
+    kind: 'seconds', min: 1, max: 3600,
+    docs: { arg: 'S', default: '`20`', meaning: 'a request body must arrive within this, plus 1 s per `--body-min-rate` bytes received (408 and close; Apache mod_reqtimeout `body=20,MinRate=500`)' },
+  },
+  bodyMinRate: {
+    kind: 'size', min: 1,
+    docs: { arg: 'BYTES', default: '`500`', meaning: 'bytes per second that extend the body deadline; a client trickling slower is cut off' },
+  },
   queueLimit: {
     kind: 'int', min: 0, max: 100000,
     docs: { arg: 'N', default: '`512`', meaning: 'requests waiting for a worker; past it: 503 + `Retry-After`' },

@@ -24,7 +24,10 @@ export interface WorkerBoot {
   lockPort: MessagePort;
 }
 
-export type ToWorker = { type: 'run'; id: number; job: PhpJob; body: Uint8Array | null };
+/** A request body: in memory, or spooled to a host file the worker reads when the request starts. */
+export type WorkerBody = Uint8Array | { path: string } | null;
+
+export type ToWorker = { type: 'run'; id: number; job: PhpJob; body: WorkerBody };
 
 export interface RunEnd {
   exitCode: number;

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PhpJob } from '../cgi.js';
-import type { FromWorker, RunEnd, ToWorker, WorkerBoot } from './messages.js';
+import type { FromWorker, RunEnd, ToWorker, WorkerBody, WorkerBoot } from './messages.js';
 import { SharedFileLocks } from './locks.js';
 
 export interface PoolOptions {
@@ -66,7 +66,7 @@ export interface PhpResponse {
 }
 
 type Waiter = { resolve(response: PhpResponse): void; reject(error: Error): void };
-type Pending = Waiter & { job: PhpJob; body: Uint8Array | null; timer?: NodeJS.Timeout; queuedAt: number; detach?: () => void };
+type Pending = Waiter & { job: PhpJob; body: WorkerBody; timer?: NodeJS.Timeout; queuedAt: number; detach?: () => void };
 type Active = Waiter & { id: number; stream?: Readable; timer: NodeJS.Timeout; internal: boolean };
 
 interface Slot {
@@ -160,7 +160,7 @@ export class WorkerPool {
    * Runs `job` on a free worker, or queues it. `clientGone` aborts a job still waiting in the queue
    * (its client disconnected): it never takes a worker. A job already running is not stopped by it.
    */
-  run(job: PhpJob, body: Uint8Array | null, clientGone?: AbortSignal): Promise<PhpResponse> {
+  run(job: PhpJob, body: WorkerBody, clientGone?: AbortSignal): Promise<PhpResponse> {
     return new Promise((resolve, reject) => {
       if (this.closing) return reject(new PoolError(503, 'server is shutting down', 5));
       if (clientGone?.aborted) return reject(new PoolError(499, 'client closed the connection while waiting'));

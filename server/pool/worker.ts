@@ -3,6 +3,7 @@
  * to the main thread as it is produced (so flush() reaches the client) and never decides policy:
  * timeouts, recycling and replacement belong to the pool.
  */
+import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { consumeAPISync, type FileLockManager, type PHP } from '@php-wasm/universal';
 import { bootPhp, wasmMemoryBytes } from './php-instance.js';
@@ -42,6 +43,8 @@ const instanceExited = () => new Error(`php.wasm instance exited (code ${exitedW
 async function run(php: PHP, tmp: TmpArea, ceiling: MemoryCeiling, { id, job, body }: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   try {
     if (exitedWith !== undefined) throw instanceExited();
+    // A spooled body is read only now, when the request runs (it waited for a worker on disk).
+    const bytes = body && 'path' in body ? readFileSync(body.path) : body;
     const response = await php.runStream({
       scriptPath: job.scriptPath,
       relativeUri: job.relativeUri,
@@ -49,7 +52,7 @@ async function run(php: PHP, tmp: TmpArea, ceiling: MemoryCeiling, { id, job, bo
       protocol: job.protocol,
       headers: job.headers,
       $_SERVER: job.server,
-      ...(body ? { body } : {}),
+      ...(bytes ? { body: bytes } : {}),
     });
     const errors = response.stderrText; // drain stderr concurrently, or PHP can stall on a full pipe
     // Not response.headers: universal's parser crashes on a header named __proto__ (see php-head.ts).
