@@ -216,6 +216,8 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
       return reply.code(error.status).type('text/plain; charset=utf-8').send(`${error.status} ${statusText(error.status)}\n`);
     }
     reply.raw.off('close', onClose);
+    // From here a client that leaves ends PHP at its next output (unless it set ignore_user_abort).
+    reply.raw.once('close', () => { if (!reply.raw.writableFinished) response.abort(); });
     request.servedBy = `php-${response.workerId}`;
     const head = fromCgi(response.status, response.headers);
     if (head.dropped.length) log.warn({ path: request.url, worker: response.workerId, headers: head.dropped }, 'php sent headers HTTP cannot carry; dropped');

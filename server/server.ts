@@ -60,6 +60,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     log,
     observer: metrics,
     maxWorkerMemoryGrowth: config.maxWorkerMemory,
+    sendTimeoutMs: config.sendTimeout * 1000,
   });
   poolForProbes = pool;
   try {

@@ -110,6 +110,10 @@ export const SERVER_SCHEMA = defineOptions({
     kind: 'seconds', flag: 'keepalive-timeout', min: 1, max: 3600,
     docs: { arg: 'S', default: '`75`', meaning: 'idle keep-alive connections close after this (nginx `keepalive_timeout`)' },
   },
+  sendTimeout: {
+    kind: 'seconds', min: 1, max: 3600,
+    docs: { arg: 'S', default: '`60`', meaning: 'a client that takes none of a response for this long while PHP waits on it is cut off, and PHP sees an aborted connection (nginx `send_timeout`)' },
+  },
   maxHeaderSize: {
     kind: 'size', min: 1024, max: 1024 * 1024,
     docs: { arg: 'SIZE', default: '`16K`', meaning: "largest request head, all headers together (431 above); room for WordPress's cookies" },

@@ -20,6 +20,8 @@ export interface WorkerBoot {
   tmpSize: number;
   /** How far wasm memory may grow past its booted size (memory_limit plus headroom); null: no ceiling. */
   memoryCeiling: number | null;
+  /** Output flow control shared with the main thread (see output-flow.ts). */
+  flowBuffer: SharedArrayBuffer;
   /** The main thread's file lock manager, reachable synchronously (SQLite needs blocking locks). */
   lockPort: MessagePort;
 }

@@ -34,11 +34,3 @@ export function parsePhpHead(json: string): PhpHead {
   const status = typeof parsed?.status === 'number' && Number.isInteger(parsed.status) ? parsed.status : 200;
   return { status, headers };
 }
-
-/** Reads the whole head stream (it ends once PHP sends its first output, or exits). */
-export async function readPhpHead(stream: ReadableStream<Uint8Array>): Promise<PhpHead> {
-  const decoder = new TextDecoder();
-  let text = '';
-  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) text += decoder.decode(chunk, { stream: true });
-  return parsePhpHead(text + decoder.decode());
-}

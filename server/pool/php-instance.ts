@@ -11,6 +11,7 @@ import { enforceHostFileModes } from '../sandbox/host-file-modes.js';
 import { readOnlyInternals } from '../sandbox/read-only-internals.js';
 import { limitTmp, type TmpArea } from '../sandbox/tmp-area.js';
 import { memoryCeiling, type MemoryCeiling } from '../sandbox/memory-ceiling.js';
+import { capturePhpOutput, type PhpOutput } from './php-output.js';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
 const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG', '_'];
@@ -27,7 +28,7 @@ const GUEST_TMP = '/tmp';
  * runs out): runStream reports it as an ordinary exit code, yet the request never shut down and the
  * instance is left half-way (its next response comes back empty), so the caller must discard it.
  */
-export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager, onExit: (code: number) => void = () => {}): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling }> {
+export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager, onExit: (code: number) => void = () => {}): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput }> {
   const ceiling = memoryCeiling();
   const runtimeId = await loadNodeRuntime(boot.phpVersion, {
     fileLockManager,
@@ -77,7 +78,7 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
   readOnlyInternals(runtime);
   // Measured from the booted size, which holds opcache's shared memory and PHP's own start-up state.
   if (boot.memoryCeiling !== null) ceiling.set(runtime.HEAPU8.byteLength + boot.memoryCeiling);
-  return { php, tmp: limitTmp(runtime, GUEST_TMP, boot.tmpSize), ceiling };
+  return { php, tmp: limitTmp(runtime, GUEST_TMP, boot.tmpSize), ceiling, output: capturePhpOutput(runtime) };
 }
 
 /** Bytes of wasm linear memory the instance holds now (it only ever grows, until the worker ends). */

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { PhpJob } from '../cgi.js';
 import type { FromWorker, RunEnd, ToWorker, WorkerBody, WorkerBoot } from './messages.js';
 import { SharedFileLocks } from './locks.js';
+import { createFlowBuffer, OutputFlowControl } from './output-flow.js';
 
 export interface PoolOptions {
   size: number;
@@ -11,7 +12,7 @@ export interface PoolOptions {
   queueLimit: number;
   queueTimeoutMs: number;
   requestTimeoutMs: number;
-  boot: Omit<WorkerBoot, 'processId' | 'wasmModule' | 'lockPort'>;
+  boot: Omit<WorkerBoot, 'processId' | 'wasmModule' | 'lockPort' | 'flowBuffer'>;
   wasmModule: WebAssembly.Module;
   /** Jobs each new worker runs before it takes traffic (fills its opcache). */
   warmup: PhpJob[];
@@ -23,6 +24,11 @@ export interface PoolOptions {
    * recycled (successor first), so one big request does not pin gigabytes for 1,500 requests.
    */
   maxWorkerMemoryGrowth?: number;
+  /**
+   * A client that takes none of a response for this long, while PHP waits for it to make room, is
+   * given up on (nginx's send_timeout): the response is cut and PHP sees an aborted connection.
+   */
+  sendTimeoutMs?: number;
   /** Starts one worker thread (tests pass fake workers to check the pool's policies). */
   startWorker?: (boot: WorkerBoot, transferList: MessagePort[]) => PoolWorker;
 }
@@ -63,11 +69,22 @@ export interface PhpResponse {
   /** The whole body, when PHP had finished before its first bytes were sent (small pages). */
   whole?: Buffer;
   workerId: number;
+  /** The client is gone: PHP's next output fails as an aborted connection (unless ignore_user_abort). */
+  abort(): void;
 }
 
 type Waiter = { resolve(response: PhpResponse): void; reject(error: Error): void };
 type Pending = Waiter & { job: PhpJob; body: WorkerBody; timer?: NodeJS.Timeout; queuedAt: number; detach?: () => void };
-type Active = Waiter & { id: number; stream?: Readable; timer: NodeJS.Timeout; internal: boolean };
+type Active = Waiter & {
+  id: number;
+  stream?: Readable;
+  timer: NodeJS.Timeout;
+  internal: boolean;
+  startedAt: number;
+  /** Bytes of the response handed to the stream, and the send-timeout timer while it is full. */
+  pushed: number;
+  stalled?: NodeJS.Timeout;
+};
 
 interface Slot {
   id: number;
@@ -80,6 +97,7 @@ interface Slot {
   /** Why it is being recycled, once it is. */
   retireReason: 'recycled' | 'memory';
   worker: PoolWorker;
+  flow: OutputFlowControl;
   state: 'booting' | 'idle' | 'busy' | 'gone';
   requests: number;
   active?: Active;
@@ -96,6 +114,8 @@ interface Slot {
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 /** Requests a retiring worker may still take while its replacement boots. */
 const RETIRE_GRACE = 200;
+/** Response bytes the main thread holds for a slow client before PHP has to wait (plus the worker's window). */
+const OUTPUT_HIGH_WATER = 256 * 1024;
 /** How long an answer for a stopped worker's request waits for the worker to end (see kill). */
 const TERMINATE_WAIT_MS = 250;
 /** php.wasm leaks two descriptors a request and aborts at request 2046: no worker ever gets near it. */
@@ -210,7 +230,9 @@ export class WorkerPool {
     slot.booted = new Promise<void>((resolve) => { booted = resolve; });
     slot.ready = (async () => {
       const lockPort = await this.locks.portForWorker();
-      const boot: WorkerBoot = { ...this.options.boot, processId: id, wasmModule: this.options.wasmModule, lockPort };
+      const flowBuffer = createFlowBuffer();
+      slot.flow = new OutputFlowControl(flowBuffer);
+      const boot: WorkerBoot = { ...this.options.boot, processId: id, wasmModule: this.options.wasmModule, lockPort, flowBuffer };
       slot.worker = (this.options.startWorker ?? startThread)(boot, [lockPort]);
       await new Promise<void>((resolve, reject) => {
         slot.worker.on('message', (message: FromWorker) => {
@@ -291,7 +313,8 @@ export class WorkerPool {
     const id = nextJobId++;
     slot.state = 'busy';
     const timer = setTimeout(() => this.onTimeout(slot, id), this.options.requestTimeoutMs);
-    slot.active = { id, resolve: pending.resolve, reject: pending.reject, timer, internal };
+    slot.active = { id, resolve: pending.resolve, reject: pending.reject, timer, internal, startedAt: Date.now(), pushed: 0 };
+    slot.flow.reset();
     const message: ToWorker = { type: 'run', id, job: pending.job, body: pending.body };
     slot.worker.postMessage(message);
   }
@@ -301,22 +324,25 @@ export class WorkerPool {
     if (!active || !('id' in message) || message.id !== active.id) return;
     switch (message.type) {
       case 'head':
-        active.stream = new Readable({ read() {} });
-        if (message.data) active.stream.push(toBuffer(message.data));
+        active.stream = new Readable({ highWaterMark: OUTPUT_HIGH_WATER, read: () => this.passedOn(slot, active) });
+        // Destroyed before PHP finished (the client left, or stopped reading): PHP sees an aborted connection.
+        active.stream.once('close', () => { if (slot.active === active) slot.flow.abort(); });
+        if (message.data) this.push(slot, active, message.data);
         active.resolve({
           status: message.status,
           headers: message.headers,
           body: active.stream,
           whole: message.end ? (message.data ? toBuffer(message.data) : Buffer.alloc(0)) : undefined,
           workerId: slot.id,
+          abort: () => { if (slot.active === active) slot.flow.abort(); },
         });
         if (message.end) this.finish(slot, active, message.end);
         return;
       case 'chunk':
-        active.stream?.push(toBuffer(message.data));
+        this.push(slot, active, message.data);
         return;
       case 'end':
-        if (message.data) active.stream?.push(toBuffer(message.data));
+        if (message.data) this.push(slot, active, message.data);
         this.finish(slot, active, message);
         return;
       case 'failed':
@@ -327,8 +353,37 @@ export class WorkerPool {
     }
   }
 
+  private push(slot: Slot, active: Active, data: Uint8Array): void {
+    active.pushed += data.byteLength;
+    active.stream!.push(toBuffer(data));
+    this.passedOn(slot, active);
+  }
+
+  /**
+   * Tells the worker how much of the response left the stream for the client (credit for more).
+   * While the stream stays full, the client is not reading: past the send timeout it is given up on.
+   */
+  private passedOn(slot: Slot, active: Active): void {
+    const stream = active.stream;
+    if (!stream || slot.active !== active) return;
+    slot.flow.consumed(active.pushed - stream.readableLength);
+    const full = stream.readableLength >= stream.readableHighWaterMark;
+    if (!full) {
+      clearTimeout(active.stalled);
+      active.stalled = undefined;
+    } else if (!active.stalled && this.options.sendTimeoutMs) {
+      active.stalled = setTimeout(() => {
+        if (slot.active !== active) return;
+        this.options.log.warn({ worker: slot.id, sendTimeoutMs: this.options.sendTimeoutMs }, 'client took no data within the send timeout; response cut');
+        slot.flow.abort();
+        stream.destroy(new PoolError(504, 'client stopped reading'));
+      }, this.options.sendTimeoutMs);
+    }
+  }
+
   private finish(slot: Slot, active: Active, end: RunEnd): void {
     clearTimeout(active.timer);
+    clearTimeout(active.stalled);
     slot.memoryBytes = end.memoryBytes;
     if (end.errors.trim()) this.logPhpErrors(slot, end.errors);
     if (end.hitMemoryCeiling) this.options.log.warn({ worker: slot.id, memoryBytes: end.memoryBytes }, 'php script reached the memory ceiling (memory_limit cannot be raised past it)');
@@ -351,7 +406,14 @@ export class WorkerPool {
   }
 
   private onTimeout(slot: Slot, jobId: number): void {
-    if (slot.active?.id !== jobId) return;
+    const active = slot.active;
+    if (active?.id !== jobId) return;
+    // The limit is on PHP's own running time: time it spent blocked on a slow client does not count.
+    const left = active.startedAt + this.options.requestTimeoutMs + slot.flow.blockedMs() - Date.now();
+    if (left > 0) {
+      active.timer = setTimeout(() => this.onTimeout(slot, jobId), left);
+      return;
+    }
     this.options.log.warn({ worker: slot.id, timeoutMs: this.options.requestTimeoutMs }, 'request timed out; terminating worker');
     void this.replace(slot, new PoolError(504, `script ran longer than ${this.options.requestTimeoutMs / 1000} s`), 'timeout');
   }
@@ -360,6 +422,7 @@ export class WorkerPool {
     const active = slot.active;
     if (!active) return undefined;
     clearTimeout(active.timer);
+    clearTimeout(active.stalled);
     slot.active = undefined;
     return active;
   }
