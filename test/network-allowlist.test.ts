@@ -90,12 +90,15 @@ t.test('blank entries allow nothing', async (t) => {
   t.notOk(allowed('example.com', 80, ['', ' ']));
 });
 
+const KEY = 'a'.repeat(64);
+
 /** Hands an upgrade to the relay as its WebSocket clients would, and reports whether the relay saw it. */
-function upgrade(allow: string[], url: string): { reached: string[]; destroyed: boolean } {
+function upgrade(allow: string[], path: string, key: string | null = KEY): { reached: string[]; destroyed: boolean } {
+  const url = key === null ? path : `${path}${path.includes('?') ? '&' : '?'}key=${key}`;
   const relay = createServer();
   const reached: string[] = [];
   relay.on('upgrade', (req: IncomingMessage) => reached.push(req.url ?? ''));
-  restrictNetwork(relay, allow);
+  restrictNetwork(relay, allow, KEY);
   const socket = new PassThrough();
   relay.emit('upgrade', { url } as IncomingMessage, socket, Buffer.alloc(0));
   return { reached, destroyed: socket.destroyed };
@@ -106,7 +109,7 @@ t.test('restrictNetwork gates the relay by the same rules', async (t) => {
   t.same(denied.reached, [], 'nothing reaches the relay with no allowlist');
   t.ok(denied.destroyed, 'the connection is closed');
   const ok = upgrade(['example.com:443'], '/?host=example.com&port=443');
-  t.same(ok.reached, ['/?host=example.com&port=443'], 'an allowed destination reaches the relay');
+  t.same(ok.reached, [`/?host=example.com&port=443&key=${KEY}`], 'an allowed destination reaches the relay');
   t.notOk(ok.destroyed);
   const wrongPort = upgrade(['example.com:443'], '/?host=example.com&port=22');
   t.same(wrongPort.reached, []);
@@ -114,7 +117,17 @@ t.test('restrictNetwork gates the relay by the same rules', async (t) => {
   const noQuery = upgrade(['example.com'], '/');
   t.same(noQuery.reached, [], 'no destination given: refused');
   const star = upgrade(['*'], '/?host=anything.example&port=1');
-  t.same(star.reached, ['/?host=anything.example&port=1']);
+  t.same(star.reached, [`/?host=anything.example&port=1&key=${KEY}`]);
+});
+
+t.test('only the instance itself can use its relay: without its key nothing passes, even with `*`', async (t) => {
+  for (const allow of [['*'], ['example.com']]) {
+    const missing = upgrade(allow, '/?host=example.com&port=443', null);
+    t.same(missing.reached, [], `no key (${allow})`);
+    t.ok(missing.destroyed);
+    t.same(upgrade(allow, '/?host=example.com&port=443', 'b'.repeat(64)).reached, [], `wrong key (${allow})`);
+    t.same(upgrade(allow, '/?host=example.com&port=443', 'a').reached, [], `a prefix of the key (${allow})`);
+  }
 });
 
 t.test("'localhost[:port]' matches the loopback address php.wasm resolved it to", async (t) => {

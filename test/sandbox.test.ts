@@ -124,10 +124,13 @@ t.test('no network by default: HTTP and sockets to a local server never reach it
   t.teardown(() => server.close());
 
   t.equal(await sandbox(server, { what: 'http', url: `http://127.0.0.1:${target.port}/` }), false, 'file_get_contents(http://127.0.0.1:PORT/) fails');
-  // php.wasm connects lazily, so fsockopen() itself returns a handle even for a closed port; what
-  // matters is that nothing comes back and nothing arrives.
   const socket = await sandbox(server, { what: 'socket', host: '127.0.0.1', port: String(target.port) });
-  t.ok(socket === false || socket === '', `fsockopen gets no connection (read: ${JSON.stringify(socket)})`);
+  t.equal(socket, false, 'fsockopen() fails');
+  const refused = await sandbox(server, { what: 'connect', host: '127.0.0.1', port: String(target.port) }) as { connected: boolean; errstr: string };
+  t.equal(refused.connected, false, 'as a refused connection: false');
+  t.match(refused.errstr, /refused/i, `with "Connection refused" (${refused.errstr})`);
+  const byName = await sandbox(server, { what: 'connect', host: 'example.com', port: '443' }) as { connected: boolean; errstr: string };
+  t.same([byName.connected, /refused/i.test(byName.errstr)], [false, true], 'a name too, without a lookup');
   t.equal(await sandbox(server, { what: 'http', url: `http://localhost:${target.port}/` }), false, 'nor by name');
   t.equal(target.connections(), 0, 'the local server saw no connection at all');
 });
@@ -143,7 +146,7 @@ t.test('allowNetwork opens exactly the listed host:port', async (t) => {
   t.equal(allowed.requests(), 2, 'the allowed server got both requests');
   t.equal(await sandbox(server, { what: 'http', url: `http://127.0.0.1:${other.port}/` }), false, 'another port stays blocked');
   const socket = await sandbox(server, { what: 'socket', host: '127.0.0.1', port: String(other.port) });
-  t.ok(socket === false || socket === '', 'fsockopen to another port gets nothing');
+  t.equal(socket, false, 'fsockopen to another port fails');
   t.equal(other.connections(), 0, 'the other server saw no connection');
 });
 

@@ -2,7 +2,7 @@ import { createNodeFsMountHandler, loadNodeRuntime } from '@php-wasm/node';
 import { PHP, __private__dont__use, type FileLockManager } from '@php-wasm/universal';
 import { GUEST_DOCROOT } from '../paths.js';
 import type { WorkerBoot } from './messages.js';
-import { restrictNetwork } from '../sandbox/network.js';
+import { connectErrorsAsErrno, guardNetwork } from '../sandbox/network.js';
 import { mountReadOnly } from '../sandbox/read-only-mount.js';
 import { refuseSubprocesses } from '../sandbox/no-subprocesses.js';
 import { refuseHostSymlinks } from '../sandbox/no-host-symlinks.js';
@@ -46,7 +46,7 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
       ENV: { ...Object.fromEntries(EMSCRIPTEN_DEFAULT_ENV.map((name) => [name, undefined])), ...boot.env },
       // Instantiate the module compiled once in the main thread instead of compiling 23 MB per worker.
       instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
-        WebAssembly.instantiate(boot.wasmModule, ceiling.gate(imports)).then((instance) => receive(instance, boot.wasmModule));
+        WebAssembly.instantiate(boot.wasmModule, connectErrorsAsErrno(ceiling.gate(imports))).then((instance) => receive(instance, boot.wasmModule));
         return {};
       },
     } as Record<string, unknown>,
@@ -55,7 +55,7 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
   const runtime = (php as unknown as Record<symbol, Runtime>)[__private__dont__use];
 
 
-  restrictNetwork(runtime.outboundNetworkProxyServer, boot.allowNetwork);
+  guardNetwork(runtime, boot.allowNetwork);
 
   await php.setSpawnHandler(refuseSubprocesses);
   refuseHostSymlinks(runtime);
@@ -92,5 +92,7 @@ export interface Runtime {
   HEAPU8: Uint8Array;
   ENV: Record<string, string | undefined>;
   outboundNetworkProxyServer: import('node:http').Server;
+  /** Emscripten's WebSocket settings (the relay URL php.wasm connects to). */
+  websocket: unknown;
   FS: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- Emscripten's FS has no types here
 }

@@ -18,6 +18,11 @@ const port = parentPort!;
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 const gate = new OutputGate(boot.flowBuffer);
 
+// php.wasm's network relay runs in this thread and calls process.exit() on a frame it does not
+// know, which ends the worker: a frame on a socket is never a reason to stop. (Nothing else here
+// exits that way: the instance's own exit() goes through bootPhp's quit hook.)
+process.exit = (() => undefined) as typeof process.exit;
+
 type Instance = Awaited<ReturnType<typeof bootPhp>>;
 
 async function main(): Promise<void> {

@@ -1,23 +1,90 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Runtime } from '../pool/php-instance.js';
+
+const ECONNREFUSED = 14; // Emscripten's errno for "connection refused"
+const KEY_PARAM = 'key';
 
 /**
  * php.wasm reaches the network through a WebSocket relay on 127.0.0.1 that would connect anywhere
- * (an SSRF hole). Every relay connection passes through this gate; with no allowlist nothing passes.
+ * for anyone (an SSRF hole, and any local user could proxy through it). Here:
+ * - only this instance can use its relay: its WebSocket URL carries a random key the relay checks;
+ * - a destination outside the allowlist is refused inside PHP's connect(), as a closed port would
+ *   refuse it (fsockopen() returns false, "Connection refused"), instead of a socket that never
+ *   delivers anything; the relay checks the destination again, in case a connection gets past that.
  * The relay keeps listening so its port cannot be taken over by another local process.
  */
-export function restrictNetwork(relay: Server, allow: readonly string[]): void {
-  if (allow.includes('*')) return;
+export function guardNetwork(runtime: Runtime, allow: readonly string[]): void {
+  const key = randomBytes(32).toString('hex');
+  const websocket = runtime.websocket as { url: (...args: unknown[]) => string };
+  const relayUrl = websocket.url;
+  websocket.url = (...args: unknown[]) => `${relayUrl(...args)}&${KEY_PARAM}=${key}`;
+  restrictNetwork(runtime.outboundNetworkProxyServer, allow, key);
+  refuseInGuest(runtime, allow);
+}
+
+/** Gates the relay's upgrades: the instance's key, and (unless `*`) an allowed destination. */
+export function restrictNetwork(relay: Server, allow: readonly string[], key: string): void {
+  const expected = Buffer.from(key);
   const upgradeListeners = relay.listeners('upgrade') as Array<(req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
   relay.removeAllListeners('upgrade');
   relay.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const query = new URL(req.url ?? '/', 'ws://relay').searchParams;
-    if (!isAllowedDestination(query.get('host') ?? '', Number(query.get('port')), allow)) {
+    const given = Buffer.from(query.get(KEY_PARAM) ?? '');
+    const keyed = given.length === expected.length && timingSafeEqual(given, expected);
+    if (!keyed || !isAllowedDestination(query.get('host') ?? '', Number(query.get('port')), allow)) {
       socket.destroy();
       return;
     }
     for (const listener of upgradeListeners) listener.call(relay, req, socket, head);
   });
+}
+
+/**
+ * Emscripten's socket layer creates a "peer" for every outgoing connection; refusing there makes
+ * connect() fail with ECONNREFUSED. Its operations object is reachable only through a socket's
+ * node, so it is patched when the first socket is created.
+ */
+function refuseInGuest(runtime: Runtime, allow: readonly string[]): void {
+  const { FS } = runtime;
+  if (allow.includes('*')) return;
+  const createNode = FS.createNode.bind(FS);
+  const patched = new WeakSet<object>();
+  FS.createNode = (...args: unknown[]) => {
+    const node = createNode(...args);
+    const ops = node?.mount?.type?.websocket_sock_ops as { createPeer: (sock: unknown, addr: unknown, port: unknown) => unknown } | undefined;
+    if (ops && !patched.has(ops)) {
+      patched.add(ops);
+      const createPeer = ops.createPeer;
+      ops.createPeer = (sock: unknown, addr: unknown, port: unknown) => {
+        // An object is a connection accepted by a listening socket, not one PHP makes.
+        if (typeof addr === 'string' && !isAllowedDestination(addr, Number(port), allow)) throw new FS.ErrnoError(ECONNREFUSED);
+        return createPeer(sock, addr, port);
+      };
+    }
+    return node;
+  };
+}
+
+/**
+ * php.wasm's connect() import lets an error from the socket layer escape into wasm (a crash):
+ * turned into the negative errno Emscripten's other syscalls return.
+ */
+export function connectErrorsAsErrno(imports: WebAssembly.Imports): WebAssembly.Imports {
+  const env = imports.env as Record<string, WebAssembly.ImportValue>;
+  const connect = env.__syscall_connect as ((...args: number[]) => number) | undefined;
+  if (!connect) return imports;
+  const safeConnect = (...args: number[]) => {
+    try {
+      return connect(...args);
+    } catch (error) {
+      const errno = (error as { name?: string; errno?: number })?.errno;
+      if ((error as { name?: string })?.name === 'ErrnoError' && typeof errno === 'number') return -errno;
+      throw error;
+    }
+  };
+  return { ...imports, env: { ...env, __syscall_connect: safeConnect } };
 }
 
 /**
