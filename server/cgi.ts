@@ -50,8 +50,12 @@ export interface PhpJob {
   server: Record<string, string>;
 }
 
+/** A header value that would end a line or a C string inside PHP; Node's parser refuses them, and so does this. */
+const UNSAFE_IN_VALUE = /[\0\r\n]/;
+
 export function toCgi(request: CgiRequest, target: ScriptTarget, context: CgiContext): PhpJob {
-  const header = (name: string) => request.headers[name];
+  const headers = safeHeaders(request.headers);
+  const header = (name: string) => headers[name];
   // The entry the nearest (trusted) proxy added is the last one; earlier ones may be the client's
   // own, passed through by a proxy that appends (as Fastify reads them too).
   const proxied = (name: string) => header(name)?.at(-1)?.split(',').at(-1)?.trim() || undefined;
@@ -96,7 +100,7 @@ export function toCgi(request: CgiRequest, target: ScriptTarget, context: CgiCon
   const contentType = header('content-type')?.[0];
   if (contentType) server.CONTENT_TYPE = contentType;
 
-  for (const [name, values] of Object.entries(request.headers)) {
+  for (const [name, values] of Object.entries(headers)) {
     if (!values || name === 'content-type' || name === 'content-length') continue;
     // httpoxy: a client's "Proxy:" header must never become HTTP_PROXY (read as an outbound proxy).
     if (name === 'proxy') continue;
@@ -106,18 +110,28 @@ export function toCgi(request: CgiRequest, target: ScriptTarget, context: CgiCon
   }
   server.HTTP_HOST = host;
 
-  const headers: Record<string, string> = { host };
-  if (server.HTTP_COOKIE) headers.cookie = server.HTTP_COOKIE;
-  if (contentType) headers['content-type'] = contentType;
+  const phpHeaders: Record<string, string> = { host };
+  if (server.HTTP_COOKIE) phpHeaders.cookie = server.HTTP_COOKIE;
+  if (contentType) phpHeaders['content-type'] = contentType;
 
   return {
     scriptPath: server.SCRIPT_FILENAME,
     relativeUri: request.rawUrl,
     method: request.method,
     protocol: scheme,
-    headers,
+    headers: phpHeaders,
     server,
   };
+}
+
+/** The request's headers without values PHP must never see (see UNSAFE_IN_VALUE); no prototype. */
+function safeHeaders(headers: CgiRequest['headers']): Record<string, string[] | undefined> {
+  const safe: Record<string, string[] | undefined> = Object.create(null);
+  for (const [name, values] of Object.entries(headers)) {
+    const kept = values?.filter((value) => !UNSAFE_IN_VALUE.test(value));
+    if (kept?.length) safe[name] = kept;
+  }
+  return safe;
 }
 
 function hostWithPort(address: string, port: number): string {

@@ -375,3 +375,11 @@ t.test('parsePhpHead: php.wasm head JSON into a record with no prototype', async
   t.same(parsePhpHead('not json'), { status: 200, headers: Object.create(null) });
   t.equal(parsePhpHead('{"headers":[]}').status, 200, 'no status: 200');
 });
+
+t.test('header values with CR, LF or NUL never reach PHP (found by the fuzz test)', async (t) => {
+  const job = toCgi(request({ headers: { host: ['evil\r\nx'], 'x-a': ['ok', 'bad\nvalue'], 'x-b': ['nul\0'], cookie: ['a=1'] } }), script, context);
+  t.equal(job.server.HTTP_X_A, 'ok', 'the clean value of a header stays');
+  t.notOk('HTTP_X_B' in job.server, 'a header with nothing clean left is gone');
+  t.equal(job.server.HTTP_HOST, '192.0.2.1:3000', 'a Host that would break a line falls back to the local address');
+  t.notMatch(JSON.stringify(job), /\\r|\\n|\\u0000/);
+});
