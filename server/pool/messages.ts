@@ -44,6 +44,8 @@ export interface RunEnd {
 export type FromWorker =
   | { type: 'ready'; bootMs: number; memoryBytes: number }
   | { type: 'boot-failed'; error: string }
+  /** Something the sandbox refused that the operator should hear of (logged as a warning). */
+  | { type: 'notice'; message: string; detail: Record<string, unknown> }
   /** The head, with the first body bytes and, for a response already complete, its end. */
   | { type: 'head'; id: number; status: number; headers: Record<string, string[]>; data?: Uint8Array; end?: RunEnd }
   | { type: 'chunk'; id: number; data: Uint8Array }

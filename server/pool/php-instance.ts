@@ -12,6 +12,7 @@ import { readOnlyInternals } from '../sandbox/read-only-internals.js';
 import { limitTmp, type TmpArea } from '../sandbox/tmp-area.js';
 import { memoryCeiling, type MemoryCeiling } from '../sandbox/memory-ceiling.js';
 import { capturePhpOutput, type PhpOutput } from './php-output.js';
+import { sqliteRollbackOnly } from '../sandbox/sqlite-rollback-only.js';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
 const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG', '_'];
@@ -28,7 +29,12 @@ const GUEST_TMP = '/tmp';
  * runs out): runStream reports it as an ordinary exit code, yet the request never shut down and the
  * instance is left half-way (its next response comes back empty), so the caller must discard it.
  */
-export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager, onExit: (code: number) => void = () => {}): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput }> {
+export async function bootPhp(
+  boot: WorkerBoot,
+  fileLockManager: FileLockManager,
+  onExit: (code: number) => void = () => {},
+  notify: (message: string, detail: Record<string, unknown>) => void = () => {},
+): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput }> {
   const ceiling = memoryCeiling();
   const runtimeId = await loadNodeRuntime(boot.phpVersion, {
     fileLockManager,
@@ -61,6 +67,7 @@ export async function bootPhp(boot: WorkerBoot, fileLockManager: FileLockManager
   refuseHostSymlinks(runtime);
   freshHostLookups(runtime);
   enforceHostFileModes(runtime, process.umask());
+  sqliteRollbackOnly(runtime, (path) => notify('SQLite WAL refused: php.wasm workers cannot share its memory index; the database stays in a rollback journal', { path }));
   await php.mount(GUEST_DOCROOT, createNodeFsMountHandler(boot.docroot));
   for (const mount of boot.mounts) {
     php.mkdir(mount.guest);

@@ -240,6 +240,8 @@ export class WorkerPool {
             this.options.log.debug({ worker: id, bootMs: message.bootMs }, 'php worker booted');
             slot.memoryBytes = message.memoryBytes;
             resolve();
+          } else if (message.type === 'notice') {
+            this.options.log.warn({ worker: id, ...message.detail }, message.message);
           } else if (message.type === 'boot-failed') {
             reject(new Error(`php worker ${id} failed to boot: ${message.error}`));
           } else {

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   try {
     const sharedLocks = await consumeAPISync<FileLockManager>(boot.lockPort);
     const lockManager = new SplitLockManager(sharedLocks, [boot.docroot, ...boot.mounts.map((m) => m.host)]);
-    instance = await bootPhp(boot, lockManager, (code) => { exitedWith = code; });
+    instance = await bootPhp(boot, lockManager, (code) => { exitedWith = code; }, (message, detail) => send({ type: 'notice', message, detail }));
   } catch (error) {
     send({ type: 'boot-failed', error: String((error as Error)?.stack ?? error) });
     return;
