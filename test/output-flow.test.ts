@@ -70,3 +70,12 @@ t.test('a client that leaves mid-response: the script stops at its next output, 
   const lines = server.logs.filter((line) => line.msg === 'request' && String(line.path).startsWith('/stream-progress.php'));
   t.ok(lines.every((line) => line.status === 499), 'logged as 499');
 });
+
+t.test('one echo larger than the window goes out whole (it is sent in pieces as the client takes them)', async (t) => {
+  const data = tempDir(t, 'pws-flow-');
+  const server = await startTestServer({ workers: 1, mounts: [{ host: data, guest: '/data', readOnly: false }] });
+  t.teardown(() => server.close());
+  const response = await fetch(`${server.url}/stream-progress.php?id=one&chunks=1&kb=${8 * 1024}`, { signal: AbortSignal.timeout(30_000) });
+  t.equal(response.status, 200);
+  t.equal((await response.arrayBuffer()).byteLength, 8 * MB, 'all 8 MB of a single echo');
+});

@@ -40,12 +40,17 @@ export class ResponseSink {
    * is dropped and reported as written, since php.wasm's write loop would retry a failed write forever.
    */
   write(bytes: Uint8Array): boolean {
-    if (!this.gate.aborted) {
-      this.pending.push(bytes.slice());
-      this.pendingBytes += bytes.length;
+    // One write can be the whole of a huge echo: it goes out in pieces, each waiting for room, or
+    // one piece larger than the window would wait for credit that can never come.
+    for (let at = 0; at < bytes.length && !this.gate.aborted; at += FLUSH_BYTES) {
+      const piece = bytes.subarray(at, at + FLUSH_BYTES);
+      this.pending.push(piece.slice());
+      this.pendingBytes += piece.length;
       if (this.pendingBytes >= FLUSH_BYTES) this.flush();
-      else this.flushSoon();
-      if (!this.gate.aborted) return true;
+    }
+    if (!this.gate.aborted) {
+      if (this.pendingBytes) this.flushSoon();
+      return true;
     }
     if (this.abortReported) return true;
     this.abortReported = true;
