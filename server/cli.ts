@@ -12,7 +12,8 @@ import { requireDirectory, validateSettings } from './config/validate.js';
 import { createLogger } from './logger.js';
 import { startServer, type RunningServer } from './server.js';
 import { SERVER_SOFTWARE } from './version.js';
-import { loadWordPressConfig, startWordPress } from './wordpress/start.js';
+import { loadWordPressConfig, startWordPress, wordpressServerConfig, WORDPRESS_RELOADABLE } from './wordpress/start.js';
+import type { ServerConfig } from './config/types.js';
 import { WORDPRESS_OPTIONS } from './wordpress/options.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -23,14 +24,20 @@ async function main(argv: string[]): Promise<number> {
       const { config, help } = loadWordPressConfig(args, process.env, process.cwd());
       if (help) return printHelp([...OPTIONS, ...WORDPRESS_OPTIONS], 'wordpress ');
       validateSettings(config);
-      return await serveUntilSignal(config.logLevel, (log) => startWordPress(config, log));
+      const reload = async (server: RunningServer) => {
+        const next = loadWordPressConfig(args, process.env, process.cwd()).config;
+        validateSettings(next);
+        return server.reload(wordpressServerConfig(next), WORDPRESS_RELOADABLE);
+      };
+      return await serveUntilSignal(config.logLevel, (log) => startWordPress(config, log), reload);
     }
     const { config, help, positionals } = loadConfig({ argv: args, env: process.env, cwd: process.cwd() });
     if (help) return printHelp(OPTIONS);
     if (positionals.length) throw new ConfigError('command', 'must be "wordpress", "serve" or none', positionals[0], 'command line');
     requireDirectory(config.docroot, 'docroot');
     validateSettings(config);
-    return await serveUntilSignal(config.logLevel, (log) => startServer(config, log));
+    const reload = (server: RunningServer) => server.reload(validated(loadConfig({ argv: args, env: process.env, cwd: process.cwd() }).config));
+    return await serveUntilSignal(config.logLevel, (log) => startServer(config, log), reload);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`php-wasm-server: ${error.message}\n`);
@@ -40,12 +47,38 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Serves until SIGTERM/SIGINT, then stops accepting, lets requests finish and exits 0. */
-async function serveUntilSignal(logLevel: string, start: (log: Logger) => Promise<RunningServer>): Promise<number> {
+/**
+ * Serves until SIGTERM/SIGINT, then stops accepting, lets requests finish and exits 0. SIGHUP
+ * re-reads the configuration (--config file, config/php.ini) and reloads it; a configuration that
+ * does not load is logged and the running one stays.
+ */
+async function serveUntilSignal(logLevel: string, start: (log: Logger) => Promise<RunningServer>, reload: (server: RunningServer) => Promise<unknown>): Promise<number> {
   const log = createLogger(logLevel);
   const server = await start(log);
+  let reloading: Promise<void> | undefined;
+  let again = false;
+  const onHangUp = () => {
+    if (reloading) {
+      again = true; // one more pass once this one ends, so the last change is the one that counts
+      return;
+    }
+    log.info({ signal: 'SIGHUP' }, 'reloading the configuration');
+    // Loading can throw at once (a file that does not parse): inside the promise, it is refused like the rest.
+    reloading = Promise.resolve().then(() => reload(server)).then(
+      () => undefined,
+      (error) => log.error({ err: error, reason: error instanceof ConfigError ? error.message : undefined }, 'reload refused; the running configuration stays'),
+    ).finally(() => {
+      reloading = undefined;
+      if (again) {
+        again = false;
+        onHangUp();
+      }
+    });
+  };
+  process.on('SIGHUP', onHangUp);
   return new Promise((resolve) => {
     const stop = (signal: string) => {
+      process.off('SIGHUP', onHangUp);
       log.info({ signal }, 'shutting down');
       server.close().then(() => resolve(0), (error) => {
         log.error({ err: error }, 'unclean shutdown');
@@ -55,6 +88,13 @@ async function serveUntilSignal(logLevel: string, start: (log: Logger) => Promis
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** A loaded configuration that passed the checks that need the filesystem. */
+function validated<T extends ServerConfig>(config: T): T {
+  requireDirectory(config.docroot, 'docroot');
+  validateSettings(config);
+  return config;
 }
 
 function printHelp(options: readonly OptionSpec[], command = ''): number {

@@ -7,7 +7,8 @@ import { localPhpJob } from './local-job.js';
 import type { ServerConfig } from './config/types.js';
 import { createDocrootView } from './docroot-view.js';
 import { buildPhpIni, buildPrepend, GUEST_PREPEND, GUEST_SESSION_DIR, memoryCeilingBytes } from './php-ini.js';
-import { WorkerPool } from './pool/pool.js';
+import { WorkerPool, type ReloadableSettings } from './pool/pool.js';
+import { planReload, type ReloadPlan } from './reload-plan.js';
 import { compilePhpModule } from './pool/wasm-module.js';
 import { connectableHost } from './host-address.js';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +24,11 @@ export interface RunningServer {
   adminUrl?: string;
   port: number;
   close(): Promise<void>;
+  /**
+   * Applies a new configuration (SIGHUP): reloadable settings take effect as workers are replaced one
+   * at a time; the others keep their running values until a restart (see reload-plan.ts).
+   */
+  reload(next: ServerConfig, alsoReloadable?: readonly string[]): Promise<ReloadPlan>;
   /** Runs before shutdown starts (timers and other background work stop first). */
   onClose(stop: () => void): void;
 }
@@ -40,27 +46,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const admin = metrics && await startAdmin({ host: config.adminHost, port: config.adminPort!, log, metrics, pool: () => poolForProbes, draining: () => draining });
   const pool = new WorkerPool({
     size: config.workers,
-    maxRequests: config.maxRequests,
-    queueLimit: config.queueLimit,
-    queueTimeoutMs: config.queueTimeout * 1000,
-    requestTimeoutMs: config.requestTimeout * 1000,
     wasmModule: await compilePhpModule(config.php),
-    boot: {
-      phpVersion: config.php,
-      docroot: config.docroot,
-      mounts: [...config.mounts, { host: sessionDir.path, guest: GUEST_SESSION_DIR, readOnly: false }],
-      env: config.env,
-      phpIni: buildPhpIni(config),
-      files: { [GUEST_PREPEND]: buildPrepend(config) },
-      allowNetwork: config.allowNetwork,
-      tmpSize: config.tmpSize,
-      memoryCeiling: memoryCeilingBytes(config),
-    },
-    warmup: warmupJobs(config),
     log,
     observer: metrics,
-    maxWorkerMemoryGrowth: config.maxWorkerMemory,
-    sendTimeoutMs: config.sendTimeout * 1000,
+    ...workerSettings(config, sessionDir.path),
   });
   poolForProbes = pool;
   try {
@@ -89,7 +78,42 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     await admin?.close();
     sessionDir.dispose();
   })());
-  return { app, pool, url, adminUrl, port, close, onClose: (stop) => stoppers.push(stop) };
+  let running = config;
+  const reload = async (next: ServerConfig, alsoReloadable: readonly string[] = []): Promise<ReloadPlan> => {
+    const plan = planReload(running, next, alsoReloadable);
+    if (plan.needRestart.length) log.warn({ settings: plan.needRestart }, 'reload: these settings need a restart; they keep their running values');
+    running = plan.config;
+    log.level = running.logLevel;
+    log.info({ settings: plan.applied }, 'reload: replacing workers one at a time');
+    await pool.reconfigure(workerSettings(running, sessionDir.path));
+    log.info({ settings: plan.applied }, 'reload done');
+    return plan;
+  };
+  return { app, pool, url, adminUrl, port, close, reload, onClose: (stop) => stoppers.push(stop) };
+}
+
+/** What the workers are started with and the pool's limits: everything a reload can change. */
+function workerSettings(config: ServerConfig, sessionDir: string): ReloadableSettings {
+  return {
+    maxRequests: config.maxRequests,
+    queueLimit: config.queueLimit,
+    queueTimeoutMs: config.queueTimeout * 1000,
+    requestTimeoutMs: config.requestTimeout * 1000,
+    boot: {
+      phpVersion: config.php,
+      docroot: config.docroot,
+      mounts: [...config.mounts, { host: sessionDir, guest: GUEST_SESSION_DIR, readOnly: false }],
+      env: config.env,
+      phpIni: buildPhpIni(config),
+      files: { [GUEST_PREPEND]: buildPrepend(config) },
+      allowNetwork: config.allowNetwork,
+      tmpSize: config.tmpSize,
+      memoryCeiling: memoryCeilingBytes(config),
+    },
+    warmup: warmupJobs(config),
+    maxWorkerMemoryGrowth: config.maxWorkerMemory,
+    sendTimeoutMs: config.sendTimeout * 1000,
+  };
 }
 
 /** Warm-up requests as a local visitor would send them, so each worker compiles the hot code first. */

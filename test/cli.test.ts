@@ -1,7 +1,6 @@
 /**
  * The `php-wasm-server` command as users and scripts run it: a real child process, real signals.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -9,46 +8,7 @@ import t from 'tap';
 import { projectRoot } from '../server/paths.js';
 import { FIXTURE_DOCROOT, tempDir } from './helpers/server.js';
 import { freePort } from './helpers/ports.js';
-
-const CLI = join(projectRoot, 'bin', 'php-wasm-server.js');
-
-interface Run {
-  child: ChildProcessWithoutNullStreams;
-  lines: Array<Record<string, unknown>>;
-  stderr: () => string;
-  exit: Promise<number | null>;
-  /** Resolves with the URL once the server logs that it listens. */
-  listening: Promise<string>;
-}
-
-function run(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, cwd: projectRoot });
-  const lines: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  let buffer = '';
-  let onListening: (url: string) => void = () => {};
-  const listening = new Promise<string>((resolve) => { onListening = resolve; });
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk;
-    let nl;
-    while ((nl = buffer.indexOf('\n')) !== -1) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      try {
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        lines.push(entry);
-        if (entry.msg === 'listening') onListening(entry.url as string);
-      } catch {
-        lines.push({ raw: line });
-      }
-    }
-  });
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk; });
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  return { child, lines, stderr: () => stderr, exit, listening };
-}
-
+import { runCli as run } from './helpers/cli.js';
 
 t.test('bad settings: one line naming the key, exit code 2, nothing listens', async (t) => {
   const port = await freePort();

@@ -33,6 +33,9 @@ export interface PoolOptions {
   startWorker?: (boot: WorkerBoot, transferList: MessagePort[]) => PoolWorker;
 }
 
+/** What a reload may change (see reload-plan.ts). */
+export type ReloadableSettings = Pick<PoolOptions, 'boot' | 'warmup' | 'maxRequests' | 'queueLimit' | 'queueTimeoutMs' | 'requestTimeoutMs' | 'maxWorkerMemoryGrowth' | 'sendTimeoutMs'>;
+
 /** What the pool uses of a worker thread. */
 export interface PoolWorker {
   on(event: 'message', listener: (message: FromWorker) => void): unknown;
@@ -45,7 +48,7 @@ export interface PoolWorker {
 const startThread = (boot: WorkerBoot, transferList: MessagePort[]): PoolWorker => new Worker(WORKER_URL, { workerData: boot, transferList });
 
 /** Why a worker left: its quota was served, or it was ended (timeout, crash), or the pool closed. */
-export type WorkerExit = 'recycled' | 'memory' | 'timeout' | 'crashed' | 'failed-to-start' | 'closed';
+export type WorkerExit = 'recycled' | 'memory' | 'reload' | 'timeout' | 'crashed' | 'failed-to-start' | 'closed';
 
 export interface PoolObserver {
   workerStarted(): void;
@@ -95,7 +98,7 @@ interface Slot {
   /** Wasm memory once booted and warm: growth is measured from here. */
   warmMemoryBytes: number;
   /** Why it is being recycled, once it is. */
-  retireReason: 'recycled' | 'memory';
+  retireReason: 'recycled' | 'memory' | 'reload';
   worker: PoolWorker;
   flow: OutputFlowControl;
   state: 'booting' | 'idle' | 'busy' | 'gone';
@@ -137,7 +140,11 @@ export class WorkerPool {
   private warmTurn: Promise<void> = Promise.resolve();
   private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly options: PoolOptions) {}
+  private readonly options: PoolOptions;
+
+  constructor(options: PoolOptions) {
+    this.options = { ...options };
+  }
 
   /**
    * Resolves once every worker is instantiated and the first one is warm: the rest warm one after
@@ -308,7 +315,7 @@ export class WorkerPool {
     this.options.observer?.queueWait((performance.now() - pending.queuedAt) / 1000);
     slot.requests++;
     this.send(slot, pending, false);
-    if (slot.requests >= this.options.maxRequests && !slot.retiring) this.retire(slot);
+    if (slot.requests >= this.options.maxRequests && !slot.retiring) void this.retire(slot);
   }
 
   private send(slot: Slot, pending: Pending, internal: boolean): void {
@@ -396,7 +403,7 @@ export class WorkerPool {
     if (active.internal) return;
     const growth = slot.memoryBytes - slot.warmMemoryBytes;
     const limit = this.options.maxWorkerMemoryGrowth;
-    if (limit && growth > limit && !slot.retiring) this.retire(slot, 'memory');
+    if (limit && growth > limit && !slot.retiring) void this.retire(slot, 'memory');
     this.onIdle(slot);
   }
 
@@ -466,11 +473,12 @@ export class WorkerPool {
   }
 
   /** Recycling: boot and warm the successor first, so capacity never drops. */
-  private retire(slot: Slot, reason: Slot['retireReason'] = 'recycled'): void {
+  private retire(slot: Slot, reason: Slot['retireReason'] = 'recycled'): Promise<void> {
     slot.retiring = true;
     slot.retireReason = reason;
     this.options.log.info({ worker: slot.id, requests: slot.requests, reason, memoryBytes: slot.memoryBytes, warmMemoryBytes: slot.warmMemoryBytes }, 'recycling php worker');
-    this.spawn().ready.then(
+    const successor = this.spawn().ready;
+    successor.then(
       () => {
         slot.successorReady = true;
         if (slot.state === 'idle') void this.kill(slot, undefined, slot.retireReason);
@@ -482,9 +490,25 @@ export class WorkerPool {
         if (this.closing) return;
         if (slot.state === 'gone') return this.spawnWithBackoff();
         slot.retiring = false;
-        if (slot.requests >= HARD_REQUEST_LIMIT) setTimeout(() => { if (slot.state !== 'gone' && !slot.retiring) this.retire(slot); }, 1000).unref();
+        if (slot.requests >= HARD_REQUEST_LIMIT) setTimeout(() => { if (slot.state !== 'gone' && !slot.retiring) void this.retire(slot); }, 1000).unref();
       },
     );
+    return successor;
+  }
+
+  /**
+   * Takes new worker settings (a reload): workers started from now on use them, and every running
+   * worker is replaced, one at a time, each successor booted and warm before its predecessor leaves,
+   * so capacity never drops. Resolves when all are replaced; a successor that fails to start leaves
+   * its predecessor serving (and the error in the log).
+   */
+  async reconfigure(settings: ReloadableSettings): Promise<void> {
+    Object.assign(this.options, settings);
+    for (const slot of [...this.slots]) {
+      if (this.closing) return;
+      if (slot.state === 'gone' || !slot.started || slot.retiring) continue;
+      await this.retire(slot, 'reload').catch(() => undefined);
+    }
   }
 
   private async kill(slot: Slot, error = new PoolError(503, 'worker stopped', 1), reason: WorkerExit = this.closing ? 'closed' : 'failed-to-start'): Promise<void> {

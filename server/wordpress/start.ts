@@ -36,16 +36,24 @@ export function loadWordPressConfig(argv: string[], env: Record<string, string |
   return loaded;
 }
 
-/** Assembles WordPress on first run (an existing tree is served as is), serves it, installs if asked, runs cron. */
-export async function startWordPress(config: WordPressConfig, log: Logger): Promise<RunningServer> {
-  const { assembled } = await assembleWordPress(config.dir, { log });
-  if (!assembled) log.info({ dir: config.dir }, 'serving existing WordPress');
+/** The server settings a WordPress site runs with: its folder as docroot, and what runs before every script. */
+export function wordpressServerConfig(config: WordPressConfig): WordPressConfig {
   const prepend = [
     URL_REWRITE_FILTER,
     config.cronInterval > 0 ? NO_CRON_SPAWN_FILTER : '',
     siteUrlConstants(config.siteUrl),
   ].join('\n');
-  const server = await startServer({ ...config, docroot: config.dir, extraPrepend: prepend }, log);
+  return { ...config, docroot: config.dir, extraPrepend: prepend };
+}
+
+/** WordPress settings a reload applies (through the prepend, see wordpressServerConfig). */
+export const WORDPRESS_RELOADABLE = ['siteUrl'];
+
+/** Assembles WordPress on first run (an existing tree is served as is), serves it, installs if asked, runs cron. */
+export async function startWordPress(config: WordPressConfig, log: Logger): Promise<RunningServer> {
+  const { assembled } = await assembleWordPress(config.dir, { log });
+  if (!assembled) log.info({ dir: config.dir }, 'serving existing WordPress');
+  const server = await startServer(wordpressServerConfig(config), log);
   try {
     await installIfRequested(server, config, log);
   } catch (error) {

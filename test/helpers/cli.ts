@@ -1,0 +1,46 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
+import t from 'tap';
+import { projectRoot } from '../../server/paths.js';
+
+const CLI = join(projectRoot, 'bin', 'php-wasm-server.js');
+
+export interface Run {
+  child: ChildProcessWithoutNullStreams;
+  lines: Array<Record<string, unknown>>;
+  stderr: () => string;
+  exit: Promise<number | null>;
+  /** Resolves with the URL once the server logs that it listens. */
+  listening: Promise<string>;
+}
+
+/** The `php-wasm-server` command as a real child process; its JSON log lines are collected. */
+export function runCli(args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, cwd: projectRoot });
+  const lines: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  let buffer = '';
+  let onListening: (url: string) => void = () => {};
+  const listening = new Promise<string>((resolve) => { onListening = resolve; });
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk;
+    let nl;
+    while ((nl = buffer.indexOf('\n')) !== -1) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        lines.push(entry);
+        if (entry.msg === 'listening') onListening(entry.url as string);
+      } catch {
+        lines.push({ raw: line });
+      }
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk; });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  return { child, lines, stderr: () => stderr, exit, listening };
+}
+
+
