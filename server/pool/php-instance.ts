@@ -1,5 +1,6 @@
 import { createNodeFsMountHandler, loadNodeRuntime } from '@php-wasm/node';
-import { PHP, __private__dont__use, type FileLockManager } from '@php-wasm/universal';
+import { PHP, type FileLockManager } from '@php-wasm/universal';
+import { missingImports, missingInternals, runtimeOf, UnsupportedPhpWasmError } from '../php-wasm/internals.js';
 import { GUEST_DOCROOT } from '../paths.js';
 import type { WorkerBoot } from './messages.js';
 import { connectErrorsAsErrno, guardNetwork } from '../sandbox/network.js';
@@ -52,14 +53,17 @@ export async function bootPhp(
       ENV: { ...Object.fromEntries(EMSCRIPTEN_DEFAULT_ENV.map((name) => [name, undefined])), ...boot.env },
       // Instantiate the module compiled once in the main thread instead of compiling 23 MB per worker.
       instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
+        const missing = missingImports(imports);
+        if (missing.length) throw new UnsupportedPhpWasmError(missing);
         WebAssembly.instantiate(boot.wasmModule, connectErrorsAsErrno(ceiling.gate(imports))).then((instance) => receive(instance, boot.wasmModule));
         return {};
       },
     } as Record<string, unknown>,
   });
   const php = new PHP(runtimeId);
-  const runtime = (php as unknown as Record<symbol, Runtime>)[__private__dont__use];
-
+  const runtime = runtimeOf(php);
+  const missing = missingInternals(runtime);
+  if (missing.length) throw new UnsupportedPhpWasmError(missing);
 
   guardNetwork(runtime, boot.allowNetwork);
 
@@ -90,16 +94,5 @@ export async function bootPhp(
 
 /** Bytes of wasm linear memory the instance holds now (it only ever grows, until the worker ends). */
 export function wasmMemoryBytes(php: PHP): number {
-  return (php as unknown as Record<symbol, Runtime>)[__private__dont__use].HEAPU8.byteLength;
-}
-
-/** The parts of the Emscripten module this file touches. */
-export interface Runtime {
-  /** Emscripten replaces this view whenever memory grows, so its length is the current size. */
-  HEAPU8: Uint8Array;
-  ENV: Record<string, string | undefined>;
-  outboundNetworkProxyServer: import('node:http').Server;
-  /** Emscripten's WebSocket settings (the relay URL php.wasm connects to). */
-  websocket: unknown;
-  FS: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- Emscripten's FS has no types here
+  return runtimeOf(php).HEAPU8.byteLength;
 }

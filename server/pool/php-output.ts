@@ -1,4 +1,4 @@
-import type { Runtime } from './php-instance.js';
+import type { Runtime } from '../php-wasm/internals.js';
 import type { ResponseSink } from './response-sink.js';
 
 const EPIPE = 64; // Emscripten's errno for "broken pipe"

@@ -1,5 +1,5 @@
 import { lstatSync } from 'node:fs';
-import type { Runtime } from '../pool/php-instance.js';
+import type { Runtime } from '../php-wasm/internals.js';
 
 /**
  * Emscripten keeps every looked-up node in its name table and trusts it afterwards: a file another

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Runtime } from '../pool/php-instance.js';
+import type { Runtime } from '../php-wasm/internals.js';
 
 const ECONNREFUSED = 14; // Emscripten's errno for "connection refused"
 const KEY_PARAM = 'key';

@@ -1,4 +1,4 @@
-import type { Runtime } from '../pool/php-instance.js';
+import type { Runtime } from '../php-wasm/internals.js';
 
 const EPERM = 63; // Emscripten's errno for "operation not permitted"
 

@@ -1,4 +1,4 @@
-import type { Runtime } from '../pool/php-instance.js';
+import type { Runtime } from '../php-wasm/internals.js';
 
 const EROFS = 69; // Emscripten's errno for "read-only file system"
 const O_ACCMODE = 3;

@@ -1,4 +1,4 @@
-import type { Runtime } from '../pool/php-instance.js';
+import type { Runtime } from '../php-wasm/internals.js';
 
 const EACCES = 2; // Emscripten's errno for "permission denied"
 const HEADER = new TextEncoder().encode('SQLite format 3\0');

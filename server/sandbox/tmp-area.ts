@@ -1,4 +1,4 @@
-import type { Runtime } from '../pool/php-instance.js';
+import type { Runtime } from '../php-wasm/internals.js';
 
 const ENOSPC = 51; // Emscripten's errno for "no space left on device"
 const O_APPEND = 1024;

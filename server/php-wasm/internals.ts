@@ -1,0 +1,68 @@
+/**
+ * Every php.wasm (Emscripten) internal the server relies on, in one place. @php-wasm/universal keeps
+ * the Emscripten module behind a symbol it names "dont use"; the sandbox patches its filesystem,
+ * socket layer, output devices and two wasm imports. A release of @php-wasm that renames or drops
+ * one of them would quietly weaken the sandbox, so each worker checks them all when it boots and
+ * refuses to start, naming what is missing, instead of serving without the protection.
+ */
+import { __private__dont__use, type PHP } from '@php-wasm/universal';
+
+/** The Emscripten module as the server uses it (FS is Emscripten's, untyped upstream). */
+export interface Runtime {
+  /** Emscripten replaces this view whenever memory grows, so its length is the current size. */
+  HEAPU8: Uint8Array;
+  ENV: Record<string, string | undefined>;
+  outboundNetworkProxyServer: import('node:http').Server;
+  /** Emscripten's WebSocket settings (the relay URL php.wasm connects to). */
+  websocket: unknown;
+  FS: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- Emscripten's FS has no types here
+}
+
+export function runtimeOf(php: PHP): Runtime {
+  return (php as unknown as Record<symbol, Runtime>)[__private__dont__use];
+}
+
+/** What the sandbox patches or calls, as paths into the module (checked for being functions/objects). */
+const REQUIRED: Array<[path: string, kind: 'function' | 'object']> = [
+  ['FS.open', 'function'], ['FS.write', 'function'], ['FS.read', 'function'], ['FS.close', 'function'],
+  ['FS.doTruncate', 'function'], ['FS.doChown', 'function'], ['FS.mayCreate', 'function'], ['FS.mayDelete', 'function'],
+  ['FS.createNode', 'function'], ['FS.lookupPath', 'function'], ['FS.getPath', 'function'], ['FS.readdir', 'function'],
+  ['FS.unlink', 'function'], ['FS.rmdir', 'function'], ['FS.makedev', 'function'], ['FS.ErrnoError', 'function'],
+  ['FS.devices', 'object'], ['FS.filesystems.MEMFS', 'object'], ['FS.filesystems.NODEFS.node_ops.mknod', 'function'],
+  ['FS.filesystems.NODEFS.node_ops.setattr', 'function'], ['FS.filesystems.NODEFS.node_ops.symlink', 'function'],
+  ['FS.destroyNode', 'function'], ['FS.hashName', 'function'], ['FS.nameTable', 'object'], ['FS.mount', 'function'],
+  ['websocket.url', 'function'], ['outboundNetworkProxyServer.listeners', 'function'], ['HEAPU8', 'object'],
+];
+
+/** Wasm imports the sandbox wraps (memory ceiling, connect errors). */
+const REQUIRED_IMPORTS = ['emscripten_resize_heap', '__syscall_connect'];
+
+/** What of REQUIRED this runtime lacks (empty: all there). */
+export function missingInternals(runtime: Runtime): string[] {
+  const missing = REQUIRED.filter(([path, kind]) => typeof lookup(runtime, path) !== kind).map(([path]) => path);
+  // php.wasm's output devices: request body (64,0) and head (62,0).
+  for (const [major, name] of [[64, 'stdout'], [62, 'headers']] as const) {
+    if (typeof runtime.FS?.devices?.[runtime.FS.makedev?.(major, 0)]?.stream_ops?.write !== 'function') missing.push(`FS.devices (${name} device ${major},0)`);
+  }
+  return missing;
+}
+
+export function missingImports(imports: WebAssembly.Imports): string[] {
+  const env = (imports.env ?? {}) as Record<string, unknown>;
+  return REQUIRED_IMPORTS.filter((name) => typeof env[name] !== 'function').map((name) => `wasm import env.${name}`);
+}
+
+export class UnsupportedPhpWasmError extends Error {
+  constructor(missing: string[]) {
+    super(`this @php-wasm build lacks internals the sandbox needs (${missing.join(', ')}); use the pinned version (see package.json)`);
+  }
+}
+
+function lookup(root: unknown, path: string): unknown {
+  let value: unknown = root;
+  for (const part of path.split('.')) {
+    if (value === null || value === undefined) return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
