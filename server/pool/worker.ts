@@ -11,6 +11,7 @@ import { bootPhp, wasmMemoryBytes } from './php-instance.js';
 import { SplitLockManager } from './split-lock-manager.js';
 import { OutputGate } from './output-flow.js';
 import { ResponseSink } from './response-sink.js';
+import { ignoreRelayExit } from '../sandbox/relay-exit.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
 
 const boot = workerData as WorkerBoot;
@@ -18,10 +19,8 @@ const port = parentPort!;
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 const gate = new OutputGate(boot.flowBuffer);
 
-// php.wasm's network relay runs in this thread and calls process.exit() on a frame it does not
-// know, which ends the worker: a frame on a socket is never a reason to stop. (Nothing else here
-// exits that way: the instance's own exit() goes through bootPhp's quit hook.)
-process.exit = (() => undefined) as typeof process.exit;
+// The network relay in this thread would end the worker on a frame it does not know.
+ignoreRelayExit((code) => send({ type: 'notice', message: "php.wasm's network relay tried to end the worker (a frame it does not know); ignored", detail: { code } }));
 
 type Instance = Awaited<ReturnType<typeof bootPhp>>;
 
