@@ -22,6 +22,16 @@ async function until(what: string, condition: () => boolean, timeoutMs = 30_000)
   }
 }
 
+/** The outcome a script wrote at its end; undefined until the file is there and complete. */
+function readOutcome(path: string): Outcome | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Outcome;
+  } catch {
+    return undefined; // still being written
+  }
+}
+
 function request(port: number, path: string): { socket: Socket; received: () => number } {
   const socket = connect(port, '127.0.0.1');
   let received = 0;
@@ -39,15 +49,15 @@ t.test('a client that reads nothing: PHP blocks after a bounded amount, is not t
 
   const client = request(server.port, '/stream-progress.php?id=stalled&chunks=1024&kb=64'); // 64 MB
   client.socket.pause(); // never reads: the kernel's buffers fill, then the server's, then PHP waits
-  await until('PHP to be stopped', () => existsSync(outcome));
-  const result = JSON.parse(readFileSync(outcome, 'utf8')) as Outcome;
-  t.ok(result.sent < 24 * MB, `PHP got out ${(result.sent / MB).toFixed(1)} MB of 64 before it had to wait`);
-  t.equal(result.aborted, 1, 'PHP saw the connection aborted once the send timeout gave up on the client');
+  let result: Outcome | undefined;
+  await until('PHP to be stopped', () => (result = readOutcome(outcome)) !== undefined);
+  t.ok(result!.sent < 24 * MB, `PHP got out ${(result!.sent / MB).toFixed(1)} MB of 64 before it had to wait`);
+  t.equal(result!.aborted, 1, 'PHP saw the connection aborted once the send timeout gave up on the client');
   t.notOk(server.logs.some((line) => line.msg === 'request timed out; terminating worker'), 'waiting for the client did not count against the 1 s request timeout');
   t.ok(server.logs.some((line) => line.msg === 'client took no data within the send timeout; response cut'), 'logged');
   client.socket.destroy();
   const next = await fetch(`${server.url}/pid.php`);
-  t.equal(((await next.json()) as { pid: number }).pid, result.pid, 'the same worker serves the next request');
+  t.equal(((await next.json()) as { pid: number }).pid, result!.pid, 'the same worker serves the next request');
 });
 
 t.test('a client that leaves mid-response: the script stops at its next output, unless it ignores user aborts', async (t) => {
@@ -60,11 +70,11 @@ t.test('a client that leaves mid-response: the script stops at its next output, 
     const client = request(server.port, `/stream-progress.php?id=${id}&chunks=100&kb=1&sleep=20${ignore ? '&ignore=1' : ''}`);
     await until('the first output', () => client.received() > 1024);
     client.socket.destroy();
-    await until(`the ${id} script to end`, () => existsSync(join(data, `${id}.json`)));
-    const result = JSON.parse(readFileSync(join(data, `${id}.json`), 'utf8')) as Outcome;
-    t.equal(result.aborted, 1, `${id}: connection_aborted() is 1`);
-    if (ignore) t.equal(result.sent, 100 * 1024, 'with ignore_user_abort(true) it runs to the end');
-    else t.ok(result.sent < 100 * 1024, `without, it stopped at its next output (${result.sent / 1024} of 100 chunks)`);
+    let result: Outcome | undefined;
+    await until(`the ${id} script to end`, () => (result = readOutcome(join(data, `${id}.json`))) !== undefined);
+    t.equal(result!.aborted, 1, `${id}: connection_aborted() is 1`);
+    if (ignore) t.equal(result!.sent, 100 * 1024, 'with ignore_user_abort(true) it runs to the end');
+    else t.ok(result!.sent < 100 * 1024, `without, it stopped at its next output (${result!.sent / 1024} of 100 chunks)`);
   }
   await until('both access lines', () => server.logs.filter((line) => line.msg === 'request' && String(line.path).startsWith('/stream-progress.php')).length === 2);
   const lines = server.logs.filter((line) => line.msg === 'request' && String(line.path).startsWith('/stream-progress.php'));

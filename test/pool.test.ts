@@ -145,7 +145,7 @@ t.test('requestTimeout: 504, the worker is replaced, its SQLite lock freed, the 
   await until('the replacement to serve', async () => {
     after = new Set(await parallelPids(server, 2));
     return after.size === 2;
-  });
+  }, 60_000);
   t.notOk(after.has(killed), 'the terminated worker is gone');
   t.equal([...after].filter((pid) => !before.has(pid)).length, 1, `a new worker took its place (${[...before]} → ${[...after]})`);
 
@@ -176,7 +176,7 @@ t.test('an instance that dies mid-request (C exit on wasm out-of-memory) gives 5
   t.notMatch(crashed.body, /survived/, 'the script did not run to its end');
   t.ok(server.logs.some((l) => l.msg === 'php crashed; replacing worker'), 'the crash is logged');
 
-  const next = await get(server, '/pid.php');
+  const next = await get(server, '/pid.php', 60_000); // waits for the replacement to boot (slow on a loaded machine)
   t.equal(next.status, 200, 'the next request is served');
   t.not(next.body, '', 'with a body (the broken instance answered the next request with an empty 200)');
   t.not(json(next).pid, pid, 'by a new worker');

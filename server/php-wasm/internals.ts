@@ -15,6 +15,8 @@ export interface Runtime {
   outboundNetworkProxyServer: import('node:http').Server;
   /** Emscripten's WebSocket settings (the relay URL php.wasm connects to). */
   websocket: unknown;
+  /** The instance's exports; __heap_base marks where static data ends (see no-sqlite-wal.ts). */
+  wasmExports?: Record<string, unknown> & { __heap_base?: number | WebAssembly.Global };
   FS: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- Emscripten's FS has no types here
 }
 

@@ -13,7 +13,8 @@ import { readOnlyInternals } from '../sandbox/read-only-internals.js';
 import { limitTmp, type TmpArea } from '../sandbox/tmp-area.js';
 import { memoryCeiling, type MemoryCeiling } from '../sandbox/memory-ceiling.js';
 import { capturePhpOutput, type PhpOutput } from './php-output.js';
-import { sqliteRollbackOnly } from '../sandbox/sqlite-rollback-only.js';
+import { refuseSqliteWal } from '../sandbox/no-sqlite-wal.js';
+import { walHeaderAsRollback } from '../sandbox/wal-header-as-rollback.js';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
 const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG', '_'];
@@ -34,7 +35,6 @@ export async function bootPhp(
   boot: WorkerBoot,
   fileLockManager: FileLockManager,
   onExit: (code: number) => void = () => {},
-  notify: (message: string, detail: Record<string, unknown>) => void = () => {},
 ): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput }> {
   const ceiling = memoryCeiling();
   const runtimeId = await loadNodeRuntime(boot.phpVersion, {
@@ -71,7 +71,8 @@ export async function bootPhp(
   refuseHostSymlinks(runtime);
   freshHostLookups(runtime);
   enforceHostFileModes(runtime, process.umask());
-  sqliteRollbackOnly(runtime, (path) => notify('SQLite WAL refused: php.wasm workers cannot share its memory index; the database stays in a rollback journal', { path }));
+  refuseSqliteWal(runtime);
+  walHeaderAsRollback(runtime);
   await php.mount(GUEST_DOCROOT, createNodeFsMountHandler(boot.docroot));
   for (const mount of boot.mounts) {
     php.mkdir(mount.guest);

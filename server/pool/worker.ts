@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   try {
     const sharedLocks = await consumeAPISync<FileLockManager>(boot.lockPort);
     const lockManager = new SplitLockManager(sharedLocks, [boot.docroot, ...boot.mounts.map((m) => m.host)]);
-    instance = await bootPhp(boot, lockManager, (code) => { exitedWith = code; }, (message, detail) => send({ type: 'notice', message, detail }));
+    instance = await bootPhp(boot, lockManager, (code) => { exitedWith = code; });
   } catch (error) {
     send({ type: 'boot-failed', error: String((error as Error)?.stack ?? error) });
     return;
