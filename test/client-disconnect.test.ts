@@ -7,14 +7,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { startTestServer, tempDir } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
-async function until(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 t.test('queued requests whose clients left are dropped before they run, and logged as 499', async (t) => {
   const data = tempDir(t, 'pws-gone-');

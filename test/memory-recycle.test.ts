@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import { startTestServer } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
 const pidOf = async (url: string) => ((await (await fetch(url)).json()) as { pid: number }).pid;
 
@@ -14,13 +15,6 @@ async function exits(adminUrl: string, reason: string): Promise<number> {
   return Number(line?.split(' ')[1] ?? 0);
 }
 
-async function until(what: string, condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 t.test('a worker grown past --max-worker-memory by one request is recycled; small requests leave it alone', async (t) => {
   const server = await startTestServer({ workers: 1, maxWorkerMemory: 64 * 1024 * 1024, adminPort: 0, ini: { memory_limit: '512M' } });

@@ -10,17 +10,11 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { startTestServer, tempDir } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
 const MB = 1024 * 1024;
 type Outcome = { sent: number; aborted: number; pid: number };
 
-async function until(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** The outcome a script wrote at its end; undefined until the file is there and complete. */
 function readOutcome(path: string): Outcome | undefined {

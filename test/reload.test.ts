@@ -9,14 +9,8 @@ import t from 'tap';
 import { runCli } from './helpers/cli.js';
 import { freePort } from './helpers/ports.js';
 import { FIXTURE_DOCROOT, tempDir } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 t.test('SIGHUP: new settings reach PHP with no failed request; a broken file or a restart-only change keeps what runs', async (t) => {
   const file = join(tempDir(t, 'pws-reload-'), 'server.json');

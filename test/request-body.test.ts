@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
 // This file's own temporary folder: the spool folder the server makes lands here, where the test can see it.
 const testTmp = mkdtempSync(join(tmpdir(), 'pws-body-test-'));
@@ -86,10 +87,3 @@ t.test('a large body waits for a worker in a private spool file, reaches PHP who
   t.pass('removed once the request ended');
 });
 
-async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
