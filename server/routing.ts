@@ -63,7 +63,9 @@ export function resolveRequest(rawUrl: string, view: DocrootView, options: Route
   } catch {
     return error(400, 'malformed percent-encoding');
   }
-  if (decoded.includes('\0')) return error(400, 'NUL byte in path');
+  // NUL would cut a name short in C; CR, LF and other controls would reach PHP in PATH_INFO and
+  // PHP_SELF, which apps echo into headers and mails. No file name needs them.
+  if (/[\x00-\x1f\x7f]/.test(decoded)) return error(400, decoded.includes('\0') ? 'NUL byte in path' : 'control character in path');
 
   const segments = normalizeSegments(decoded);
   if (!segments) return error(400, 'path climbs above the docroot');

@@ -44,7 +44,7 @@ const segment = fc.oneof(
     'z.php5', 'w.phar', '.hidden', 'secret.php', '.env', 'wp-content', 'database', '.ht.sqlite', 'link-out', 'evil.php', 'evil-link.php', 'link-in',
     'secret.txt', 'empty', 'index.html', 'outside'),
   fc.constantFrom('%2e%2e', '%2E%2e', '.%2e', '%2e.', '%c0%ae%c0%ae', '%c0%2e', '%e0%80%ae', '%252e%252e', '%2f', '%5c', '..%5c', '..\\', '%00',
-    'a.php%00.txt', 'a.php%00', 'index.php%20', 'a.php.', 'a.php::$DATA', 'A.pHp', '%61.php', 'a%2ephp', '%ff', '%', '%zz', '~', ';', 'a.php;x'),
+    'a.php%00.txt', 'a.php%00', '%0d%0aX-Injected:%201', '%0a', '%09', '%7f', 'index.php%20', 'a.php.', 'a.php::$DATA', 'A.pHp', '%61.php', 'a%2ephp', '%ff', '%', '%zz', '~', ';', 'a.php;x'),
   fc.string({ maxLength: 8 }),
   fc.string({ unit: 'binary', maxLength: 6 }).map(encodeURIComponent),
 );
@@ -74,6 +74,7 @@ t.test('resolveRequest: nothing outside the docroot, only .php executes, PHP-lik
     if (relPath.startsWith('.') || relPath.includes('/.')) throw new Error(`dotfile resolved: ${relPath} for ${path}`);
     if (relPath.startsWith('wp-content/database/')) throw new Error(`denied prefix resolved: ${relPath}`);
     if (result.type === 'php' && !/\.php$/i.test(relPath)) throw new Error(`non-.php executes: ${relPath} for ${path}`);
+    if (result.type === 'php' && /[\x00-\x1f\x7f]/.test(result.pathInfo + result.scriptName)) throw new Error(`control character in PATH_INFO/SCRIPT_NAME for ${path}`);
     if (result.type === 'static' && PHP_LIKE.test(relPath)) throw new Error(`PHP-like file served as text: ${relPath} for ${path}`);
     if (result.type === 'static' && !['GET', 'HEAD'].includes(verb)) throw new Error(`${verb} served a static file`);
   }));

@@ -391,3 +391,12 @@ t.test('static files take GET and HEAD only; PHP takes any method', async (t) =>
     t.match(resolveRequest('/a.php', view, DEFAULT_ROUTE_OPTIONS, method), { type: 'php' }, `${method} on PHP`);
   }
 });
+
+t.test('control characters in the decoded path are refused (they would reach PHP in PATH_INFO)', async (t) => {
+  const view = { kind: (p: string) => (p === 'index.php' ? 'file' : p === '' ? 'dir' : null) } as const;
+  t.match(resolveRequest('/index.php/%0d%0aX-Injected:%201', view as never), { type: 'error', status: 400 });
+  t.match(resolveRequest('/index.php/a%09b', view as never), { type: 'error', status: 400 });
+  t.match(resolveRequest('/index.php/a%7f', view as never), { type: 'error', status: 400 });
+  t.match(resolveRequest('/index.php/%00', view as never), { type: 'error', status: 400, reason: 'NUL byte in path' });
+  t.match(resolveRequest('/index.php/caf%C3%A9', view as never), { type: 'php', pathInfo: '/café' }, 'non-ASCII is fine');
+});
