@@ -4,6 +4,7 @@
  * every recycle).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { OpcacheSample } from './pool/opcache-sample.js';
 import type { PoolObserver, WorkerExit, WorkerPool } from './pool/pool.js';
 
 export type RequestKind = 'static' | 'php' | 'other';
@@ -79,6 +80,20 @@ export class ServerMetrics implements PoolObserver {
         for (const worker of pool()?.workers() ?? []) if (worker.memoryBytes) this.set({ slot: String(worker.slot) }, worker.memoryBytes);
       },
     });
+    const opcacheGauge = (name: string, help: string, value: (sample: OpcacheSample) => number) => new Gauge({
+      name,
+      help: `${help}, by pool slot (sampled by each worker at most every 15 s)`,
+      labelNames: ['slot'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const worker of pool()?.workers() ?? []) if (worker.opcache) this.set({ slot: String(worker.slot) }, value(worker.opcache));
+      },
+    });
+    opcacheGauge('php_wasm_server_opcache_used_bytes', 'Opcache shared memory in use', (o) => o.usedBytes);
+    opcacheGauge('php_wasm_server_opcache_free_bytes', 'Opcache shared memory free', (o) => o.freeBytes);
+    opcacheGauge('php_wasm_server_opcache_cached_scripts', 'Scripts in opcache', (o) => o.cachedScripts);
+    opcacheGauge('php_wasm_server_opcache_hit_ratio', 'Opcache hits / (hits + misses) since the worker started', (o) => (o.hits + o.misses ? o.hits / (o.hits + o.misses) : 0));
   }
 
   observeRequest(kind: RequestKind, status: number, seconds: number): void {

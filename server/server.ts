@@ -9,6 +9,7 @@ import { createDocrootView } from './docroot-view.js';
 import { buildPhpIni, buildPrepend, GUEST_PREPEND, GUEST_SESSION_DIR, memoryCeilingBytes } from './php-ini.js';
 import { WorkerPool, type ReloadableSettings } from './pool/pool.js';
 import { planReload, type ReloadPlan } from './reload-plan.js';
+import { OPCACHE_STATUS_PATH, OPCACHE_STATUS_SCRIPT } from './pool/opcache-sample.js';
 import { compilePhpModule } from './pool/wasm-module.js';
 import { connectableHost } from './host-address.js';
 import type { AddressInfo } from 'node:net';
@@ -105,7 +106,7 @@ function workerSettings(config: ServerConfig, sessionDir: string): ReloadableSet
       mounts: [...config.mounts, { host: sessionDir, guest: GUEST_SESSION_DIR, readOnly: false }],
       env: config.env,
       phpIni: buildPhpIni(config),
-      files: { [GUEST_PREPEND]: buildPrepend(config) },
+      files: { [GUEST_PREPEND]: buildPrepend(config), [OPCACHE_STATUS_PATH]: OPCACHE_STATUS_SCRIPT },
       allowNetwork: config.allowNetwork,
       tmpSize: config.tmpSize,
       memoryCeiling: memoryCeilingBytes(config),

@@ -37,6 +37,8 @@ export interface RunEnd {
   errors: string;
   /** The instance's wasm linear memory after the request, in bytes. */
   memoryBytes: number;
+  /** The worker's opcache, when it was sampled after this request (an extra PHP run: counts as a request). */
+  opcache?: import('./opcache-sample.js').OpcacheSample;
   /** The script hit the memory ceiling (it had tried to lift memory_limit). */
   hitMemoryCeiling?: boolean;
 }

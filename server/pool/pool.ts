@@ -5,6 +5,7 @@ import type { PhpJob } from '../cgi.js';
 import type { FromWorker, RunEnd, ToWorker, WorkerBody, WorkerBoot } from './messages.js';
 import { SharedFileLocks } from './locks.js';
 import { createFlowBuffer, OutputFlowControl } from './output-flow.js';
+import type { OpcacheSample } from './opcache-sample.js';
 
 export interface PoolOptions {
   size: number;
@@ -95,6 +96,8 @@ interface Slot {
   index: number;
   /** Wasm memory after its last request. */
   memoryBytes: number;
+  /** Its opcache as last sampled (see opcache-sample.ts). */
+  opcache?: OpcacheSample;
   /** Wasm memory once booted and warm: growth is measured from here. */
   warmMemoryBytes: number;
   /** Why it is being recycled, once it is. */
@@ -165,8 +168,8 @@ export class WorkerPool {
   }
 
   /** Each live worker as metrics see it. */
-  workers(): Array<{ slot: number; state: string; requests: number; memoryBytes: number }> {
-    return [...this.slots].map((s) => ({ slot: s.index, state: s.state, requests: s.requests, memoryBytes: s.memoryBytes }));
+  workers(): Array<{ slot: number; state: string; requests: number; memoryBytes: number; opcache?: OpcacheSample }> {
+    return [...this.slots].map((s) => ({ slot: s.index, state: s.state, requests: s.requests, memoryBytes: s.memoryBytes, opcache: s.opcache }));
   }
 
   private freeIndex(): number {
@@ -394,6 +397,10 @@ export class WorkerPool {
     clearTimeout(active.timer);
     clearTimeout(active.stalled);
     slot.memoryBytes = end.memoryBytes;
+    if (end.opcache) {
+      slot.opcache = end.opcache;
+      slot.requests++; // the sample was a PHP run too: php.wasm's per-run descriptor leak counts it
+    }
     if (end.errors.trim()) this.logPhpErrors(slot, end.errors);
     if (end.hitMemoryCeiling) this.options.log.warn({ worker: slot.id, memoryBytes: end.memoryBytes }, 'php script reached the memory ceiling (memory_limit cannot be raised past it)');
     active.stream?.push(null);

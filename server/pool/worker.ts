@@ -11,6 +11,7 @@ import { bootPhp, wasmMemoryBytes } from './php-instance.js';
 import { SplitLockManager } from './split-lock-manager.js';
 import { OutputGate } from './output-flow.js';
 import { ResponseSink } from './response-sink.js';
+import { opcacheSampler } from './opcache-sample.js';
 import { ignoreRelayExit } from '../sandbox/relay-exit.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
 
@@ -18,6 +19,7 @@ const boot = workerData as WorkerBoot;
 const port = parentPort!;
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 const gate = new OutputGate(boot.flowBuffer);
+const sampleOpcache = opcacheSampler();
 
 // The network relay in this thread would end the worker on a frame it does not know.
 ignoreRelayExit((code) => send({ type: 'notice', message: "php.wasm's network relay tried to end the worker (a frame it does not know); ignored", detail: { code } }));
@@ -66,7 +68,10 @@ async function run({ php, tmp, ceiling, output }: Instance, { id, job, body }: E
     // If the instance died, say so, so the client gets a 5xx instead of a 200 with an empty body.
     if (exitedWith !== undefined) throw instanceExited();
     tmp.endRequest(); // before the end: the next request may be sent as soon as the pool hears it
-    sink.end({ exitCode, errors: await errors, memoryBytes: wasmMemoryBytes(php), ...(ceiling.takeRefused() ? { hitMemoryCeiling: true } : {}) });
+    const stderr = await errors;
+    output.route(undefined); // the sample's output is its own
+    const opcache = await sampleOpcache(php);
+    sink.end({ exitCode, errors: stderr, memoryBytes: wasmMemoryBytes(php), ...(opcache ? { opcache } : {}), ...(ceiling.takeRefused() ? { hitMemoryCeiling: true } : {}) });
   } catch (error) {
     send({ type: 'failed', id, error: String((error as Error)?.stack ?? error) });
   } finally {
