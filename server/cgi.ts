@@ -50,11 +50,8 @@ export interface PhpJob {
   server: Record<string, string>;
 }
 
-/** A header value that would end a line or a C string inside PHP; Node's parser refuses them, and so does this. */
-const UNSAFE_IN_VALUE = /[\0\r\n]/;
-
 export function toCgi(request: CgiRequest, target: ScriptTarget, context: CgiContext): PhpJob {
-  const headers = safeHeaders(request.headers);
+  const headers = carriableHeaders(request.headers);
   const header = (name: string) => headers[name];
   // The entry the nearest (trusted) proxy added is the last one; earlier ones may be the client's
   // own, passed through by a proxy that appends (as Fastify reads them too).
@@ -71,7 +68,8 @@ export function toCgi(request: CgiRequest, target: ScriptTarget, context: CgiCon
   // or an app comparing its own URL with the request (WordPress's canonical redirect) loops.
   const host = forwardedPort && hostPort === undefined && forwardedPort !== (https ? 443 : 80) ? `${givenHost}:${forwardedPort}` : givenHost;
 
-  const queryAt = request.rawUrl.indexOf('?');
+  const rawUrl = encodeControls(request.rawUrl);
+  const queryAt = rawUrl.indexOf('?');
   const server: Record<string, string> = {
     GATEWAY_INTERFACE: 'CGI/1.1',
     SERVER_SOFTWARE: context.serverSoftware,
@@ -80,8 +78,8 @@ export function toCgi(request: CgiRequest, target: ScriptTarget, context: CgiCon
     SERVER_ADDR: request.localAddress,
     SERVER_PORT: String(forwardedPort ?? request.localPort),
     REQUEST_METHOD: request.method,
-    REQUEST_URI: request.rawUrl,
-    QUERY_STRING: queryAt === -1 ? '' : request.rawUrl.slice(queryAt + 1),
+    REQUEST_URI: rawUrl,
+    QUERY_STRING: queryAt === -1 ? '' : rawUrl.slice(queryAt + 1),
     REQUEST_SCHEME: scheme,
     DOCUMENT_ROOT: context.documentRoot,
     SCRIPT_NAME: target.scriptName,
@@ -116,7 +114,7 @@ export function toCgi(request: CgiRequest, target: ScriptTarget, context: CgiCon
 
   return {
     scriptPath: server.SCRIPT_FILENAME,
-    relativeUri: request.rawUrl,
+    relativeUri: rawUrl,
     method: request.method,
     protocol: scheme,
     headers: phpHeaders,
@@ -124,14 +122,23 @@ export function toCgi(request: CgiRequest, target: ScriptTarget, context: CgiCon
   };
 }
 
-/** The request's headers without values PHP must never see (see UNSAFE_IN_VALUE); no prototype. */
-function safeHeaders(headers: CgiRequest['headers']): Record<string, string[] | undefined> {
-  const safe: Record<string, string[] | undefined> = Object.create(null);
+/**
+ * The header values HTTP can carry (RFC 9110 §5.5). Node's parser refuses the others already; this
+ * keeps a CR or LF from reaching PHP whoever builds the request (PHP would pass it on in mail()
+ * headers, logs, or a header it echoes back).
+ */
+function carriableHeaders(headers: Record<string, string[] | undefined>): Record<string, string[] | undefined> {
+  const kept: Record<string, string[] | undefined> = Object.create(null);
   for (const [name, values] of Object.entries(headers)) {
-    const kept = values?.filter((value) => !UNSAFE_IN_VALUE.test(value));
-    if (kept?.length) safe[name] = kept;
+    const carriable = values?.filter((value) => !FORBIDDEN_IN_VALUE.test(value));
+    if (carriable?.length) kept[name] = carriable;
   }
-  return safe;
+  return kept;
+}
+
+/** Control characters are not URL characters: PHP gets them percent-encoded, as a browser would send them. */
+function encodeControls(url: string): string {
+  return url.replace(/[\x00-\x1f\x7f]/g, (char) => '%' + char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
 }
 
 function hostWithPort(address: string, port: number): string {

@@ -49,11 +49,17 @@ export const STATIC_METHODS = ['GET', 'HEAD'] as const;
  */
 const PHP_LIKE = /\.(php\d*|phtml|pht|phar|phps)(\.|$)/i;
 
+/** C0 controls and DEL: never part of a URL (RFC 3986), nor of a name PHP should see. */
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
+
 export function resolveRequest(rawUrl: string, view: DocrootView, options: RouteOptions = DEFAULT_ROUTE_OPTIONS, method = 'GET'): Resolution {
   const queryAt = rawUrl.indexOf('?');
   const rawPath = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
   const rawQuery = queryAt === -1 ? '' : rawUrl.slice(queryAt);
   if (!rawPath.startsWith('/')) return error(400, 'request target is not an absolute path');
+  // Node's parser refuses these already; checked here too so no caller (warm-up paths from the
+  // config) can carry them into a redirect Location or REQUEST_URI.
+  if (CONTROL_CHARACTER.test(rawUrl)) return error(400, 'control character in request target');
   // Encoded slashes and backslashes would let one segment act as several (Apache: AllowEncodedSlashes Off).
   if (/%(2f|5c)/i.test(rawPath) || rawPath.includes('\\')) return error(400, 'encoded slash or backslash in path');
 
@@ -63,9 +69,9 @@ export function resolveRequest(rawUrl: string, view: DocrootView, options: Route
   } catch {
     return error(400, 'malformed percent-encoding');
   }
-  // NUL would cut a name short in C; CR, LF and other controls would reach PHP in PATH_INFO and
-  // PHP_SELF, which apps echo into headers and mails. No file name needs them.
-  if (/[\x00-\x1f\x7f]/.test(decoded)) return error(400, decoded.includes('\0') ? 'NUL byte in path' : 'control character in path');
+  // NUL would cut the name short in C; CR and LF would reach PHP in PATH_INFO and PHP_SELF, which
+  // apps echo into headers and mails. No file name needs them.
+  if (CONTROL_CHARACTER.test(decoded)) return error(400, decoded.includes('\0') ? 'NUL byte in path' : 'control character in path');
 
   const segments = normalizeSegments(decoded);
   if (!segments) return error(400, 'path climbs above the docroot');
@@ -90,7 +96,7 @@ export function resolveRequest(rawUrl: string, view: DocrootView, options: Route
       if (rest.length || trailingSlash) return error(404, 'path below a non-PHP file');
       return staticFile(relPath, method);
     }
-    return missing(options, view, segments);
+    return missing(options, view, segments, isPhp);
   }
 
   // Every segment was a directory (or the path is "/").
@@ -106,7 +112,7 @@ export function resolveRequest(rawUrl: string, view: DocrootView, options: Route
     if (view.kind(relPath) !== 'file') continue;
     return isPhp(index) ? { type: 'php', relPath, scriptName: '/' + relPath, pathInfo: '' } : staticFile(relPath, method);
   }
-  return segments.length === 0 ? missing(options, view, segments) : error(403, 'directory without index');
+  return segments.length === 0 ? missing(options, view, segments, isPhp) : error(403, 'directory without index');
 }
 
 function staticFile(relPath: string, method: string): Resolution {
@@ -123,12 +129,14 @@ export function routeOptionsFrom(settings: Pick<RouteOptions, 'frontController' 
   return { ...DEFAULT_ROUTE_OPTIONS, frontController, deny, assetExtensions };
 }
 
-function missing(options: RouteOptions, view: DocrootView, segments: string[]): Resolution {
+function missing(options: RouteOptions, view: DocrootView, segments: string[], isPhp: (name: string) => boolean): Resolution {
   const name = segments[segments.length - 1] ?? '';
   const dot = name.lastIndexOf('.');
   if (dot > 0 && options.assetExtensions.includes(name.slice(dot + 1).toLowerCase())) return error(404, 'missing asset');
-  const front = options.frontController.replace(/^\/+/, '');
-  if (front && view.kind(front) === 'file') return { type: 'php', relPath: front, scriptName: '/' + front, pathInfo: '' };
+  // The same rules as a requested script: only a .php file inside the docroot runs. A front
+  // controller set to index.html or .env would otherwise run that file as PHP.
+  const front = (normalizeSegments('/' + options.frontController) ?? []).join('/');
+  if (front && isPhp(front) && view.kind(front) === 'file') return { type: 'php', relPath: front, scriptName: '/' + front, pathInfo: '' };
   return error(404, 'not found');
 }
 

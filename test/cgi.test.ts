@@ -223,6 +223,39 @@ t.test('header names with underscores are dropped, whichever comes first', async
   t.notOk(Object.values(only.server).includes('admin'));
 });
 
+t.test('header values with CR, LF, NUL or other controls never reach PHP (found by the fuzz test)', async (t) => {
+  const job = toCgi(request({
+    headers: {
+      host: ['evil.example\r\nX-Injected: 1'],
+      'x-forwarded-host': ['evil.example\n'],
+      'x-a': ['ok', 'bad\nvalue', 'also\0bad'],
+      'x-b': ['a\rb'],
+      'x-tab': ['a\tb'],
+      'x-latin': ['\u00e9'],
+      cookie: ['a=1', 'b=2\r\nSet-Cookie: c=3'],
+      'content-type': ['text/plain\r\nX: y'],
+    },
+    fromTrustedProxy: true,
+  }), script, context);
+  t.equal(job.server.HTTP_X_A, 'ok', 'only the values HTTP can carry');
+  t.notOk('HTTP_X_B' in job.server, 'no value left: no variable');
+  t.equal(job.server.HTTP_X_TAB, 'a\tb', 'tab is a field character');
+  t.equal(job.server.HTTP_X_LATIN, '\u00e9');
+  t.equal(job.server.HTTP_COOKIE, 'a=1');
+  t.notOk('CONTENT_TYPE' in job.server);
+  t.equal(job.server.HTTP_HOST, '192.0.2.1:3000', 'an unusable Host counts as none');
+  t.equal(job.server.SERVER_NAME, '192.0.2.1');
+  t.same(job.headers, { host: '192.0.2.1:3000', cookie: 'a=1' });
+  for (const [name, value] of Object.entries(job.server)) t.notMatch(value, /[\r\n\0]/, name);
+});
+
+t.test('control characters in the request target reach PHP percent-encoded (found by the fuzz test)', async (t) => {
+  const job = toCgi(request({ rawUrl: '/index.php?a=\r\nb\0' }), script, context);
+  t.equal(job.server.REQUEST_URI, '/index.php?a=%0D%0Ab%00');
+  t.equal(job.server.QUERY_STRING, 'a=%0D%0Ab%00');
+  t.equal(job.relativeUri, '/index.php?a=%0D%0Ab%00');
+});
+
 const PROXIED = {
   host: ['internal:8080'],
   'x-forwarded-for': ['198.51.100.9'],

@@ -159,6 +159,24 @@ t.test('missing paths go to the front controller when it exists', async (t) => {
   t.same(resolveRequest('/hello.txt', site(), noFront), file('hello.txt'), 'existing files do not need it');
 });
 
+t.test('the front controller runs only if it is a .php file inside the docroot (found by the fuzz test)', async (t) => {
+  // Any file "exists" here, so only the router's own rules can refuse.
+  const anything: DocrootView = { kind: (relPath) => (relPath === 'nope' ? null : 'file') };
+  for (const frontController of ['/index.html', '/.env', '/hello.txt', '/x.phtml', '/x.php.jpg', '/../outside/index.php', '/../../index.php']) {
+    t.match(resolveRequest('/nope', anything, { ...DEFAULT_ROUTE_OPTIONS, frontController }), { type: 'error', status: 404 }, frontController);
+  }
+  t.same(resolveRequest('/nope', anything, { ...DEFAULT_ROUTE_OPTIONS, frontController: '/app/../INDEX.PHP' }), php('INDEX.PHP'), 'normalised, extension in any case');
+  t.same(resolveRequest('/nope', site(), { ...DEFAULT_ROUTE_OPTIONS, frontController: 'sub//page.php' }), php('sub/page.php'));
+});
+
+t.test('control characters in the path or the request target: 400, never PATH_INFO (found by the fuzz test)', async (t) => {
+  for (const url of ['/index.php/%0d%0aX-Injected:%201', '/index.php/%0a', '/a.php%0d', '/sub/page.php/x%09y', '/%7f', '/nope%1b', '/a\r\nb', '/sub?\r\nX: y', '/a.php?x=\n', '/\x7f']) {
+    const result = resolveRequest(url, site());
+    t.match(result, { type: 'error', status: 400 }, JSON.stringify(url));
+  }
+  t.same(resolveRequest('/a.php?x=%0d%0a', site()), php('a.php'), 'encoded in the query string: the script decides');
+});
+
 t.test('only files with a PHP extension run: /upload.jpg/x.php neither runs nor serves upload.jpg', async (t) => {
   for (const url of ['/assets/upload.jpg/x.php', '/assets/upload.jpg/x.php/y', '/assets/upload.jpg/', '/hello.txt/', '/hello.txt/index.php']) {
     const result = resolveRequest(url, site());
