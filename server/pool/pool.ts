@@ -109,6 +109,8 @@ interface Slot {
   successorReady: boolean;
   /** Booted and warmed: from here on, replacing it when it dies is replace()'s job. */
   started: boolean;
+  /** The reload whose settings it booted with (see reconfigure). */
+  generation: number;
   /** Instantiated (php.wasm loaded, sandbox set up), not yet warm. */
   booted: Promise<void>;
   ready: Promise<void>;
@@ -138,6 +140,8 @@ export class WorkerPool {
   private readonly locks = new SharedFileLocks();
   private closing = false;
   private warmTurn: Promise<void> = Promise.resolve();
+  /** Counts reloads: each worker remembers the one whose settings it booted with. */
+  private settingsGeneration = 0;
   private idleWaiters: Array<() => void> = [];
 
   private readonly options: PoolOptions;
@@ -231,7 +235,7 @@ export class WorkerPool {
   private spawn(): Slot {
     const id = nextProcessId++;
     const index = this.freeIndex();
-    const slot = { id, index, memoryBytes: 0, warmMemoryBytes: 0, retireReason: 'recycled', state: 'booting', requests: 0, retiring: false, successorReady: false, started: false } as Slot;
+    const slot = { id, index, memoryBytes: 0, warmMemoryBytes: 0, retireReason: 'recycled', state: 'booting', requests: 0, retiring: false, successorReady: false, started: false, generation: this.settingsGeneration } as Slot;
     this.slots.add(slot);
     let booted!: () => void;
     slot.booted = new Promise<void>((resolve) => { booted = resolve; });
@@ -239,6 +243,7 @@ export class WorkerPool {
       const lockPort = await this.locks.portForWorker();
       const flowBuffer = createFlowBuffer();
       slot.flow = new OutputFlowControl(flowBuffer);
+      slot.generation = this.settingsGeneration;
       const boot: WorkerBoot = { ...this.options.boot, processId: id, wasmModule: this.options.wasmModule, lockPort, flowBuffer };
       slot.worker = (this.options.startWorker ?? startThread)(boot, [lockPort]);
       await new Promise<void>((resolve, reject) => {
@@ -497,17 +502,28 @@ export class WorkerPool {
   }
 
   /**
-   * Takes new worker settings (a reload): workers started from now on use them, and every running
-   * worker is replaced, one at a time, each successor booted and warm before its predecessor leaves,
-   * so capacity never drops. Resolves when all are replaced; a successor that fails to start leaves
-   * its predecessor serving (and the error in the log).
+   * Takes new worker settings (a reload): workers started from now on use them, and every worker
+   * started with older ones is replaced, one at a time, each successor booted and warm before its
+   * predecessor leaves, so capacity never drops. That includes a worker still starting when the
+   * reload came (a crash replacement, a recycling successor): it booted with the old settings, so it
+   * is waited for and replaced too. Resolves when none is left with old settings; a successor that
+   * fails to start leaves its predecessor serving (and the error in the log).
    */
   async reconfigure(settings: ReloadableSettings): Promise<void> {
     Object.assign(this.options, settings);
-    for (const slot of [...this.slots]) {
+    const generation = ++this.settingsGeneration;
+    const tried = new Set<Slot>();
+    for (;;) {
       if (this.closing) return;
-      if (slot.state === 'gone' || !slot.started || slot.retiring) continue;
-      await this.retire(slot, 'reload').catch(() => undefined);
+      // A retiring worker leaves by itself; its successor is a slot of its own, judged on its own.
+      const stale = [...this.slots].find((s) => s.state !== 'gone' && s.generation !== generation && !s.retiring && !tried.has(s));
+      if (!stale) return;
+      if (!stale.started) {
+        await stale.ready.catch(() => undefined); // then replaced like the others (or gone)
+        continue;
+      }
+      tried.add(stale);
+      await this.retire(stale, 'reload').catch(() => undefined);
     }
   }
 
