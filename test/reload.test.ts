@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { runCli } from './helpers/cli.js';
 import { freePort } from './helpers/ports.js';
-import { FIXTURE_DOCROOT, tempDir } from './helpers/server.js';
+import { FIXTURE_DOCROOT, startTestServer, tempDir } from './helpers/server.js';
 
 async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -85,4 +85,33 @@ t.test('SIGHUP while a worker is still starting (it booted with the old settings
   t.equal(served.greeting, 'new', 'the worker that was starting during the reload no longer serves');
   cli.child.kill('SIGTERM');
   t.equal(await cli.exit, 0);
+});
+
+t.test('a reload changes the number of workers: more start, the surplus leaves once idle, no request fails', async (t) => {
+  const server = await startTestServer({ workers: 1, maxRequests: 1900 }); // no recycling in between
+  t.teardown(() => server.close());
+  const pidsServed = new Set<number>();
+  const statuses: number[] = [];
+  let loading = true;
+  const clients = Array.from({ length: 3 }, async () => {
+    while (loading) {
+      const response = await fetch(`${server.url}/greeting.php`).catch(() => null);
+      statuses.push(response?.status ?? 0);
+      if (response?.ok) pidsServed.add(((await response.json()) as { pid: number }).pid);
+    }
+  });
+
+  await server.reload({ ...server.config, workers: 3 });
+  t.equal(server.pool.stats.workers, 3, 'three workers once the reload is done');
+  await until('requests served by the added workers', () => pidsServed.size === 3);
+
+  await server.reload({ ...server.config, workers: 1 });
+  await until('the surplus to leave', () => server.pool.stats.workers === 1);
+  const during = statuses.length;
+  await until('requests with one worker', () => statuses.length > during + 8);
+  loading = false;
+  await Promise.all(clients);
+  t.same(statuses.filter((status) => status !== 200), [], `${statuses.length} requests, not one failed`);
+  t.equal(server.pool.stats.workers, 1, 'still one worker under load');
+  t.equal(server.logs.filter((line) => line.msg === 'recycling php worker').length, 0, 'only the size changed: no worker was replaced');
 });
