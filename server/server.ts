@@ -14,6 +14,7 @@ import { compilePhpModule } from './pool/wasm-module.js';
 import { connectableHost } from './host-address.js';
 import type { AddressInfo } from 'node:net';
 import { startAdmin } from './admin.js';
+import { validateSettings } from './config/validate.js';
 import { ServerMetrics } from './metrics.js';
 
 export interface RunningServer {
@@ -46,7 +47,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // The admin listener comes up first, so an orchestrator sees "starting" rather than no answer.
   const admin = metrics && await startAdmin({ host: config.adminHost, port: config.adminPort!, log, metrics, pool: () => poolForProbes, draining: () => draining });
   const pool = new WorkerPool({
-    size: config.workers,
     wasmModule: await compilePhpModule(config.php),
     log,
     observer: metrics,
@@ -82,6 +82,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   let running = config;
   const reload = async (next: ServerConfig, alsoReloadable: readonly string[] = []): Promise<ReloadPlan> => {
     const plan = planReload(running, next, alsoReloadable);
+    // New values beside kept ones must still agree (a smaller tmpSize with the running maxBody): else refused.
+    validateSettings(plan.config);
     if (plan.needRestart.length) log.warn({ settings: plan.needRestart }, 'reload: these settings need a restart; they keep their running values');
     running = plan.config;
     log.level = running.logLevel;
@@ -96,6 +98,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
 /** What the workers are started with and the pool's limits: everything a reload can change. */
 function workerSettings(config: ServerConfig, sessionDir: string): ReloadableSettings {
   return {
+    size: config.workers,
     maxRequests: config.maxRequests,
     queueLimit: config.queueLimit,
     queueTimeoutMs: config.queueTimeout * 1000,

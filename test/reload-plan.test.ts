@@ -7,10 +7,10 @@ import { planReload, RELOADABLE } from '../server/reload-plan.js';
 const base = loadConfig({ argv: [], env: {}, cwd: projectRoot }).config;
 
 t.test('reloadable changes are applied, the others keep their running values and are named', async (t) => {
-  const next = { ...base, env: { A: '1' }, requestTimeout: 5, port: 9999, docroot: '/elsewhere', workers: 7 };
+  const next = { ...base, env: { A: '1' }, requestTimeout: 5, port: 9999, docroot: '/elsewhere', php: '8.2', workers: 7 } as typeof base;
   const plan = planReload(base, next);
-  t.same(plan.applied, ['env', 'requestTimeout']);
-  t.same(plan.needRestart, ['docroot', 'port', 'workers']);
+  t.same(plan.applied, ['env', 'requestTimeout', 'workers']);
+  t.same(plan.needRestart, ['docroot', 'php', 'port']);
   t.same(plan.config.env, { A: '1' });
   t.equal(plan.config.requestTimeout, 5);
   t.equal(plan.config.port, base.port, 'the port stays');

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { isDeepStrictEqual } from 'node:util';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PhpJob } from '../cgi.js';
@@ -35,7 +36,7 @@ export interface PoolOptions {
 }
 
 /** What a reload may change (see reload-plan.ts). */
-export type ReloadableSettings = Pick<PoolOptions, 'boot' | 'warmup' | 'maxRequests' | 'queueLimit' | 'queueTimeoutMs' | 'requestTimeoutMs' | 'maxWorkerMemoryGrowth' | 'sendTimeoutMs'>;
+export type ReloadableSettings = Pick<PoolOptions, 'size' | 'boot' | 'warmup' | 'maxRequests' | 'queueLimit' | 'queueTimeoutMs' | 'requestTimeoutMs' | 'maxWorkerMemoryGrowth' | 'sendTimeoutMs'>;
 
 /** What the pool uses of a worker thread. */
 export interface PoolWorker {
@@ -112,6 +113,8 @@ interface Slot {
   successorReady: boolean;
   /** Booted and warmed: from here on, replacing it when it dies is replace()'s job. */
   started: boolean;
+  /** The reload whose settings it booted with (see reconfigure). */
+  generation: number;
   /** Instantiated (php.wasm loaded, sandbox set up), not yet warm. */
   booted: Promise<void>;
   ready: Promise<void>;
@@ -141,6 +144,8 @@ export class WorkerPool {
   private readonly locks = new SharedFileLocks();
   private closing = false;
   private warmTurn: Promise<void> = Promise.resolve();
+  /** Counts reloads: each worker remembers the one whose settings it booted with. */
+  private settingsGeneration = 0;
   private idleWaiters: Array<() => void> = [];
 
   private readonly options: PoolOptions;
@@ -158,7 +163,7 @@ export class WorkerPool {
     await Promise.all(slots.map((slot) => slot.booted));
     await Promise.any(slots.map((slot) => slot.ready)).catch(() => Promise.all(slots.map((slot) => slot.ready)));
     // Serving with at least one worker: one that failed to start is replaced like any other.
-    for (const slot of slots) slot.ready.catch(() => { if (!this.closing) this.spawnWithBackoff(); });
+    for (const slot of slots) slot.ready.catch(() => { if (!this.closing) void this.spawnWithBackoff(); });
   }
 
   get stats(): { workers: number; busy: number; idle: number; starting: number; queued: number; closing: boolean } {
@@ -234,7 +239,7 @@ export class WorkerPool {
   private spawn(): Slot {
     const id = nextProcessId++;
     const index = this.freeIndex();
-    const slot = { id, index, memoryBytes: 0, warmMemoryBytes: 0, retireReason: 'recycled', state: 'booting', requests: 0, retiring: false, successorReady: false, started: false } as Slot;
+    const slot = { id, index, memoryBytes: 0, warmMemoryBytes: 0, retireReason: 'recycled', state: 'booting', requests: 0, retiring: false, successorReady: false, started: false, generation: this.settingsGeneration } as Slot;
     this.slots.add(slot);
     let booted!: () => void;
     slot.booted = new Promise<void>((resolve) => { booted = resolve; });
@@ -242,6 +247,7 @@ export class WorkerPool {
       const lockPort = await this.locks.portForWorker();
       const flowBuffer = createFlowBuffer();
       slot.flow = new OutputFlowControl(flowBuffer);
+      slot.generation = this.settingsGeneration;
       const boot: WorkerBoot = { ...this.options.boot, processId: id, wasmModule: this.options.wasmModule, lockPort, flowBuffer };
       slot.worker = (this.options.startWorker ?? startThread)(boot, [lockPort]);
       await new Promise<void>((resolve, reject) => {
@@ -462,21 +468,23 @@ export class WorkerPool {
     const stopped = this.kill(slot, error, slot.started ? reason : 'failed-to-start');
     // Not after it stopped: a worker caught in one long wasm instruction took seconds to end, and
     // requests queued behind a missing worker meanwhile.
-    if (wasLive && !this.closing && !slot.retiring) this.spawnWithBackoff();
+    if (wasLive && !this.closing && !slot.retiring) void this.spawnWithBackoff();
     await stopped;
   }
 
   private bootFailures = 0;
-  private spawnWithBackoff(): void {
+  /** Starts a worker, and another after a pause each time one fails; resolves as the first starts. */
+  private spawnWithBackoff(): Promise<void> {
     const slot = this.spawn();
     slot.ready.then(
       () => { this.bootFailures = 0; },
       () => {
         this.bootFailures++;
         const delay = Math.min(30_000, 500 * 2 ** this.bootFailures);
-        if (!this.closing) setTimeout(() => this.spawnWithBackoff(), delay).unref();
+        if (!this.closing) setTimeout(() => void this.spawnWithBackoff(), delay).unref();
       },
     );
+    return slot.ready;
   }
 
   /** Recycling: boot and warm the successor first, so capacity never drops. */
@@ -495,7 +503,7 @@ export class WorkerPool {
         // (replace() left that to us); if it can take no more requests, try again after a pause;
         // otherwise try again at its next request.
         if (this.closing) return;
-        if (slot.state === 'gone') return this.spawnWithBackoff();
+        if (slot.state === 'gone') return void this.spawnWithBackoff();
         slot.retiring = false;
         if (slot.requests >= HARD_REQUEST_LIMIT) setTimeout(() => { if (slot.state !== 'gone' && !slot.retiring) void this.retire(slot); }, 1000).unref();
       },
@@ -504,18 +512,56 @@ export class WorkerPool {
   }
 
   /**
-   * Takes new worker settings (a reload): workers started from now on use them, and every running
-   * worker is replaced, one at a time, each successor booted and warm before its predecessor leaves,
-   * so capacity never drops. Resolves when all are replaced; a successor that fails to start leaves
-   * its predecessor serving (and the error in the log).
+   * Takes new worker settings (a reload): workers started from now on use them. If what a worker
+   * boots with changed, every worker started with older settings is replaced, one at a time, each
+   * successor booted and warm before its predecessor leaves, so capacity never drops. That includes a
+   * worker still starting when the reload came (a crash replacement, a recycling successor): it
+   * booted with the old settings, so it is waited for and replaced too. A new size adds workers, or
+   * lets the surplus leave as each becomes idle. Resolves when none is left with old settings; a
+   * successor that fails to start leaves its predecessor serving (and the error in the log).
    */
   async reconfigure(settings: ReloadableSettings): Promise<void> {
+    // Limits and the size are read as they are needed: only what a worker boots with makes one stale.
+    const bootChanged = !isDeepStrictEqual(settings.boot, this.options.boot) || !isDeepStrictEqual(settings.warmup, this.options.warmup);
     Object.assign(this.options, settings);
-    for (const slot of [...this.slots]) {
+    const generation = bootChanged ? ++this.settingsGeneration : this.settingsGeneration;
+    const added = this.resize(settings.size);
+    const tried = new Set<Slot>();
+    for (;;) {
       if (this.closing) return;
-      if (slot.state === 'gone' || !slot.started || slot.retiring) continue;
-      await this.retire(slot, 'reload').catch(() => undefined);
+      // A retiring worker leaves by itself; its successor is a slot of its own, judged on its own.
+      const stale = [...this.slots].find((s) => s.state !== 'gone' && s.generation !== generation && !s.retiring && !tried.has(s));
+      if (!stale) break;
+      if (!stale.started) {
+        await stale.ready.catch(() => undefined); // then replaced like the others (or gone)
+        continue;
+      }
+      tried.add(stale);
+      await this.retire(stale, 'reload').catch(() => undefined);
     }
+    await Promise.all(added);
+  }
+
+  /**
+   * Workers that stay (not retiring) brought to `size`: new ones start (retried like crash
+   * replacements); surplus ones, older settings and idle first, retire with no successor, so each
+   * leaves once its request is done (onIdle) and a crash of one is not replaced (replace).
+   */
+  private resize(size: number): Array<Promise<void>> {
+    const members = [...this.slots].filter((s) => s.state !== 'gone' && !s.retiring);
+    const added: Array<Promise<void>> = [];
+    for (let n = members.length; n < size; n++) added.push(this.spawnWithBackoff().catch(() => undefined));
+    const surplus = members
+      .sort((a, b) => Number(a.generation === this.settingsGeneration) - Number(b.generation === this.settingsGeneration) || Number(a.state !== 'idle') - Number(b.state !== 'idle'))
+      .slice(0, Math.max(0, members.length - size));
+    for (const slot of surplus) {
+      slot.retiring = true;
+      slot.successorReady = true;
+      slot.retireReason = 'reload';
+      this.options.log.info({ worker: slot.id, workers: size }, 'fewer workers: this one leaves once idle');
+      if (slot.state === 'idle') void this.kill(slot, undefined, 'reload');
+    }
+    return added;
   }
 
   private async kill(slot: Slot, error = new PoolError(503, 'worker stopped', 1), reason: WorkerExit = this.closing ? 'closed' : 'failed-to-start'): Promise<void> {
