@@ -22,6 +22,8 @@ declare module 'fastify' {
     /** What the access log reports: the worker that ran PHP, or "static". */
     servedBy?: string;
     bytesSent?: number;
+    /** A spooled body handed to the pool: the file goes when PHP's response ends, not with the reply. */
+    bodyInPool?: boolean;
     /** A static file answered from the in-memory cache. */
     fromMemory?: boolean;
   }
@@ -110,7 +112,12 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
   // 'close' fires for every response, also when the client leaves mid-body: onResponse does not run
   // then, and such requests went unlogged.
   app.addHook('onRequest', async (request, reply) => {
-    reply.raw.once('close', () => accessLog(request, reply));
+    reply.raw.once('close', () => {
+      accessLog(request, reply);
+      // A body spooled for a request that never reached PHP (405, 404, refused): its file goes now.
+      const body = request.body as RequestBody | null | undefined;
+      if (body?.kind === 'file' && !request.bodyInPool) spool.remove(body.path);
+    });
     // A body is read before the route runs: with every worker busy and the queue full, refuse it
     // before reading (and buffering) it, as the answer would be 503 anyway.
     if (hasBody(request.raw.headers) && pool.readiness === 'queue full') {
@@ -179,6 +186,7 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
     // Methods Fastify does not parse (GET, PROPFIND…) may carry a body too: PHP gets it as well.
     const body = (request.body as RequestBody | null | undefined) ?? (await receiveBody(request.raw, request.headers, bodyLimits));
     const removeSpooled = () => { if (body?.kind === 'file') spool.remove(body.path); };
+    request.bodyInPool = true;
     const socket = request.raw.socket;
     const cgiRequest: CgiRequest = {
       method: request.method,

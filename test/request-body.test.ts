@@ -87,3 +87,14 @@ t.test('a large body waits for a worker in a private spool file, reaches PHP who
   t.pass('removed once the request ended');
 });
 
+t.test('a large body for a request that never reaches PHP (405, 403) leaves no spool file behind', async (t) => {
+  const big = Buffer.alloc(3 * 1024 * 1024, 1);
+  const spoolDir = () => readdirSync(testTmp).find((name) => name.startsWith('php-wasm-server-bodies-'));
+  for (const path of ['/hello.txt', '/.env']) {
+    const response = await fetch(`${server.url}${path}`, { method: 'POST', body: big, headers: { 'content-type': 'application/octet-stream' } });
+    t.ok(response.status >= 400 && response.status < 500, `${path}: ${response.status}`);
+    await response.arrayBuffer();
+  }
+  await until('the spool folder to be empty', () => { const dir = spoolDir(); return dir === undefined || readdirSync(join(testTmp, dir)).length === 0; });
+  t.pass('no file left');
+});
