@@ -261,16 +261,18 @@ t.test('SQLite on a mount: 8 concurrent clients insert 120 rows through 2 worker
   const server = await startTestServer({ workers: 2, mounts: [{ host: data, guest: '/data', readOnly: false }] });
   t.teardown(() => server.close());
   const statuses: number[] = [];
+  const failures: string[] = [];
   const servedBy = new Set<unknown>();
   await Promise.all(Array.from({ length: 8 }, async (_, client) => {
     for (let n = 0; n < 15; n++) {
       const got = await get(server, `/sqlite.php?${query({ action: 'insert', client: `c${client}`, n: String(n) })}`);
       statuses.push(got.status);
+      if (got.status !== 200) failures.push(`${got.status}: ${got.body.slice(0, 300)}`);
     }
   }));
   for (const line of server.logs) if (line.msg === 'request' && String(line.path).startsWith('/sqlite.php')) servedBy.add(line.worker);
   t.equal(statuses.length, 120);
-  t.same(statuses.filter((s) => s !== 200), [], 'every insert succeeded');
+  t.same(failures, [], 'every insert succeeded');
   t.equal(servedBy.size, 2, `both workers wrote (${[...servedBy].join(', ')})`);
   t.same(await getJson(server, '/sqlite.php?action=check'), { count: 120, integrity: 'ok' }, 'exactly 120 rows, PRAGMA integrity_check ok');
   t.ok(existsSync(join(data, 'test.sqlite')), 'the database is the host file in the mounted folder');
