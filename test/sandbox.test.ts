@@ -272,7 +272,8 @@ t.test('SQLite on a mount: 8 concurrent clients insert 120 rows through 2 worker
   }));
   for (const line of server.logs) if (line.msg === 'request' && String(line.path).startsWith('/sqlite.php')) servedBy.add(line.worker);
   t.equal(statuses.length, 120);
-  t.same(failures, [], 'every insert succeeded');
+  const phpMessages = server.logs.map((line) => line.php).filter((message) => typeof message === 'string');
+  t.same(failures, [], `every insert succeeded${failures.length ? ` (PHP said: ${JSON.stringify(phpMessages)})` : ''}`);
   t.equal(servedBy.size, 2, `both workers wrote (${[...servedBy].join(', ')})`);
   t.same(await getJson(server, '/sqlite.php?action=check'), { count: 120, integrity: 'ok' }, 'exactly 120 rows, PRAGMA integrity_check ok');
   t.ok(existsSync(join(data, 'test.sqlite')), 'the database is the host file in the mounted folder');

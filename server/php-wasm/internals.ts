@@ -31,6 +31,8 @@ const REQUIRED: Array<[path: string, kind: 'function' | 'object']> = [
   ['FS.createNode', 'function'], ['FS.lookupPath', 'function'], ['FS.getPath', 'function'], ['FS.readdir', 'function'],
   ['FS.unlink', 'function'], ['FS.rmdir', 'function'], ['FS.makedev', 'function'], ['FS.ErrnoError', 'function'],
   ['FS.devices', 'object'], ['FS.filesystems.MEMFS', 'object'], ['FS.filesystems.NODEFS.node_ops.mknod', 'function'],
+  ['FS.filesystems.NODEFS.createNode', 'function'], ['FS.filesystems.NODEFS.realPath', 'function'],
+  ['FS.filesystems.NODEFS.tryFSOperation', 'function'], ['FS.isFile', 'function'],
   ['FS.filesystems.NODEFS.node_ops.setattr', 'function'], ['FS.filesystems.NODEFS.node_ops.symlink', 'function'],
   ['FS.destroyNode', 'function'], ['FS.hashName', 'function'], ['FS.nameTable', 'object'], ['FS.mount', 'function'],
   ['websocket.url', 'function'], ['outboundNetworkProxyServer.listeners', 'function'], ['HEAPU8', 'object'],

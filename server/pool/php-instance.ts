@@ -8,6 +8,7 @@ import { mountReadOnly } from '../sandbox/read-only-mount.js';
 import { refuseSubprocesses } from '../sandbox/no-subprocesses.js';
 import { refuseHostSymlinks } from '../sandbox/no-host-symlinks.js';
 import { freshHostLookups } from '../sandbox/fresh-host-lookups.js';
+import { createWithoutTruncating } from '../sandbox/create-without-truncating.js';
 import { enforceHostFileModes } from '../sandbox/host-file-modes.js';
 import { readOnlyInternals } from '../sandbox/read-only-internals.js';
 import { limitTmp, type TmpArea } from '../sandbox/tmp-area.js';
@@ -70,6 +71,8 @@ export async function bootPhp(
   await php.setSpawnHandler(refuseSubprocesses);
   refuseHostSymlinks(runtime);
   freshHostLookups(runtime);
+  // Before enforceHostFileModes, whose mknod wrapper masks the mode and then calls this one.
+  createWithoutTruncating(runtime);
   enforceHostFileModes(runtime, process.umask());
   refuseSqliteWal(runtime);
   walHeaderAsRollback(runtime);
