@@ -36,6 +36,8 @@ export async function startOurs(opts: OursOptions): Promise<Target> {
     '--session-dir', sessions,
     '--port', String(port),
     '--host', HOST,
+    // The address the load generator uses: the page's links are checked against it.
+    '--site-url', `http://${HOST}:${port}`,
     '--workers', String(opts.workers),
     '--site-title', SITE.title,
     '--admin-user', SITE.adminUser,
