@@ -11,6 +11,7 @@ import { PoolError, type WorkerPool } from './pool/pool.js';
 import { BodySpool, bodySize, receiveBody, type BodyLimits, type RequestBody } from './request-body.js';
 import { DeclaredLengthBody, declaredLength } from './response-framing.js';
 import { registerCompression } from './compression.js';
+import { limitRequestsPerConnection } from './connection-limit.js';
 import { resolveRequest, routeOptionsFrom } from './routing.js';
 import { StaticCache } from './static-cache.js';
 import { serveStatic } from './static-files.js';
@@ -55,7 +56,7 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
       maxHeaderSize: config.maxHeaderSize,
     },
     keepAliveTimeout: config.keepAliveTimeout * 1000,
-    maxRequestsPerSocket: config.maxRequestsPerConnection,
+    // Not Node's maxRequestsPerSocket (it answers 503 instead of closing): see connection-limit.ts.
     // Request-target checks (traversal, encodings) are the router's job, not a 400 from find-my-way.
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 100_000 },
     // find-my-way refuses a path it cannot decode (e.g. /%c0%ae) before any route or hook runs: without
@@ -75,6 +76,7 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
 
   const spool = new BodySpool();
   app.addHook('onClose', async () => spool.dispose());
+  limitRequestsPerConnection(app, config.maxRequestsPerConnection);
   const bodyLimits: BodyLimits = {
     maxBytes: config.maxBody,
     timeoutMs: config.bodyTimeout * 1000,

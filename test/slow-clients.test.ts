@@ -7,6 +7,7 @@
 import { connect, type Socket } from 'node:net';
 import t from 'tap';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
 let server: TestServer;
 t.before(async () => {
@@ -83,3 +84,33 @@ t.test('a connection carries at most --max-requests-per-connection requests', as
   t.ok(responses.every((r) => r.startsWith('HTTP/1.1 200')), 'all answered');
   t.match(responses[2], /connection: close\r\n/i, 'the third says the connection ends');
 });
+
+t.test('the connection ends after the limit even when the client keeps sending: never a 503', async (t) => {
+  // keep-alive far longer than the test waits: the close can only come from the request limit.
+  const longLived = await startTestServer({ workers: 1, keepAliveTimeout: 120, maxRequestsPerConnection: 3 });
+  t.teardown(() => longLived.close());
+  const conn = await new Promise<Conn>((resolve, reject) => {
+    const socket = connect(longLived.port, '127.0.0.1');
+    let data = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => { data += chunk; });
+    const closed = new Promise<void>((done) => socket.on('close', () => done()));
+    socket.once('error', () => undefined);
+    socket.once('connect', () => resolve({ socket, received: () => data, closed }));
+    socket.once('error', reject);
+  });
+  let ended = false;
+  void conn.closed.then(() => { ended = true; });
+  const responses = () => conn.received().split(/(?=HTTP\/1\.1 )/).filter(Boolean);
+  // One request at a time, each after the previous answer, as a keep-alive client (or autocannon) does.
+  for (let i = 1; i <= 4 && !ended; i++) {
+    conn.socket.write('GET /hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await until(`response ${i} or the close`, () => ended || (responses().length >= i && (responses()[i - 1] ?? '').includes('\r\n\r\n')), 15_000);
+  }
+  await within('the server to close the connection after the third response', conn.closed, 15_000);
+  const got = responses();
+  t.equal(got.length, 3, 'three responses, then the connection ended');
+  t.ok(got.every((r) => r.startsWith('HTTP/1.1 200')), 'all 200: no 503 for a request after the limit');
+  t.match(got[2], /connection: close\r\n/i, 'the third says the connection ends');
+});
+
