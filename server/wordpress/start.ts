@@ -23,6 +23,15 @@ const URL_REWRITE_FILTER = "$GLOBALS['wp_filter']['got_url_rewrite'][10][] = ['f
  */
 const NO_CRON_SPAWN_FILTER = "$GLOBALS['wp_filter']['pre_get_ready_cron_jobs'][10][] = ['function' => static fn ($jobs) => wp_doing_cron() ? $jobs : [], 'accepted_args' => 1];";
 
+/**
+ * /favicon.ico and /robots.txt reach WordPress's front controller when no such file exists. With
+ * pretty permalinks its rewrite rules turn them into the `favicon`/`robots` query vars, and WordPress
+ * answers (site icon or W logo; generated robots.txt). With plain permalinks there are no rules: it
+ * redirected /favicon.ico to /favicon.ico/ and rendered the home page. Setting the same public query
+ * vars for those two paths gives the answer WordPress intends in both cases.
+ */
+const ROOT_FILES_QUERY_VARS = "if (($_SERVER['SCRIPT_NAME'] ?? '') === '/index.php') { $__pws_path = parse_url($_SERVER['REQUEST_URI'] ?? '', PHP_URL_PATH); if ($__pws_path === '/favicon.ico') { $_GET['favicon'] = '1'; } elseif ($__pws_path === '/robots.txt') { $_GET['robots'] = '1'; } unset($__pws_path); }";
+
 /** Core settings + the WordPress preset (config/wordpress.json) + the `wordpress` flags. */
 export function loadWordPressConfig(argv: string[], env: Record<string, string | undefined>, cwd: string): Loaded<WordPressConfig> {
   const loaded = loadConfig<WordPressConfig>({
@@ -40,6 +49,7 @@ export function loadWordPressConfig(argv: string[], env: Record<string, string |
 export function wordpressServerConfig(config: WordPressConfig): WordPressConfig {
   const prepend = [
     URL_REWRITE_FILTER,
+    ROOT_FILES_QUERY_VARS,
     config.cronInterval > 0 ? NO_CRON_SPAWN_FILTER : '',
     siteUrlConstants(config.siteUrl),
   ].join('\n');
