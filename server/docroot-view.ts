@@ -11,24 +11,50 @@ export interface DocrootViewOptions {
   cacheMs?: number;
   /** Bound on remembered paths; the cache starts over when it is full. */
   maxEntries?: number;
+  /** The host calls it makes (tests give failing ones: EACCES and EMFILE cannot be staged as root). */
+  host?: HostCalls;
+}
+
+export interface HostCalls {
+  realpath: (path: string) => string;
+  isFileOrDir: (realPath: string) => EntryKind;
+}
+
+const NATIVE: HostCalls = {
+  realpath: (path) => realpathSync.native(path),
+  isFileOrDir: (realPath) => {
+    const stat = statSync(realPath);
+    return stat.isFile() ? 'file' : stat.isDirectory() ? 'dir' : null;
+  },
+};
+
+/**
+ * The errors that mean "nothing of that name here" (a symlink loop and an over-long name too). Any
+ * other (EACCES, EMFILE, EIO) is a fault, not an absent file: answered as a server error, never by
+ * sending the URL to the front controller as if the file did not exist.
+ */
+const ABSENT_CODES = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']);
+
+export function meansAbsent(error: unknown): boolean {
+  return ABSENT_CODES.has((error as NodeJS.ErrnoException | undefined)?.code ?? '');
 }
 
 /**
  * The real docroot as the router sees it. A symlink is followed only while it stays inside the
  * docroot; one that points outside reads as absent, so neither PHP nor the static server reach it.
  */
-export function createDocrootView(docroot: string, { cacheMs = 0, maxEntries = 10_000 }: DocrootViewOptions = {}): DocrootView {
+export function createDocrootView(docroot: string, { cacheMs = 0, maxEntries = 10_000, host = NATIVE }: DocrootViewOptions = {}): DocrootView {
   const root = realpathSync(docroot);
   const cache = new Map<string, { kind: EntryKind; until: number }>();
 
   function lookup(relPath: string): EntryKind {
+    const real = realPathInside(root, relPath, host);
+    if (real === null) return null;
     try {
-      const real = realPathInside(root, relPath);
-      if (real === null) return null;
-      const stat = statSync(real);
-      return stat.isFile() ? 'file' : stat.isDirectory() ? 'dir' : null;
-    } catch {
-      return null;
+      return host.isFileOrDir(real);
+    } catch (error) {
+      if (meansAbsent(error)) return null;
+      throw error;
     }
   }
 
@@ -51,11 +77,13 @@ export function createDocrootView(docroot: string, { cacheMs = 0, maxEntries = 1
  * a symlink leads outside `root`. Static serving asks again at the moment it opens a file, so a
  * cached routing answer can never be turned into a read outside the docroot.
  */
-export function realPathInside(root: string, relPath: string): string | null {
+export function realPathInside(root: string, relPath: string, host: HostCalls = NATIVE): string | null {
+  let real: string;
   try {
-    const real = realpathSync.native(join(root, relPath));
-    return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep) ? real : null;
-  } catch {
-    return null;
+    real = host.realpath(join(root, relPath));
+  } catch (error) {
+    if (meansAbsent(error)) return null;
+    throw error;
   }
+  return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep) ? real : null;
 }

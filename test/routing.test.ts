@@ -2,7 +2,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createDocrootView } from '../server/docroot-view.js';
+import { createDocrootView, meansAbsent } from '../server/docroot-view.js';
 import {
   DEFAULT_ROUTE_OPTIONS,
   normalizeSegments,
@@ -417,4 +417,24 @@ t.test('control characters in the decoded path are refused (they would reach PHP
   t.match(resolveRequest('/index.php/a%7f', view as never), { type: 'error', status: 400 });
   t.match(resolveRequest('/index.php/%00', view as never), { type: 'error', status: 400, reason: 'NUL byte in path' });
   t.match(resolveRequest('/index.php/caf%C3%A9', view as never), { type: 'php', pathInfo: '/café' }, 'non-ASCII is fine');
+});
+
+t.test('createDocrootView: only "no such file" errors mean absent; any other fails loudly', async (t) => {
+  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'routing-errors-')));
+  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+  const failWith = (code: string) => () => { throw Object.assign(new Error(`${code}: staged`), { code }); };
+  for (const code of ['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']) {
+    t.equal(createDocrootView(root, { host: { realpath: failWith(code), isFileOrDir: () => 'file' } }).kind('x.php'), null, `${code} on realpath: absent`);
+    t.equal(createDocrootView(root, { host: { realpath: (p) => p, isFileOrDir: failWith(code) } }).kind('x.php'), null, `${code} on stat: absent`);
+  }
+  for (const code of ['EACCES', 'EMFILE', 'EIO']) {
+    const onRealpath = createDocrootView(root, { host: { realpath: failWith(code), isFileOrDir: () => 'file' } });
+    t.throws(() => onRealpath.kind('x.php'), { code }, `${code} on realpath is an error, not "absent"`);
+    const onStat = createDocrootView(root, { host: { realpath: (p) => p, isFileOrDir: failWith(code) } });
+    t.throws(() => onStat.kind('x.php'), { code }, `${code} on stat is an error`);
+    // Routed, the file would otherwise go to the front controller as if it did not exist.
+    t.throws(() => resolveRequest('/x.php', onStat), { code }, `${code}: the request is not routed to the front controller`);
+  }
+  t.equal(meansAbsent(Object.assign(new Error('x'), { code: 'EACCES' })), false);
+  t.equal(meansAbsent(undefined), false);
 });
