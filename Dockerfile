@@ -12,12 +12,12 @@ COPY package.json package-lock.json ./
 # postinstall: builds fs-ext's native module only if no prebuilt binary loads (none does on Node 26).
 COPY scripts scripts
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.server.json ./
 COPY server server
 COPY bin bin
 COPY config config
 COPY docroot docroot
-RUN npx tsc -p . \
+RUN npx tsc -p tsconfig.server.json \
  && npm prune --omit=dev --no-audit --no-fund \
  # Only the PHP version the image runs (8.3): every other @php-wasm build is ~50 MB,
  # and Node 24 loads the JSPI build, never the asyncify one.
