@@ -32,6 +32,20 @@ const NO_CRON_SPAWN_FILTER = "$GLOBALS['wp_filter']['pre_get_ready_cron_jobs'][1
  */
 const ROOT_FILES_QUERY_VARS = "if (($_SERVER['SCRIPT_NAME'] ?? '') === '/index.php') { $__pws_path = parse_url($_SERVER['REQUEST_URI'] ?? '', PHP_URL_PATH); if ($__pws_path === '/favicon.ico') { $_GET['favicon'] = '1'; } elseif ($__pws_path === '/robots.txt') { $_GET['robots'] = '1'; } unset($__pws_path); }";
 
+/**
+ * Site Health's "Directories and Sizes" sums the sizes `SHOW TABLE STATUS` reports. The bundled
+ * SQLite plugin (2.1.11) throws on that statement without a LIKE clause (the sizes endpoint answered
+ * 500 and the Info tab never finished), and reports 0 bytes with one (WordPress then says "not
+ * available"). On a SQLite site the statement becomes one row holding the database file's size;
+ * other databases see it unchanged.
+ */
+const TABLE_STATUS_FILTER = String.raw`$GLOBALS['wp_filter']['query'][10][] = ['accepted_args' => 1, 'function' => static function ($query) {
+  if (!is_string($query) || !preg_match('/^\s*SHOW\s+TABLE\s+STATUS\s*;?\s*$/i', $query)) return $query;
+  if (!class_exists('WP_SQLite_DB', false) || !(($GLOBALS['wpdb'] ?? null) instanceof WP_SQLite_DB)) return $query;
+  $bytes = defined('FQDB') && is_file(FQDB) ? (int) filesize(FQDB) : 0;
+  return "SELECT 'sqlite' AS Name, $bytes AS Data_length, 0 AS Index_length";
+}];`;
+
 /** Core settings + the WordPress preset (config/wordpress.json) + the `wordpress` flags. */
 export function loadWordPressConfig(argv: string[], env: Record<string, string | undefined>, cwd: string): Loaded<WordPressConfig> {
   const loaded = loadConfig<WordPressConfig>({
@@ -50,6 +64,7 @@ export function wordpressServerConfig(config: WordPressConfig): WordPressConfig 
   const prepend = [
     URL_REWRITE_FILTER,
     ROOT_FILES_QUERY_VARS,
+    TABLE_STATUS_FILTER,
     config.cronInterval > 0 ? NO_CRON_SPAWN_FILTER : '',
     siteUrlConstants(config.siteUrl),
   ].join('\n');
