@@ -16,6 +16,8 @@ import type { AddressInfo } from 'node:net';
 import { startAdmin } from './admin.js';
 import { validateSettings } from './config/validate.js';
 import { ServerMetrics } from './metrics.js';
+import { MailRelay } from './mail/mail-relay.js';
+import { smtpTransportSettings } from './mail/smtp-settings.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -46,10 +48,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const metrics = config.adminPort === undefined ? undefined : new ServerMetrics(() => poolForProbes);
   // The admin listener comes up first, so an orchestrator sees "starting" rather than no answer.
   const admin = metrics && await startAdmin({ host: config.adminHost, port: config.adminPort!, log, metrics, pool: () => poolForProbes, draining: () => draining });
+  const smtp = config.smtp === undefined ? undefined : smtpTransportSettings(config.smtp, config.smtpRequireTls, process.env);
+  const mail = new MailRelay({ smtp, maxPerHour: config.smtpMaxPerHour, log });
   const pool = new WorkerPool({
     wasmModule: await compilePhpModule(config.php),
     log,
     observer: metrics,
+    mail: (args, message, worker) => mail.deliver(args, message, worker),
     ...workerSettings(config, sessionDir.path),
   });
   poolForProbes = pool;
@@ -58,6 +63,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   } catch (error) {
     await admin?.close();
     sessionDir.dispose();
+    mail.close();
     throw error;
   }
   const app = buildApp({ config, pool, log, metrics, draining: () => draining });
@@ -66,7 +72,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${connectableHost(config.host)}:${port}`;
   const adminUrl = admin ? `http://${connectableHost(config.adminHost)}:${(admin.server.address() as AddressInfo).port}` : undefined;
-  log.info({ url, adminUrl, docroot: config.docroot, workers: config.workers, php: config.php, bootMs: Math.round(performance.now() - started) }, 'listening');
+  log.info({ url, adminUrl, docroot: config.docroot, workers: config.workers, php: config.php, mail: smtp?.display ?? 'off', bootMs: Math.round(performance.now() - started) }, 'listening');
 
   const stoppers: Array<() => void> = [];
   let closing: Promise<void> | undefined;
@@ -77,6 +83,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     await Promise.race([appClosed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())]);
     await pool.close(1000);
     await admin?.close();
+    mail.close();
     sessionDir.dispose();
   })());
   let running = config;

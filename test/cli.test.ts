@@ -23,6 +23,8 @@ t.test('bad settings: one line naming the key, exit code 2, nothing listens', as
     [['--bogus-flag', '1'], {}, 'arguments'],
     [['--trust-proxy', 'not-an-address'], {}, 'trustProxy'],
     [['--mount', '/no/such/folder:/data'], {}, 'mounts'],
+    [['--smtp', 'http://mail.example.com'], {}, 'smtp'],
+    [['--smtp', 'smtp://wp@mail.example.com'], {}, 'smtp'],
     [['wordpress', '--trust-proxy', '10.0.0.0/33'], {}, 'trustProxy'],
     [['--port', String(port)], { PHP_WASM_SERVER_REQUEST_TIMEOUT: 'soon' }, 'requestTimeout'],
     [['--docroot', FIXTURE_DOCROOT, '--port', String(port), '--session-dir', planted], {}, 'sessionDir'],

@@ -82,8 +82,11 @@ t.test('defaults from config/defaults.json', async (t) => {
     maxHeaderSize: 16384,
     maxRequestsPerConnection: 1000,
     adminHost: '127.0.0.1',
+    smtpRequireTls: false,
+    smtpMaxPerHour: 100,
     logLevel: 'info',
   });
+  t.equal(config.smtp, undefined, 'no mail relay unless one is given');
   t.equal(config.sessionDir, undefined, 'no default session folder: each server makes a private one (session-dir.ts)');
   t.same(positionals, []);
   t.equal(help, false);
@@ -128,6 +131,9 @@ const SAMPLES: Record<string, { flag: string; env: string; raw: [unknown, string
   maxRequestsPerConnection: { flag: '--max-requests-per-connection', env: 'PHP_WASM_SERVER_MAX_REQUESTS_PER_CONNECTION', raw: [10, '0', '100'], want: [10, 0, 100] },
   adminPort: { flag: '--admin-port', env: 'PHP_WASM_SERVER_ADMIN_PORT', raw: [9087, '0', '9187'], want: [9087, 0, 9187] },
   adminHost: { flag: '--admin-host', env: 'PHP_WASM_SERVER_ADMIN_HOST', raw: ['0.0.0.0', '::', '10.0.0.1'], want: ['0.0.0.0', '::', '10.0.0.1'] },
+  smtp: { flag: '--smtp', env: 'PHP_WASM_SERVER_SMTP', raw: ['smtp://f.test', 'smtps://e.test', 'smtp://c.test:2525'], want: ['smtp://f.test', 'smtps://e.test', 'smtp://c.test:2525'] },
+  smtpRequireTls: { flag: '--smtp-require-tls', env: 'PHP_WASM_SERVER_SMTP_REQUIRE_TLS', raw: [true, 'no', 'yes'], want: [true, false, true] },
+  smtpMaxPerHour: { flag: '--smtp-max-per-hour', env: 'PHP_WASM_SERVER_SMTP_MAX_PER_HOUR', raw: [10, '20', '30'], want: [10, 20, 30] },
   logLevel: { flag: '--log-level', env: 'PHP_WASM_SERVER_LOG_LEVEL', raw: ['warn', 'error', 'debug'], want: ['warn', 'error', 'debug'] },
 };
 /** Settings whose layers merge instead of replacing each other (tested on their own below). */

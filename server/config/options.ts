@@ -130,6 +130,21 @@ export const SERVER_SCHEMA = defineOptions({
     kind: 'string',
     docs: { arg: 'H', default: '`127.0.0.1`', meaning: 'admin listen address (`0.0.0.0` in a container or pod, so probes reach it)' },
   },
+  smtp: {
+    kind: 'string', optional: true,
+    docs: {
+      arg: 'URL', default: 'off (`mail()` logs a warning and returns false)',
+      meaning: '`smtp://[user@]host[:port]` (STARTTLS when offered) or `smtps://…`: the relay `mail()` and `wp_mail()` send through; the password only from `PHP_WASM_SERVER_SMTP_PASSWORD` or a file named by `PHP_WASM_SERVER_SMTP_PASSWORD_FILE`',
+    },
+  },
+  smtpRequireTls: {
+    kind: 'bool', flag: 'smtp-require-tls',
+    docs: { arg: 'BOOL', default: '`false`', meaning: 'with `smtp://`: send only after STARTTLS (a relay that does not offer it gets no mail)' },
+  },
+  smtpMaxPerHour: {
+    kind: 'int', min: 1, max: 1000000,
+    docs: { arg: 'N', default: '`100`', meaning: 'recipients per hour, all mail together (a hostile script cannot make the server a spam relay); past it `mail()` returns false' },
+  },
   logLevel: { kind: 'choice', choices: LOG_LEVELS, docs: { arg: 'L', default: '`info`', meaning: '`fatal` … `trace`, `silent`' } },
   config: { kind: 'path', optional: true, docs: { arg: 'FILE', default: 'none', meaning: 'JSON config file', noConfigKey: true } },
 });

@@ -2,12 +2,13 @@ import { statSync } from 'node:fs';
 import proxyAddr from 'proxy-addr';
 import { ConfigError } from './coerce.js';
 import type { ServerConfig } from './types.js';
+import { smtpTransportSettings } from '../mail/smtp-settings.js';
 
 /**
  * Checks what parsing alone cannot: values that must name something real. Run before anything
  * boots, so a typo is one line and exit code 2, not a stack trace from a worker.
  */
-export function validateSettings(config: ServerConfig): void {
+export function validateSettings(config: ServerConfig, env: Record<string, string | undefined> = process.env): void {
   try {
     proxyAddr.compile(config.trustProxy);
   } catch (error) {
@@ -17,6 +18,8 @@ export function validateSettings(config: ServerConfig): void {
   if (config.tmpSize < config.maxBody) {
     throw new ConfigError('tmpSize', `must be at least maxBody (${config.maxBody} bytes), since uploads are written to /tmp`, config.tmpSize, 'settings');
   }
+  // The URL's form, and a password where one is needed (read from the environment, never a flag).
+  if (config.smtp !== undefined) smtpTransportSettings(config.smtp, config.smtpRequireTls, env);
   for (const mount of config.mounts) {
     if (!isDirectory(mount.host)) throw new ConfigError('mounts', 'HOST must be an existing directory', mount.host, 'settings');
   }

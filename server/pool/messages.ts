@@ -29,7 +29,10 @@ export interface WorkerBoot {
 /** A request body: in memory, or spooled to a host file the worker reads when the request starts. */
 export type WorkerBody = Uint8Array | { path: string } | null;
 
-export type ToWorker = { type: 'run'; id: number; job: PhpJob; body: WorkerBody };
+export type ToWorker =
+  | { type: 'run'; id: number; job: PhpJob; body: WorkerBody }
+  /** The main thread's answer to a 'mail' message: did the relay accept it. */
+  | { type: 'mail-result'; mailId: number; sent: boolean };
 
 export interface RunEnd {
   exitCode: number;
@@ -52,4 +55,6 @@ export type FromWorker =
   | { type: 'head'; id: number; status: number; headers: Record<string, string[]>; data?: Uint8Array; end?: RunEnd }
   | { type: 'chunk'; id: number; data: Uint8Array }
   | ({ type: 'end'; id: number; data?: Uint8Array } & RunEnd)
-  | { type: 'failed'; id: number; error: string };
+  | { type: 'failed'; id: number; error: string }
+  /** What mail() wrote to sendmail (args after the command name), for the main thread's relay. */
+  | { type: 'mail'; mailId: number; args: string[]; message: Uint8Array };

@@ -6,6 +6,7 @@ import type { WorkerBoot } from './messages.js';
 import { connectErrorsAsErrno, guardNetwork } from '../sandbox/network.js';
 import { mountReadOnly } from '../sandbox/read-only-mount.js';
 import { refuseSubprocesses } from '../sandbox/no-subprocesses.js';
+import { spawnHandlerWithMail, type DeliverMail } from '../sandbox/sendmail.js';
 import { refuseHostSymlinks } from '../sandbox/no-host-symlinks.js';
 import { freshHostLookups } from '../sandbox/fresh-host-lookups.js';
 import { createWithoutTruncating } from '../sandbox/create-without-truncating.js';
@@ -31,11 +32,13 @@ const GUEST_TMP = '/tmp';
  * `onExit` hears of a C-level exit() inside the instance (e.g. PHP's "Out of memory" when wasm memory
  * runs out): runStream reports it as an ordinary exit code, yet the request never shut down and the
  * instance is left half-way (its next response comes back empty), so the caller must discard it.
+ * `deliverMail` receives what mail() writes to sendmail; without it, mail() is refused like any process.
  */
 export async function bootPhp(
   boot: WorkerBoot,
   fileLockManager: FileLockManager,
   onExit: (code: number) => void = () => {},
+  deliverMail?: DeliverMail,
 ): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput }> {
   const ceiling = memoryCeiling();
   const runtimeId = await loadNodeRuntime(boot.phpVersion, {
@@ -68,7 +71,7 @@ export async function bootPhp(
 
   guardNetwork(runtime, boot.allowNetwork);
 
-  await php.setSpawnHandler(refuseSubprocesses);
+  await php.setSpawnHandler(deliverMail ? spawnHandlerWithMail(deliverMail) : refuseSubprocesses);
   refuseHostSymlinks(runtime);
   freshHostLookups(runtime);
   // Before enforceHostFileModes, whose mknod wrapper masks the mode and then calls this one.

@@ -31,6 +31,8 @@ export interface PoolOptions {
    * given up on (nginx's send_timeout): the response is cut and PHP sees an aborted connection.
    */
   sendTimeoutMs?: number;
+  /** Delivers what a worker's mail() wrote to sendmail (see mail/mail-relay.ts); absent: mail() fails. */
+  mail?: (args: string[], message: Buffer, workerId: number) => Promise<boolean>;
   /** Starts one worker thread (tests pass fake workers to check the pool's policies). */
   startWorker?: (boot: WorkerBoot, transferList: MessagePort[]) => PoolWorker;
 }
@@ -258,6 +260,8 @@ export class WorkerPool {
             resolve();
           } else if (message.type === 'notice') {
             this.options.log.warn({ worker: id, ...message.detail }, message.message);
+          } else if (message.type === 'mail') {
+            void this.relayMail(slot, message);
           } else if (message.type === 'boot-failed') {
             reject(new Error(`php worker ${id} failed to boot: ${message.error}`));
           } else {
@@ -335,6 +339,17 @@ export class WorkerPool {
     slot.flow.reset();
     const message: ToWorker = { type: 'run', id, job: pending.job, body: pending.body };
     slot.worker.postMessage(message);
+  }
+
+  private async relayMail(slot: Slot, { mailId, args, message }: Extract<FromWorker, { type: 'mail' }>): Promise<void> {
+    let sent = false;
+    try {
+      sent = (await this.options.mail?.(args, Buffer.from(message.buffer, message.byteOffset, message.byteLength), slot.id)) ?? false;
+    } catch (error) {
+      this.options.log.error({ worker: slot.id, err: error }, 'mail relay failed');
+    }
+    // The worker may have been ended meanwhile (request timeout): nobody is waiting then.
+    if (slot.state !== 'gone') slot.worker.postMessage({ type: 'mail-result', mailId, sent });
   }
 
   private onWorkerMessage(slot: Slot, message: FromWorker): void {

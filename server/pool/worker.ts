@@ -32,15 +32,30 @@ async function main(): Promise<void> {
   try {
     const sharedLocks = await consumeAPISync<FileLockManager>(boot.lockPort);
     const lockManager = new SplitLockManager(sharedLocks, [boot.docroot, ...boot.mounts.map((m) => m.host)]);
-    instance = await bootPhp(boot, lockManager, (code) => { exitedWith = code; });
+    instance = await bootPhp(boot, lockManager, (code) => { exitedWith = code; }, deliverMail);
   } catch (error) {
     send({ type: 'boot-failed', error: String((error as Error)?.stack ?? error) });
     return;
   }
   port.on('message', (message: ToWorker) => {
     if (message.type === 'run') void run(instance, message);
+    else if (message.type === 'mail-result') mailAnswers.get(message.mailId)?.(message.sent);
   });
   send({ type: 'ready', bootMs: Math.round(performance.now() - started), memoryBytes: wasmMemoryBytes(instance.php) });
+}
+
+/** mail() waits for the main thread's relay (see sandbox/sendmail.ts); answers arrive by id. */
+const mailAnswers = new Map<number, (sent: boolean) => void>();
+let nextMailId = 1;
+function deliverMail(args: string[], message: Uint8Array): Promise<boolean> {
+  const mailId = nextMailId++;
+  return new Promise<boolean>((resolve) => {
+    mailAnswers.set(mailId, (sent) => {
+      mailAnswers.delete(mailId);
+      resolve(sent);
+    });
+    send({ type: 'mail', mailId, args, message }, [message.buffer as ArrayBuffer]);
+  });
 }
 
 /** Set when the instance itself called exit() (see bootPhp): it is broken, the pool must replace it. */

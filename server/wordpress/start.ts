@@ -46,6 +46,19 @@ const TABLE_STATUS_FILTER = String.raw`$GLOBALS['wp_filter']['query'][10][] = ['
   return "SELECT 'sqlite' AS Name, $bytes AS Data_length, 0 AS Index_length";
 }];`;
 
+/**
+ * WordPress sends as wordpress@<site host>. For a site at http://localhost:8087 that is
+ * wordpress@localhost, which its own is_email() rejects, so every wp_mail() failed before reaching
+ * mail(); such a host gets the conventional localhost.localdomain instead. A failed wp_mail() is
+ * written to the log: WordPress itself only tells the page that asked (if any).
+ */
+const MAIL_FILTERS = String.raw`$GLOBALS['wp_filter']['wp_mail_from'][10][] = ['accepted_args' => 1, 'function' => static fn ($from) => is_string($from) && !is_email($from) ? preg_replace('/@[^@]*$/', '@localhost.localdomain', $from) : $from];
+$GLOBALS['wp_filter']['wp_mail_failed'][10][] = ['accepted_args' => 1, 'function' => static function ($error) {
+  $data = is_wp_error($error) ? $error->get_error_data() : null;
+  $to = is_array($data) && isset($data['to']) ? implode(', ', array_map('strval', (array) $data['to'])) : '';
+  error_log('WordPress could not send mail' . ($to !== '' ? " to $to" : '') . ': ' . (is_wp_error($error) ? $error->get_error_message() : 'unknown error'));
+}];`;
+
 /** Core settings + the WordPress preset (config/wordpress.json) + the `wordpress` flags. */
 export function loadWordPressConfig(argv: string[], env: Record<string, string | undefined>, cwd: string): Loaded<WordPressConfig> {
   const loaded = loadConfig<WordPressConfig>({
@@ -65,6 +78,7 @@ export function wordpressServerConfig(config: WordPressConfig): WordPressConfig 
     URL_REWRITE_FILTER,
     ROOT_FILES_QUERY_VARS,
     TABLE_STATUS_FILTER,
+    MAIL_FILTERS,
     config.cronInterval > 0 ? NO_CRON_SPAWN_FILTER : '',
     siteUrlConstants(config.siteUrl),
   ].join('\n');

@@ -22,6 +22,7 @@ export class FakeWorker extends EventEmitter implements PoolWorker {
   }
 
   postMessage(message: ToWorker): void {
+    if (message.type !== 'run') return;
     this.runs.push(message);
     if (this.behaviour === 'answer') {
       setImmediate(() => this.reply({ type: 'head', id: message.id, status: 200, headers: {}, data: new TextEncoder().encode(`worker ${this.processId}`), end: { exitCode: 0, errors: '', memoryBytes: 1 } }));
