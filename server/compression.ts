@@ -6,7 +6,7 @@
  */
 import fastifyCompress from '@fastify/compress';
 import { Negotiator } from '@fastify/accept-negotiator';
-import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import mimeDb from 'mime-db';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
@@ -40,9 +40,9 @@ export function encodeBody(body: Buffer, encoding: ContentEncoding): Buffer {
     : gzipSync(body, { level: 6 });
 }
 
-/** Must come before the routes: the plugin hooks into each route as it is added. */
-export function registerCompression(app: FastifyInstance): void {
-  void app.register(fastifyCompress, {
+/** Register before the routes: @fastify/compress hooks into each route as it is added. */
+export const compression = fp(async (app) => {
+  await app.register(fastifyCompress, {
     global: true,
     encodings: ['br', 'gzip'],
     threshold: COMPRESS_THRESHOLD,
@@ -58,7 +58,7 @@ export function registerCompression(app: FastifyInstance): void {
     if (isCompressibleType(reply.getHeader('content-type') as string | undefined)) addVary(reply, 'accept-encoding');
     return payload;
   });
-}
+}, { name: 'compression' });
 
 function addVary(reply: { getHeader(name: string): unknown; header(name: string, value: string): unknown }, name: string): void {
   const current = String(reply.getHeader('vary') ?? '');

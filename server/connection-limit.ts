@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 
 /**
  * --max-requests-per-connection, as nginx's keepalive_requests: the response that reaches the limit
@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
  * says so, keeps the socket open, and answers every further request on it with 503 — a client that
  * keeps going (autocannon does on Node 26) then sees errors instead of a reconnect.
  */
-export function limitRequestsPerConnection(app: FastifyInstance, max: number): void {
+export const requestsPerConnection = fp<{ max: number }>(async (app, { max }) => {
   if (max <= 0) return;
   const served = new WeakMap<Socket, number>();
   app.addHook('onRequest', async (request, reply) => {
@@ -17,4 +17,4 @@ export function limitRequestsPerConnection(app: FastifyInstance, max: number): v
     // Node ends the socket after a response whose Connection header says close.
     if (count >= max) reply.header('connection', 'close');
   });
-}
+}, { name: 'requests-per-connection' });
