@@ -23,10 +23,17 @@ RUN npx tsc -p tsconfig.server.json \
  # and Node 24 loads the JSPI build, never the asyncify one.
  && find node_modules/@php-wasm -maxdepth 1 -name 'node-[0-9]*' ! -name 'node-8-3' -exec rm -rf {} + \
  && rm -rf node_modules/@php-wasm/node-8-3/asyncify \
+ # intl, redis, memcached and xdebug are loadable extensions the server never loads; icu.dat (30 MB)
+ # is intl's data.
+ && rm -rf node_modules/@php-wasm/node-8-3/jspi/extensions node_modules/@php-wasm/node/shared/icu.dat \
  # Only WordPress 6.5 and the SQLite plugin from the builds package (it ships every version).
  && cd node_modules/@wp-playground/wordpress-builds \
  && find src/wordpress -name '*.zip' ! -name 'wp-6.5.zip' -delete \
- && find public -mindepth 1 -maxdepth 1 ! -name 'wp-6.5' -exec rm -rf {} +
+ && find public -mindepth 1 -maxdepth 1 ! -name 'wp-6.5' -exec rm -rf {} + \
+ # Of public/wp-6.5, assembly copies only the files its asset list names.
+ && cd public/wp-6.5 \
+ && find . -type f ! -name wordpress-remote-asset-paths ! -name .default_theme | sed 's#^\./##' \
+    | grep -vxF -f wordpress-remote-asset-paths | tr '\n' '\0' | xargs -0 -r rm -f
 
 # --- runtime ------------------------------------------------------------------------------------
 FROM node:24-bookworm-slim
