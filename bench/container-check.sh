@@ -13,8 +13,9 @@
 #    the build talks to the npm registry). `--format docker`: podman's default OCI format drops
 #    HEALTHCHECK.
 # 3. Runs the image (-p 127.0.0.1:PORT:8087, a named volume on /data): WordPress's installer must come
-#    up; the server must run as non-root; the HEALTHCHECK command must pass; WordPress is installed over
-#    HTTP, the container restarted, and a fresh container on the same volume must serve the same site.
+#    up; the server must run as non-root; the HEALTHCHECK command, /readyz and /metrics must pass;
+#    WordPress is installed over HTTP, the container restarted, and a fresh container on the same volume,
+#    given PHP_WASM_SERVER_SITE_URL, must serve the same site with links to that address.
 # 4. Prints image size, build time, time from `podman run` to the first WordPress page (empty volume
 #    and populated volume), stop time, memory.
 #
@@ -57,7 +58,7 @@ while [ $# -gt 0 ]; do
         timeout 120 podman --root "$WORK/storage" --runroot "$RUNROOT" $what >/dev/null 2>&1 || true
       done
       rm -rf "$WORK" "$RUNROOT"; echo "removed $WORK and $RUNROOT"; exit 0 ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -336,12 +337,18 @@ page_has "$url/" "$TITLE" || die "after restart the site is gone (/data not kept
 log "stop took ${STOP_SECONDS}s (exit code $EXIT_CODE); after start the site is back in ${RESTART_START}s"
 
 p rm -f -t 30 "$NAME" >/dev/null
-log "new container on the same volume"
+# The site's public address given at run time reaches an existing site: its links use it, not the
+# address it was installed under (curl still reaches it at 127.0.0.1).
+PUBLIC_URL="http://localhost:$PORT"
+log "new container on the same volume, with PHP_WASM_SERVER_SITE_URL=$PUBLIC_URL"
 t0=$(now)
-p run -d --name "$NAME-2" "${ULIMITS[@]}" -p "127.0.0.1:$PORT:8087" -v "$VOLUME:/data" "$IMAGE" >/dev/null
+p run -d --name "$NAME-2" "${ULIMITS[@]}" -p "127.0.0.1:$PORT:8087" -v "$VOLUME:/data" -e "PHP_WASM_SERVER_SITE_URL=$PUBLIC_URL" "$IMAGE" >/dev/null
 wait_page site "$NAME-2"
 SECOND_START=$(secs "$t0" "$(now)")
 page_has "$url/" "$TITLE" || die "a new container on the volume does not serve the installed site"
+page_has "$url/" "href=\"$PUBLIC_URL/" || die "the home page's links do not use PHP_WASM_SERVER_SITE_URL ($PUBLIC_URL)"
+grep -q "href=\"http://127.0.0.1:$PORT/" <(curl -s -m 30 "$url/") && die "the home page still links to the install-time address"
+log "the site's links use $PUBLIC_URL"
 [ "$(curl -s -m 30 -o /dev/null -w '%{http_code}' "$url/wp-login.php")" = 200 ] || die "wp-login.php does not load"
 DATA_LS=$(p exec "$NAME-2" sh -c 'ls -ld /data /data/* | awk "{print \$1, \$3, \$4, \$NF}" | tr "\n" ";"')
 log "same site from a fresh container in ${SECOND_START}s; /data: $DATA_LS"

@@ -11,6 +11,11 @@ import { plainText } from './config/schema.js';
 import { requireDirectory, validateSettings } from './config/validate.js';
 import { createLogger } from './logger.js';
 import { startServer, type RunningServer } from './server.js';
+import { runPhpCommand } from './php-command.js';
+import { SiteInUseError } from './site-lock.js';
+
+/** sysexits.h: try again later (the site is busy with a server or a job). */
+const EX_TEMPFAIL = 75;
 import { SERVER_SOFTWARE } from './version.js';
 import { loadWordPressConfig, startWordPress, wordpressServerConfig, WORDPRESS_RELOADABLE } from './wordpress/start.js';
 import type { ServerConfig } from './config/types.js';
@@ -20,6 +25,7 @@ async function main(argv: string[]): Promise<number> {
   const isWordPress = argv[0] === 'wordpress';
   const args = isWordPress || argv[0] === 'serve' ? argv.slice(1) : argv;
   try {
+    if (argv[0] === 'php') return await runPhpCommand(argv.slice(1), process.env, process.cwd());
     if (isWordPress) {
       const { config, help } = loadWordPressConfig(args, process.env, process.cwd());
       if (help) return printHelp([...OPTIONS, ...WORDPRESS_OPTIONS], 'wordpress ');
@@ -33,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const { config, help, positionals } = loadConfig({ argv: args, env: process.env, cwd: process.cwd() });
     if (help) return printHelp(OPTIONS);
-    if (positionals.length) throw new ConfigError('command', 'must be "wordpress", "serve" or none', positionals[0], 'command line');
+    if (positionals.length) throw new ConfigError('command', 'must be "wordpress", "serve", "php" or none', positionals[0], 'command line');
     requireDirectory(config.docroot, 'docroot');
     validateSettings(config);
     const reload = (server: RunningServer) => server.reload(validated(loadConfig({ argv: args, env: process.env, cwd: process.cwd() }).config));
@@ -42,6 +48,10 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof ConfigError) {
       process.stderr.write(`php-wasm-server: ${error.message}\n`);
       return 2;
+    }
+    if (error instanceof SiteInUseError) {
+      process.stderr.write(`php-wasm-server: ${error.message}\n`);
+      return EX_TEMPFAIL;
     }
     throw error;
   }

@@ -18,6 +18,7 @@ import { validateSettings } from './config/validate.js';
 import { ServerMetrics } from './metrics.js';
 import { MailRelay } from './mail/mail-relay.js';
 import { smtpTransportSettings } from './mail/smtp-settings.js';
+import { lockSite } from './site-lock.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -42,7 +43,15 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /** Boots every worker (pre-instantiated, warmed), then listens. Nothing listens before PHP is ready. */
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const started = performance.now();
-  const sessionDir = prepareSessionDir(config.sessionDir);
+  // Refused (SiteInUseError) while a `php` job has the site; released when the server closes.
+  const siteLock = lockSite(config.docroot, 'server');
+  let sessionDir: ReturnType<typeof prepareSessionDir>;
+  try {
+    sessionDir = prepareSessionDir(config.sessionDir);
+  } catch (error) {
+    siteLock.release();
+    throw error;
+  }
   let poolForProbes: WorkerPool | undefined;
   let draining = false;
   const metrics = config.adminPort === undefined ? undefined : new ServerMetrics(() => poolForProbes);
@@ -64,6 +73,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     await admin?.close();
     sessionDir.dispose();
     mail.close();
+    siteLock.release();
     throw error;
   }
   const app = buildApp({ config, pool, log, metrics, draining: () => draining });
@@ -85,6 +95,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     await admin?.close();
     mail.close();
     sessionDir.dispose();
+    siteLock.release();
   })());
   let running = config;
   const reload = async (next: ServerConfig, alsoReloadable: readonly string[] = []): Promise<ReloadPlan> => {

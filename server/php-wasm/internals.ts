@@ -29,7 +29,7 @@ const REQUIRED: Array<[path: string, kind: 'function' | 'object']> = [
   ['FS.open', 'function'], ['FS.write', 'function'], ['FS.read', 'function'], ['FS.close', 'function'],
   ['FS.doTruncate', 'function'], ['FS.doChown', 'function'], ['FS.mayCreate', 'function'], ['FS.mayDelete', 'function'],
   ['FS.createNode', 'function'], ['FS.lookupPath', 'function'], ['FS.getPath', 'function'], ['FS.readdir', 'function'],
-  ['FS.unlink', 'function'], ['FS.rmdir', 'function'], ['FS.makedev', 'function'], ['FS.ErrnoError', 'function'],
+  ['FS.unlink', 'function'], ['FS.rmdir', 'function'], ['FS.makedev', 'function'], ['FS.getStream', 'function'], ['FS.ErrnoError', 'function'],
   ['FS.devices', 'object'], ['FS.filesystems.MEMFS', 'object'], ['FS.filesystems.NODEFS.node_ops.mknod', 'function'],
   ['FS.filesystems.NODEFS.createNode', 'function'], ['FS.filesystems.NODEFS.realPath', 'function'],
   ['FS.filesystems.NODEFS.tryFSOperation', 'function'], ['FS.isFile', 'function'],
@@ -44,8 +44,8 @@ const REQUIRED_IMPORTS = ['emscripten_resize_heap', '__syscall_connect'];
 /** What of REQUIRED this runtime lacks (empty: all there). */
 export function missingInternals(runtime: Runtime): string[] {
   const missing = REQUIRED.filter(([path, kind]) => typeof lookup(runtime, path) !== kind).map(([path]) => path);
-  // php.wasm's output devices: request body (64,0) and head (62,0).
-  for (const [major, name] of [[64, 'stdout'], [62, 'headers']] as const) {
+  // php.wasm's output devices: request body (64,0), stderr (63,0, the `php` command's) and head (62,0).
+  for (const [major, name] of [[64, 'stdout'], [63, 'stderr'], [62, 'headers']] as const) {
     if (typeof runtime.FS?.devices?.[runtime.FS.makedev?.(major, 0)]?.stream_ops?.write !== 'function') missing.push(`FS.devices (${name} device ${major},0)`);
   }
   return missing;

@@ -27,39 +27,44 @@ const SAPI_NAME = 'cgi-fcgi';
 const PHP_INI_PATH = '/internal/shared/php.ini';
 const GUEST_TMP = '/tmp';
 
+/** What a sandboxed instance is made of: everything in WorkerBoot but the pool's own channels. */
+export type SandboxSettings = Omit<WorkerBoot, 'lockPort' | 'flowBuffer' | 'tmpSize'>;
+
+export interface SandboxHooks {
+  /** Locks shared with the other workers; absent: the host's own file locks only (one instance per process). */
+  fileLockManager?: FileLockManager;
+  /** A C-level exit() inside the instance (see bootPhp). */
+  onExit?: (code: number) => void;
+  /** Receives what mail() writes to sendmail; without it, mail() is refused like any process. */
+  deliverMail?: DeliverMail;
+}
+
 /**
- * Boots one sandboxed php.wasm instance: mounts, environment, network and php.ini set before any request.
- * `onExit` hears of a C-level exit() inside the instance (e.g. PHP's "Out of memory" when wasm memory
- * runs out): runStream reports it as an ordinary exit code, yet the request never shut down and the
- * instance is left half-way (its next response comes back empty), so the caller must discard it.
- * `deliverMail` receives what mail() writes to sendmail; without it, mail() is refused like any process.
+ * One php.wasm instance inside the sandbox: mounts, environment, network, file-system guards and
+ * php.ini, set before it runs anything. Shared by the server's workers (bootPhp) and the `php`
+ * command; what either runs afterwards is theirs.
  */
-export async function bootPhp(
-  boot: WorkerBoot,
-  fileLockManager: FileLockManager,
-  onExit: (code: number) => void = () => {},
-  deliverMail?: DeliverMail,
-): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput }> {
+export async function createSandboxedPhp(settings: SandboxSettings, hooks: SandboxHooks = {}): Promise<{ php: PHP; ceiling: MemoryCeiling }> {
   const ceiling = memoryCeiling();
-  const runtimeId = await loadNodeRuntime(boot.phpVersion, {
-    fileLockManager,
+  const runtimeId = await loadNodeRuntime(settings.phpVersion, {
+    ...(hooks.fileLockManager ? { fileLockManager: hooks.fileLockManager } : {}),
     emscriptenOptions: {
-      processId: boot.processId,
+      processId: settings.processId,
       // Replaces php-wasm's own quit (which only rethrows); Emscripten calls it for a C exit() only,
       // never for PHP's exit() or fatal errors.
       quit(code: number, error: unknown) {
-        onExit(code);
+        hooks.onExit?.(code);
         throw error;
       },
       // Emscripten fills a default environment (USER, HOME, and '_' with the host's node path);
       // undefined entries remove them. What remains besides the configured variables is php.wasm's
       // own: PATH=/internal/shared/bin and USE_ZEND_ALLOC=0.
-      ENV: { ...Object.fromEntries(EMSCRIPTEN_DEFAULT_ENV.map((name) => [name, undefined])), ...boot.env },
+      ENV: { ...Object.fromEntries(EMSCRIPTEN_DEFAULT_ENV.map((name) => [name, undefined])), ...settings.env },
       // Instantiate the module compiled once in the main thread instead of compiling 23 MB per worker.
       instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
         const missing = missingImports(imports);
         if (missing.length) throw new UnsupportedPhpWasmError(missing);
-        WebAssembly.instantiate(boot.wasmModule, connectErrorsAsErrno(ceiling.gate(imports))).then((instance) => receive(instance, boot.wasmModule));
+        WebAssembly.instantiate(settings.wasmModule, connectErrorsAsErrno(ceiling.gate(imports))).then((instance) => receive(instance, settings.wasmModule));
         return {};
       },
     } as Record<string, unknown>,
@@ -69,9 +74,9 @@ export async function bootPhp(
   const missing = missingInternals(runtime);
   if (missing.length) throw new UnsupportedPhpWasmError(missing);
 
-  guardNetwork(runtime, boot.allowNetwork);
+  guardNetwork(runtime, settings.allowNetwork);
 
-  await php.setSpawnHandler(deliverMail ? spawnHandlerWithMail(deliverMail) : refuseSubprocesses);
+  await php.setSpawnHandler(hooks.deliverMail ? spawnHandlerWithMail(hooks.deliverMail) : refuseSubprocesses);
   refuseHostSymlinks(runtime);
   freshHostLookups(runtime);
   // Before enforceHostFileModes, whose mknod wrapper masks the mode and then calls this one.
@@ -79,17 +84,35 @@ export async function bootPhp(
   enforceHostFileModes(runtime, process.umask());
   refuseSqliteWal(runtime);
   walHeaderAsRollback(runtime);
-  await php.mount(GUEST_DOCROOT, createNodeFsMountHandler(boot.docroot));
-  for (const mount of boot.mounts) {
+  await php.mount(GUEST_DOCROOT, createNodeFsMountHandler(settings.docroot));
+  for (const mount of settings.mounts) {
     php.mkdir(mount.guest);
     if (mount.readOnly) mountReadOnly(runtime, mount.host, mount.guest);
     else await php.mount(mount.guest, createNodeFsMountHandler(mount.host));
   }
   php.mkdir(GUEST_TMP);
   php.chdir(GUEST_DOCROOT);
+  php.writeFile(PHP_INI_PATH, settings.phpIni);
+  for (const [path, text] of Object.entries(settings.files)) php.writeFile(path, text);
+  return { php, ceiling };
+}
+
+/**
+ * Boots one server worker's instance: the sandbox, the CGI SAPI name, PHP started up, /internal
+ * read-only, the memory ceiling and /tmp quota armed. `onExit` hears of a C-level exit() inside the
+ * instance (e.g. PHP's "Out of memory" when wasm memory runs out): runStream reports it as an
+ * ordinary exit code, yet the request never shut down and the instance is left half-way (its next
+ * response comes back empty), so the caller must discard it.
+ */
+export async function bootPhp(
+  boot: WorkerBoot,
+  fileLockManager: FileLockManager,
+  onExit: (code: number) => void = () => {},
+  deliverMail?: DeliverMail,
+): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput }> {
+  const { php, ceiling } = await createSandboxedPhp(boot, { fileLockManager, onExit, deliverMail });
+  const runtime = runtimeOf(php);
   await php.setSapiName(SAPI_NAME);
-  php.writeFile(PHP_INI_PATH, boot.phpIni);
-  for (const [path, text] of Object.entries(boot.files)) php.writeFile(path, text);
   // PHP starts up (reads php.ini, initialises its modules) on an instance's first request, which
   // costs ~0.2 s: pay it here, so neither the first visitor nor the one after a recycle waits for it.
   await php.run({ code: '<?php ' });

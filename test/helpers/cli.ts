@@ -44,3 +44,21 @@ export function runCli(args: string[], env: Record<string, string> = {}): Run {
 }
 
 
+
+export interface JobResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `php-wasm-server php ARGS…` as a real child process: `input` is its whole stdin; its output as text. */
+export function runPhpJob(args: string[], { cwd = projectRoot, input = '', env = {} }: { cwd?: string; input?: string; env?: Record<string, string> } = {}): Promise<JobResult> {
+  const child = spawn(process.execPath, [CLI, 'php', ...args], { cwd, env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk; });
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk; });
+  child.stdin.end(input);
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
