@@ -16,7 +16,7 @@ import { measure } from './measure.js';
 import { ensureNativePackages } from './native-packages.js';
 import { startNative } from './native.js';
 import { startOurs } from './ours.js';
-import { describeBusy } from './others.js';
+import { describeBusy } from './other-processes.js';
 import { probe } from './probe.js';
 import { formatReport, newReport, type BenchReport, type ServerReport } from './report.js';
 import { SCENARIOS } from './scenarios.js';

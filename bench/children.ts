@@ -5,8 +5,9 @@
  * time limit. Their pids are also written to a file so the next run can end children left behind
  * by a bench that was killed outright (SIGKILL gives no chance to clean up).
  */
+import { allProcStats } from './proc-stat.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface Child {
@@ -55,17 +56,7 @@ export async function usePidFile(file: string): Promise<void> {
 
 /** True while any process of the group is alive (zombies, which hold no ports, don't count). */
 function groupAlive(pgid: number): boolean {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
-    } catch {
-      // gone
-    }
-  }
-  return false;
+  return allProcStats().some((stat) => stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X');
 }
 
 export interface SpawnOptions {

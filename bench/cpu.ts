@@ -3,6 +3,7 @@
  * generator), and of the whole machine, so each measurement can say how much CPU a request cost
  * the server and how busy the machine was with anything else (other processes skew the numbers).
  */
+import { readProcStat } from './proc-stat.js';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { treePids } from './rss.js';
@@ -17,16 +18,7 @@ export const TICKS = (() => {
 /** Seconds of CPU used by the trees under rootPids (including reaped children). */
 export function treeCpuSeconds(rootPids: number[]): number {
   let ticks = 0;
-  for (const pid of treePids(rootPids)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // fields after "(comm)": state=0 ppid=1 ... utime=11 stime=12 cutime=13 cstime=14
-      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    } catch {
-      // exited
-    }
-  }
+  for (const pid of treePids(rootPids)) ticks += readProcStat(pid)?.treeTicks ?? 0; // an exited one counts 0
   return ticks / TICKS;
 }
 

@@ -2,7 +2,7 @@
 import { QUIET_CORES, type BenchArgs } from './args.js';
 import { cpuBetween, cpuSnapshot, type CpuSnapshot } from './cpu.js';
 import { runLoad } from './load.js';
-import { allProcessTicks, busiestBetween, waitForQuiet } from './others.js';
+import { allProcessTicks, busiestBetween, waitForQuiet } from './other-processes.js';
 import type { Measurement } from './report.js';
 import { treePids } from './rss.js';
 import { checkScenario, type Scenario } from './scenarios.js';

@@ -3,7 +3,7 @@
  * not used): loopback ports, files under the bench's data folder, php-fpm with a static pool of as
  * many children as our server has workers, opcache on.
  */
-import { HOST } from './net.js';
+import { HOST } from './loopback.js';
 
 export interface NativeConfigInput {
   root: string;

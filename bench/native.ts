@@ -9,10 +9,10 @@ import { spawnChild, stopChild, type Child } from './children.js';
 import { nginxConf, PHP_FPM_INI_ARGS, phpFpmConf, type NativeConfigInput } from './native-config.js';
 import type { NativeBinaries } from './native-packages.js';
 import { nativeDbFile, prepareNativeTree } from './native-tree.js';
-import { freePort, HOST, waitFor200 } from './net.js';
+import { freePort, HOST, waitFor200 } from './loopback.js';
 import { treeRss } from './rss.js';
 import { installWordPress, siteAddress, writeBenchScripts } from './site.js';
-import { choosePort, rememberPort } from './state.js';
+import { choosePort, rememberPort } from './site-ports.js';
 import type { Target } from './target.js';
 
 export interface NativeOptions {

@@ -6,10 +6,10 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnChild, stopChild } from './children.js';
-import { HOST, waitFor200 } from './net.js';
+import { HOST, waitFor200 } from './loopback.js';
 import { treeRss } from './rss.js';
 import { SITE, writeBenchScripts } from './site.js';
-import { choosePort, rememberPort } from './state.js';
+import { choosePort, rememberPort } from './site-ports.js';
 import type { Target } from './target.js';
 
 export interface OursOptions {

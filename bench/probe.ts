@@ -1,5 +1,5 @@
 /** Asks a server's PHP what it is: version, SAPI and whether opcache holds compiled scripts. */
-import { request } from './net.js';
+import { request } from './loopback.js';
 import { PROBE_SCRIPT } from './site.js';
 import type { Target } from './target.js';
 

@@ -3,7 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { QUIET_CORES, type BenchArgs } from './args.js';
 import type { CpuUse } from './cpu.js';
 import type { LoadResult } from './load.js';
-import { describeBusy, type BusyProcess } from './others.js';
+import { describeBusy, type BusyProcess } from './other-processes.js';
 import { describeOpcache, type ProbeResult } from './probe.js';
 import { mb } from './rss.js';
 import type { CheckResult } from './scenarios.js';

@@ -3,7 +3,8 @@
  * so a process's VmRSS already counts them; forked children (nginx and php-fpm workers) are found
  * through their parent pid and added.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { allProcStats } from './proc-stat.js';
+import { readFileSync } from 'node:fs';
 
 export interface TreeRss {
   /** Sum of VmRSS over the trees, in KiB. */
@@ -21,12 +22,7 @@ export function treeRss(rootPids: number[]): TreeRss {
 
 /** Each root pid that is alive, and all its descendants. */
 export function treePids(rootPids: number[]): Set<number> {
-  const parentOf = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const ppid = parentPid(Number(entry));
-    if (ppid !== undefined) parentOf.set(Number(entry), ppid);
-  }
+  const parentOf = new Map(allProcStats().map((stat) => [stat.pid, stat.ppid]));
   const childrenOf = new Map<number, number[]>();
   for (const [pid, ppid] of parentOf) {
     const list = childrenOf.get(ppid);
@@ -44,16 +40,6 @@ export function treePids(rootPids: number[]): Set<number> {
   return seen;
 }
 
-function parentPid(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[1]);
-  } catch {
-    return undefined;
-  }
-}
 
 function vmRssKb(pid: number): number {
   try {

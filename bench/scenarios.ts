@@ -4,7 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from './net.js';
+import { request } from './loopback.js';
 import { HELLO_SCRIPT, SITE } from './site.js';
 import type { Target } from './target.js';
 

@@ -2,6 +2,7 @@
  * The WordPress site both servers serve: same title and administrator, installed the same way
  * (WordPress's own installer over HTTP), and the small PHP files the bench adds to each tree.
  */
+import { submitInstaller } from '../server/wordpress/install.js';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -78,35 +79,12 @@ export async function alignPermalinks(ours: { baseUrl: string; wordpressDir: str
   }
 }
 
-/**
- * Submits WordPress's installer form (wp-admin/install.php?step=2) as a person would, with the
- * fields php-wasm-server's unattended install sends. The address WordPress records is baseUrl.
- */
+/** WordPress's installer form, as php-wasm-server's unattended install submits it; the address WordPress records is baseUrl. */
 export async function installWordPress(baseUrl: string): Promise<void> {
-  const check = await fetch(`${baseUrl}/wp-admin/install.php`, { redirect: 'manual', signal: AbortSignal.timeout(60_000) });
-  const page = await check.text();
-  if (!page.includes('name="weblog_title"') && !page.includes('step=1')) {
-    throw new Error(`${baseUrl}/wp-admin/install.php shows no installer form (status ${check.status}): ${page.slice(0, 300)}`);
-  }
-  const form = new URLSearchParams({
-    weblog_title: SITE.title,
-    user_name: SITE.adminUser,
-    admin_password: SITE.adminPassword,
-    admin_password2: SITE.adminPassword,
-    pw_weak: 'on',
-    admin_email: SITE.adminEmail,
-    blog_public: '1',
-    language: '',
-  });
-  const response = await fetch(`${baseUrl}/wp-admin/install.php?step=2`, {
-    method: 'POST',
-    body: form,
-    redirect: 'manual',
-    signal: AbortSignal.timeout(120_000),
-  });
-  const text = await response.text();
-  if (response.status !== 200 || !text.includes('wp-login.php')) {
-    throw new Error(`WordPress install at ${baseUrl} failed (status ${response.status}): ${text.replace(/\s+/g, ' ').slice(0, 500)}`);
+  const outcome = await submitInstaller(baseUrl, { title: SITE.title, user: SITE.adminUser, password: SITE.adminPassword, email: SITE.adminEmail });
+  if (outcome.result === 'already installed') throw new Error(`${baseUrl}/wp-admin/install.php shows no installer form`);
+  if (outcome.result === 'failed') {
+    throw new Error(`WordPress install at ${baseUrl} failed (status ${outcome.status}): ${outcome.page.replace(/\s+/g, ' ').slice(0, 500)}`);
   }
 }
 

@@ -13,26 +13,48 @@ export async function installIfRequested(server: RunningServer, config: WordPres
   const { siteTitle, adminUser, adminPassword, adminEmail } = config;
   if (!siteTitle || !adminUser || !adminPassword || !adminEmail) return false;
   const base = config.siteUrl ? server.url : defaultSiteUrl(config.host, server.port);
-  const check = await fetch(`${base}/wp-admin/install.php`, { redirect: 'manual' });
-  const page = await check.text();
-  if (!page.includes('name="weblog_title"') && !page.includes('step=1')) {
+  const outcome = await submitInstaller(base, { title: siteTitle, user: adminUser, password: adminPassword, email: adminEmail });
+  if (outcome.result === 'already installed') {
     log.debug('WordPress already installed');
     return false;
   }
+  const ok = outcome.result === 'installed';
+  if (ok) log.info({ title: siteTitle, user: adminUser, siteUrl: config.siteUrl ?? base }, 'WordPress installed');
+  else log.error({ status: outcome.status, page: outcome.page.slice(0, 500) }, 'WordPress install failed');
+  return ok;
+}
+
+export interface SiteAdmin {
+  title: string;
+  user: string;
+  password: string;
+  email: string;
+}
+
+export type InstallerOutcome =
+  | { result: 'installed' }
+  | { result: 'already installed' }
+  | { result: 'failed'; status: number; page: string };
+
+/**
+ * WordPress's own installer form (wp-admin/install.php?step=2), submitted as a person would; the
+ * address WordPress records is `baseUrl` (unless WP_SITEURL is defined). Shared with the bench.
+ */
+export async function submitInstaller(baseUrl: string, site: SiteAdmin, timeoutMs = 120_000): Promise<InstallerOutcome> {
+  const check = await fetch(`${baseUrl}/wp-admin/install.php`, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+  const page = await check.text();
+  if (!page.includes('name="weblog_title"') && !page.includes('step=1')) return { result: 'already installed' };
   const form = new URLSearchParams({
-    weblog_title: siteTitle,
-    user_name: adminUser,
-    admin_password: adminPassword,
-    admin_password2: adminPassword,
+    weblog_title: site.title,
+    user_name: site.user,
+    admin_password: site.password,
+    admin_password2: site.password,
     pw_weak: 'on',
-    admin_email: adminEmail,
+    admin_email: site.email,
     blog_public: '1',
     language: '',
   });
-  const response = await fetch(`${base}/wp-admin/install.php?step=2`, { method: 'POST', body: form, redirect: 'manual' });
+  const response = await fetch(`${baseUrl}/wp-admin/install.php?step=2`, { method: 'POST', body: form, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
   const text = await response.text();
-  const ok = response.status === 200 && text.includes('wp-login.php');
-  if (ok) log.info({ title: siteTitle, user: adminUser, siteUrl: config.siteUrl ?? base }, 'WordPress installed');
-  else log.error({ status: response.status, page: text.slice(0, 500) }, 'WordPress install failed');
-  return ok;
+  return response.status === 200 && text.includes('wp-login.php') ? { result: 'installed' } : { result: 'failed', status: response.status, page: text };
 }

@@ -3,7 +3,8 @@
  * else is busy, so before each measurement the bench waits (bounded) for the machine to be quiet,
  * and afterwards names whatever else used CPU during it.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { allProcStats } from './proc-stat.js';
+import { readFileSync } from 'node:fs';
 import { benchCpuSeconds, machineBusySeconds, TICKS, treeCpuSeconds } from './cpu.js';
 import { treePids } from './rss.js';
 
@@ -14,18 +15,7 @@ interface ProcessCpu {
 
 /** CPU ticks of every process now. */
 export function allProcessTicks(): Map<number, ProcessCpu> {
-  const result = new Map<number, ProcessCpu>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      result.set(Number(entry), { ticks: Number(f[11]) + Number(f[12]), name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
-    } catch {
-      // exited
-    }
-  }
-  return result;
+  return new Map(allProcStats().map((stat) => [stat.pid, { ticks: stat.ownTicks, name: stat.name }]));
 }
 
 export interface BusyProcess {

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, isPortFree } from './net.js';
+import { freePort, isPortFree } from './loopback.js';
 
 export type SiteName = 'ours' | 'native';
 type State = Partial<Record<SiteName, { port: number }>>;
