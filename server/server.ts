@@ -43,6 +43,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /** Boots every worker (pre-instantiated, warmed), then listens. Nothing listens before PHP is ready. */
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const started = performance.now();
+  // Before anything is held: a bad --smtp or a missing password throws here, leaking nothing.
+  const smtp = config.smtp === undefined ? undefined : smtpTransportSettings(config.smtp, config.smtpRequireTls, process.env);
   // Refused (SiteInUseError) while a `php` job has the site; released when the server closes.
   const siteLock = lockSite(config.docroot, 'server');
   let sessionDir: ReturnType<typeof prepareSessionDir>;
@@ -57,7 +59,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const metrics = config.adminPort === undefined ? undefined : new ServerMetrics(() => poolForProbes);
   // The admin listener comes up first, so an orchestrator sees "starting" rather than no answer.
   const admin = metrics && await startAdmin({ host: config.adminHost, port: config.adminPort!, log, metrics, pool: () => poolForProbes, draining: () => draining });
-  const smtp = config.smtp === undefined ? undefined : smtpTransportSettings(config.smtp, config.smtpRequireTls, process.env);
   const mail = new MailRelay({ smtp, maxPerHour: config.smtpMaxPerHour, log });
   const pool = new WorkerPool({
     wasmModule: await compilePhpModule(config.php),
