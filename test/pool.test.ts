@@ -121,6 +121,7 @@ t.test('requestTimeout: 504, the worker is replaced, its SQLite lock freed, the 
   // The other worker cannot write while the holder keeps its exclusive transaction open.
   await until('the holder to take the lock', () => existsSync(join(data, 'holding')));
   const holderPid = Number(readFileSync(join(data, 'holding'), 'utf8'));
+  t.ok(holderPid > 0, `the holder wrote its pid (${holderPid})`);
   const blocked = json(await get(server, '/sqlite-lock.php?action=try'));
   t.match(blocked, { ok: false, error: /locked/i }, 'while the holder runs, another worker finds the database locked');
 
