@@ -8,7 +8,7 @@ import type { ServerConfig } from './config/types.js';
  */
 export const RELOADABLE = [
   'ini', 'env', 'allowNetwork', 'mounts', 'warmup', 'opcacheValidate', 'extraPrepend', 'workers',
-  'requestTimeout', 'queueLimit', 'queueTimeout', 'maxRequests', 'maxWorkerMemory', 'tmpSize', 'sendTimeout', 'logLevel',
+  'requestTimeout', 'selfCallWorkers', 'queueLimit', 'queueTimeout', 'maxRequests', 'maxWorkerMemory', 'tmpSize', 'sendTimeout', 'logLevel',
 ] as const satisfies ReadonlyArray<keyof ServerConfig>;
 
 export interface ReloadPlan {

@@ -19,6 +19,8 @@ import { ServerMetrics } from './metrics.js';
 import { MailRelay } from './mail/mail-relay.js';
 import { smtpTransportSettings } from './mail/smtp-settings.js';
 import { lockSite } from './site-lock.js';
+import { listenForSelfCalls } from './http/self-calls.js';
+import { selfDestinations } from './sandbox/self-route.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -82,6 +84,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${connectableHost(config.host)}:${port}`;
+  const selfCalls = await listenForSelfCalls(app, { headersTimeoutMs: config.headerTimeout * 1000, keepAliveTimeoutMs: config.keepAliveTimeout * 1000, maxHeaderSize: config.maxHeaderSize });
+  const routeSelfCalls = (settings: ServerConfig) => pool.setSelfRoute({ destinations: selfDestinations(settings.host, port, settings.siteUrl), targetPort: selfCalls.port });
+  routeSelfCalls(config);
   const adminUrl = admin ? `http://${connectableHost(config.adminHost)}:${(admin.server.address() as AddressInfo).port}` : undefined;
   log.info({ url, adminUrl, docroot: config.docroot, workers: config.workers, php: config.php, mail: smtp?.display ?? 'off', bootMs: Math.round(performance.now() - started) }, 'listening');
 
@@ -90,7 +95,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const close = () => (closing ??= (async () => {
     draining = true;
     for (const stop of stoppers) stop();
-    const appClosed = app.close();
+    const appClosed = Promise.all([selfCalls.close(), app.close()]);
     await Promise.race([appClosed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())]);
     await pool.close(1000);
     await admin?.close();
@@ -107,6 +112,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     running = plan.config;
     log.level = running.logLevel;
     log.info({ settings: plan.applied }, 'reload: replacing workers one at a time');
+    routeSelfCalls(running);
     await pool.reconfigure(workerSettings(running, sessionDir.path));
     log.info({ settings: plan.applied }, 'reload done');
     return plan;
@@ -122,6 +128,7 @@ function workerSettings(config: ServerConfig, sessionDir: string): ReloadableSet
     queueLimit: config.queueLimit,
     queueTimeoutMs: config.queueTimeout * 1000,
     requestTimeoutMs: config.requestTimeout * 1000,
+    selfCallWorkers: config.selfCallWorkers,
     boot: {
       phpVersion: config.php,
       docroot: config.docroot,

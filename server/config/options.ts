@@ -37,6 +37,10 @@ export const SERVER_SCHEMA = defineOptions({
     kind: 'seconds', min: 0.1, max: 3600,
     docs: { arg: 'S', default: '`30`', meaning: 'longest wait for a worker; past it: 503 + `Retry-After`' },
   },
+  selfCallWorkers: {
+    kind: 'int', min: 0, max: 8,
+    docs: { arg: 'N', default: '`1`', meaning: 'extra workers, started on demand, for PHP calling this server while every worker is busy (0 = such calls just queue)' },
+  },
   maxRequests: {
     kind: 'int', min: 1, max: 1800,
     docs: { arg: 'N', default: '`1500`', meaning: 'requests per worker before it is recycled (up to 1800; php.wasm aborts at request 2046)' },

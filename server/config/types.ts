@@ -8,4 +8,6 @@ export type PhpVersion = (typeof PHP_VERSIONS)[number];
 export interface ServerConfig extends ServerSettings {
   /** PHP run before every script, set by presets (not a user setting). */
   extraPrepend?: string;
+  /** The site's public address, set by presets (WordPress's --site-url): PHP calling it calls this server. */
+  siteUrl?: string;
 }

@@ -6,6 +6,7 @@ import { bodySize, type BodyLimits, type RequestBody } from '../request-body.js'
 import { DeclaredLengthBody, declaredLength } from '../response-framing.js';
 import { bodyOf } from './request-bodies.js';
 import { sendPlain } from './plain-reply.js';
+import { isSelfCall } from './self-calls.js';
 
 export interface PhpHandlerDeps {
   pool: WorkerPool;
@@ -34,6 +35,7 @@ export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedP
     const removeSpooled = () => { if (body?.kind === 'file') spool.remove(body.path); };
     request.bodyInPool = true;
     const socket = request.raw.socket;
+    const selfCall = isSelfCall(socket);
     const cgiRequest: CgiRequest = {
       method: request.method,
       rawUrl: request.url,
@@ -42,7 +44,8 @@ export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedP
       peerAddress: socket.remoteAddress ?? '',
       peerPort: socket.remotePort ?? 0,
       localAddress: socket.localAddress ?? '',
-      localPort: socket.localPort ?? 0,
+      // A self-call reached the server on its own listener; to PHP it came in where visitors do.
+      localPort: (selfCall ? listenPort(request) : socket.localPort) ?? 0,
       tls: 'encrypted' in socket,
       fromTrustedProxy: isTrustedProxy(socket.remoteAddress ?? ''),
       clientAddress: request.ip,
@@ -54,7 +57,7 @@ export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedP
     reply.raw.once('close', onClose);
     let response;
     try {
-      response = await pool.run(job, toWorkerBody(body), clientGone.signal);
+      response = await pool.run(job, toWorkerBody(body), clientGone.signal, { selfCall });
       // The worker has read a spooled body when it ends its response; the file goes then.
       response.body.once('close', removeSpooled);
     } catch (error) {
@@ -103,4 +106,9 @@ export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedP
 function toWorkerBody(body: RequestBody | null): Uint8Array | { path: string } | null {
   if (!body) return null;
   return body.kind === 'file' ? { path: body.path } : new Uint8Array(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength);
+}
+
+function listenPort(request: FastifyRequest): number | undefined {
+  const address = request.server.server.address();
+  return typeof address === 'object' && address ? address.port : undefined;
 }

@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { PhpJob } from '../cgi.js';
 import type { Mount, PhpVersion } from '../config/types.js';
+import type { SelfRoute } from '../sandbox/self-route.js';
 
 /** Everything a worker needs to boot its php.wasm instance (sent as workerData). */
 export interface WorkerBoot {
@@ -32,7 +33,9 @@ export type WorkerBody = Uint8Array | { path: string } | null;
 export type ToWorker =
   | { type: 'run'; id: number; job: PhpJob; body: WorkerBody }
   /** The main thread's answer to a 'mail' message: did the relay accept it. */
-  | { type: 'mail-result'; mailId: number; sent: boolean };
+  | { type: 'mail-result'; mailId: number; sent: boolean }
+  /** Where PHP's connections to this server go, once it listens (see sandbox/self-route.ts). */
+  | { type: 'self-route'; route: SelfRoute };
 
 export interface RunEnd {
   exitCode: number;

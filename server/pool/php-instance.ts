@@ -17,6 +17,7 @@ import { memoryCeiling, type MemoryCeiling } from '../sandbox/memory-ceiling.js'
 import { capturePhpOutput, type PhpOutput } from './php-output.js';
 import { refuseSqliteWal } from '../sandbox/no-sqlite-wal.js';
 import { walHeaderAsRollback } from '../sandbox/wal-header-as-rollback.js';
+import type { SelfRoute } from '../sandbox/self-route.js';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
 const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG', '_'];
@@ -37,6 +38,8 @@ export interface SandboxHooks {
   onExit?: (code: number) => void;
   /** Receives what mail() writes to sendmail; without it, mail() is refused like any process. */
   deliverMail?: DeliverMail;
+  /** Where a connection to the server itself goes (see self-route.ts); read at each connect. */
+  selfRoute?: () => SelfRoute | undefined;
 }
 
 /**
@@ -74,7 +77,7 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
   const missing = missingInternals(runtime);
   if (missing.length) throw new UnsupportedPhpWasmError(missing);
 
-  guardNetwork(runtime, settings.allowNetwork);
+  guardNetwork(runtime, settings.allowNetwork, hooks.selfRoute);
 
   await php.setSpawnHandler(hooks.deliverMail ? spawnHandlerWithMail(hooks.deliverMail) : refuseSubprocesses);
   refuseHostSymlinks(runtime);
@@ -106,11 +109,9 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
  */
 export async function bootPhp(
   boot: WorkerBoot,
-  fileLockManager: FileLockManager,
-  onExit: (code: number) => void = () => {},
-  deliverMail?: DeliverMail,
+  hooks: SandboxHooks & { fileLockManager: FileLockManager },
 ): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput }> {
-  const { php, ceiling } = await createSandboxedPhp(boot, { fileLockManager, onExit, deliverMail });
+  const { php, ceiling } = await createSandboxedPhp(boot, hooks);
   const runtime = runtimeOf(php);
   await php.setSapiName(SAPI_NAME);
   // PHP starts up (reads php.ini, initialises its modules) on an instance's first request, which

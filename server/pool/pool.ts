@@ -7,6 +7,7 @@ import type { FromWorker, RunEnd, ToWorker, WorkerBody, WorkerBoot } from './mes
 import { SharedFileLocks } from './locks.js';
 import { createFlowBuffer, OutputFlowControl } from './output-flow.js';
 import type { OpcacheSample } from './opcache-sample.js';
+import type { SelfRoute } from '../sandbox/self-route.js';
 
 export interface PoolOptions {
   size: number;
@@ -33,12 +34,18 @@ export interface PoolOptions {
   sendTimeoutMs?: number;
   /** Delivers what a worker's mail() wrote to sendmail (see mail/mail-relay.ts); absent: mail() fails. */
   mail?: (args: string[], message: Buffer, workerId: number) => Promise<boolean>;
+  /**
+   * Workers beyond `size` that only PHP's calls to this server may use, started when such a call
+   * finds every worker busy (its caller holds one, waiting for it) and gone after a minute idle.
+   * 0: a self-call waits in the queue like any request, bounded by the queue timeout.
+   */
+  selfCallWorkers?: number;
   /** Starts one worker thread (tests pass fake workers to check the pool's policies). */
   startWorker?: (boot: WorkerBoot, transferList: MessagePort[]) => PoolWorker;
 }
 
 /** What a reload may change (see reload-plan.ts). */
-export type ReloadableSettings = Pick<PoolOptions, 'size' | 'boot' | 'warmup' | 'maxRequests' | 'queueLimit' | 'queueTimeoutMs' | 'requestTimeoutMs' | 'maxWorkerMemoryGrowth' | 'sendTimeoutMs'>;
+export type ReloadableSettings = Pick<PoolOptions, 'size' | 'boot' | 'warmup' | 'maxRequests' | 'queueLimit' | 'queueTimeoutMs' | 'requestTimeoutMs' | 'maxWorkerMemoryGrowth' | 'sendTimeoutMs' | 'selfCallWorkers'>;
 
 /** What the pool uses of a worker thread. */
 export interface PoolWorker {
@@ -51,8 +58,11 @@ export interface PoolWorker {
 
 const startThread = (boot: WorkerBoot, transferList: MessagePort[]): PoolWorker => new Worker(WORKER_URL, { workerData: boot, transferList });
 
-/** Why a worker left: its quota was served, or it was ended (timeout, crash), or the pool closed. */
-export type WorkerExit = 'recycled' | 'memory' | 'reload' | 'timeout' | 'crashed' | 'failed-to-start' | 'closed';
+/**
+ * Why a worker left: its quota was served, or it was ended (timeout, crash), or the pool closed, or
+ * (a self-call worker) nothing needed it for a while.
+ */
+export type WorkerExit = 'recycled' | 'memory' | 'reload' | 'timeout' | 'crashed' | 'failed-to-start' | 'closed' | 'idle';
 
 export interface PoolObserver {
   workerStarted(): void;
@@ -81,7 +91,7 @@ export interface PhpResponse {
 }
 
 type Waiter = { resolve(response: PhpResponse): void; reject(error: Error): void };
-type Pending = Waiter & { job: PhpJob; body: WorkerBody; timer?: NodeJS.Timeout; queuedAt: number; detach?: () => void };
+type Pending = Waiter & { job: PhpJob; body: WorkerBody; timer?: NodeJS.Timeout; queuedAt: number; detach?: () => void; selfCall?: boolean };
 type Active = Waiter & {
   id: number;
   stream?: Readable;
@@ -117,6 +127,10 @@ interface Slot {
   started: boolean;
   /** The reload whose settings it booted with (see reconfigure). */
   generation: number;
+  /** A self-call worker: beyond `size`, serves only PHP's calls to this server (see selfCallWorkers). */
+  reserve: boolean;
+  /** A self-call worker's countdown to leaving while idle. */
+  idleTimer?: NodeJS.Timeout;
   /** Instantiated (php.wasm loaded, sandbox set up), not yet warm. */
   booted: Promise<void>;
   ready: Promise<void>;
@@ -131,6 +145,8 @@ const OUTPUT_HIGH_WATER = 256 * 1024;
 const TERMINATE_WAIT_MS = 250;
 /** php.wasm leaks two descriptors a request and aborts at request 2046: no worker ever gets near it. */
 const HARD_REQUEST_LIMIT = 1950;
+/** How long a self-call worker stays without a self-call to serve. */
+const SELF_CALL_WORKER_IDLE_MS = 60_000;
 
 let nextProcessId = 100;
 let nextJobId = 1;
@@ -149,6 +165,7 @@ export class WorkerPool {
   /** Counts reloads: each worker remembers the one whose settings it booted with. */
   private settingsGeneration = 0;
   private idleWaiters: Array<() => void> = [];
+  private selfRoute?: SelfRoute;
 
   private readonly options: PoolOptions;
 
@@ -168,10 +185,17 @@ export class WorkerPool {
     for (const slot of slots) slot.ready.catch(() => { if (!this.closing) void this.spawnWithBackoff(); });
   }
 
-  get stats(): { workers: number; busy: number; idle: number; starting: number; queued: number; closing: boolean } {
+  /** `selfCallWorkers`: how many of `workers` are self-call workers (see PoolOptions). */
+  get stats(): { workers: number; busy: number; idle: number; starting: number; queued: number; closing: boolean; selfCallWorkers: number } {
     const live = [...this.slots].filter((s) => s.state !== 'gone');
     const count = (state: Slot['state']) => live.filter((s) => s.state === state).length;
-    return { workers: live.length, busy: count('busy'), idle: count('idle'), starting: count('booting'), queued: this.queue.length, closing: this.closing };
+    return { workers: live.length, busy: count('busy'), idle: count('idle'), starting: count('booting'), queued: this.queue.length, closing: this.closing, selfCallWorkers: live.filter((s) => s.reserve).length };
+  }
+
+  /** Where PHP's connections to this server go; known once it listens, after the workers booted. */
+  setSelfRoute(route: SelfRoute): void {
+    this.selfRoute = route;
+    for (const slot of this.slots) if (slot.worker && slot.state !== 'gone') slot.worker.postMessage({ type: 'self-route', route });
   }
 
   /** Each live worker as metrics see it. */
@@ -197,12 +221,12 @@ export class WorkerPool {
    * Runs `job` on a free worker, or queues it. `clientGone` aborts a job still waiting in the queue
    * (its client disconnected): it never takes a worker. A job already running is not stopped by it.
    */
-  run(job: PhpJob, body: WorkerBody, clientGone?: AbortSignal): Promise<PhpResponse> {
+  run(job: PhpJob, body: WorkerBody, clientGone?: AbortSignal, { selfCall = false } = {}): Promise<PhpResponse> {
     return new Promise((resolve, reject) => {
       if (this.closing) return reject(new PoolError(503, 'server is shutting down', 5));
       if (clientGone?.aborted) return reject(new PoolError(499, 'client closed the connection while waiting'));
-      const pending: Pending = { job, body, resolve, reject, queuedAt: performance.now() };
-      const slot = this.idleSlot();
+      const pending: Pending = { job, body, resolve, reject, queuedAt: performance.now(), selfCall };
+      const slot = this.idleSlot(pending);
       if (slot) return this.dispatch(slot, pending);
       if (this.queue.length >= this.options.queueLimit) {
         return reject(new PoolError(503, `queue full (${this.options.queueLimit} waiting)`, this.retryAfter()));
@@ -220,7 +244,23 @@ export class WorkerPool {
       clientGone?.addEventListener('abort', onGone, { once: true });
       pending.detach = () => clientGone?.removeEventListener('abort', onGone);
       this.queue.push(pending);
+      if (selfCall) this.addSelfCallWorkerIfNeeded();
     });
+  }
+
+  /**
+   * A self-call waiting means its caller may be holding the worker it waits for: with every worker
+   * busy that way, nothing would ever free one. A self-call worker is started for each self-call
+   * waiting beyond those already starting, up to selfCallWorkers.
+   */
+  private addSelfCallWorkerIfNeeded(): void {
+    if (this.closing) return;
+    const reserve = [...this.slots].filter((s) => s.reserve && s.state !== 'gone' && !s.retiring);
+    const starting = reserve.filter((s) => s.state === 'booting').length;
+    const waiting = this.queue.filter((p) => p.selfCall).length;
+    if (reserve.length >= (this.options.selfCallWorkers ?? 0) || waiting <= starting) return;
+    this.options.log.info({ workers: reserve.length + 1 }, 'every worker is busy and PHP is calling this server: starting a self-call worker');
+    this.spawn(true).ready.catch(() => undefined); // spawn logs the failure; the self-call times out in the queue
   }
 
   /** Stops taking work, lets running requests finish (up to graceMs), then stops every worker. */
@@ -238,10 +278,10 @@ export class WorkerPool {
     await Promise.all([...this.slots].map((slot) => this.kill(slot)));
   }
 
-  private spawn(): Slot {
+  private spawn(reserve = false): Slot {
     const id = nextProcessId++;
     const index = this.freeIndex();
-    const slot = { id, index, memoryBytes: 0, warmMemoryBytes: 0, retireReason: 'recycled', state: 'booting', requests: 0, retiring: false, successorReady: false, started: false, generation: this.settingsGeneration } as Slot;
+    const slot = { id, index, memoryBytes: 0, warmMemoryBytes: 0, retireReason: 'recycled', state: 'booting', requests: 0, retiring: false, successorReady: false, started: false, generation: this.settingsGeneration, reserve } as Slot;
     this.slots.add(slot);
     let booted!: () => void;
     slot.booted = new Promise<void>((resolve) => { booted = resolve; });
@@ -257,6 +297,7 @@ export class WorkerPool {
           if (message.type === 'ready') {
             this.options.log.debug({ worker: id, bootMs: message.bootMs }, 'php worker booted');
             slot.memoryBytes = message.memoryBytes;
+            if (this.selfRoute) slot.worker.postMessage({ type: 'self-route', route: this.selfRoute });
             resolve();
           } else if (message.type === 'notice') {
             this.options.log.warn({ worker: id, ...message.detail }, message.message);
@@ -311,24 +352,35 @@ export class WorkerPool {
     }
   }
 
-  private idleSlot(): Slot | undefined {
+  /** An idle worker that may take `pending`: self-call workers take only self-calls. */
+  private idleSlot(pending: Pending): Slot | undefined {
     let best: Slot | undefined;
     for (const slot of this.slots) {
-      if (slot.state !== 'idle') continue;
+      if (slot.state !== 'idle' || (slot.reserve && !pending.selfCall)) continue;
       if (slot.requests >= HARD_REQUEST_LIMIT || (slot.retiring && slot.requests >= this.options.maxRequests + RETIRE_GRACE)) continue;
-      // Prefer workers that are not about to leave.
-      if (!best || (best.retiring && !slot.retiring)) best = slot;
+      // Prefer workers that are not about to leave, then the pool's own over self-call workers.
+      if (!best || rank(slot) < rank(best)) best = slot;
     }
     return best;
   }
 
   private dispatch(slot: Slot, pending: Pending): void {
     clearTimeout(pending.timer);
+    clearTimeout(slot.idleTimer);
     pending.detach?.();
     this.options.observer?.queueWait((performance.now() - pending.queuedAt) / 1000);
     slot.requests++;
     this.send(slot, pending, false);
-    if (slot.requests >= this.options.maxRequests && !slot.retiring) void this.retire(slot);
+    if (slot.requests >= this.options.maxRequests && !slot.retiring) this.retireOrLeave(slot, 'recycled');
+  }
+
+  /** A pool worker is replaced before it leaves; a self-call worker just leaves once idle (another starts when needed). */
+  private retireOrLeave(slot: Slot, reason: Slot['retireReason']): void {
+    if (!slot.reserve) return void this.retire(slot, reason);
+    slot.retiring = true;
+    slot.successorReady = true;
+    slot.retireReason = reason;
+    if (slot.state === 'idle') void this.kill(slot, undefined, reason);
   }
 
   private send(slot: Slot, pending: Pending, internal: boolean): void {
@@ -431,7 +483,7 @@ export class WorkerPool {
     if (active.internal) return;
     const growth = slot.memoryBytes - slot.warmMemoryBytes;
     const limit = this.options.maxWorkerMemoryGrowth;
-    if (limit && growth > limit && !slot.retiring) void this.retire(slot, 'memory');
+    if (limit && growth > limit && !slot.retiring) this.retireOrLeave(slot, 'memory');
     this.onIdle(slot);
   }
 
@@ -483,7 +535,7 @@ export class WorkerPool {
     const stopped = this.kill(slot, error, slot.started ? reason : 'failed-to-start');
     // Not after it stopped: a worker caught in one long wasm instruction took seconds to end, and
     // requests queued behind a missing worker meanwhile.
-    if (wasLive && !this.closing && !slot.retiring) void this.spawnWithBackoff();
+    if (wasLive && !this.closing && !slot.retiring && !slot.reserve) void this.spawnWithBackoff();
     await stopped;
   }
 
@@ -541,11 +593,12 @@ export class WorkerPool {
     Object.assign(this.options, settings);
     const generation = bootChanged ? ++this.settingsGeneration : this.settingsGeneration;
     const added = this.resize(settings.size);
+    if (bootChanged) for (const slot of this.slots) if (slot.reserve && slot.state !== 'gone') this.retireOrLeave(slot, 'reload');
     const tried = new Set<Slot>();
     for (;;) {
       if (this.closing) return;
       // A retiring worker leaves by itself; its successor is a slot of its own, judged on its own.
-      const stale = [...this.slots].find((s) => s.state !== 'gone' && s.generation !== generation && !s.retiring && !tried.has(s));
+      const stale = [...this.slots].find((s) => s.state !== 'gone' && s.generation !== generation && !s.retiring && !s.reserve && !tried.has(s));
       if (!stale) break;
       if (!stale.started) {
         await stale.ready.catch(() => undefined); // then replaced like the others (or gone)
@@ -563,7 +616,7 @@ export class WorkerPool {
    * leaves once its request is done (onIdle) and a crash of one is not replaced (replace).
    */
   private resize(size: number): Array<Promise<void>> {
-    const members = [...this.slots].filter((s) => s.state !== 'gone' && !s.retiring);
+    const members = [...this.slots].filter((s) => s.state !== 'gone' && !s.retiring && !s.reserve);
     const added: Array<Promise<void>> = [];
     for (let n = members.length; n < size; n++) added.push(this.spawnWithBackoff().catch(() => undefined));
     const surplus = members
@@ -583,6 +636,7 @@ export class WorkerPool {
     if (slot.state === 'gone') return;
     this.options.observer?.workerExited(reason);
     slot.state = 'gone';
+    clearTimeout(slot.idleTimer);
     this.slots.delete(slot);
     const active = this.detachActive(slot);
     // Its locks are released only once it has really stopped: released earlier, a script still
@@ -608,15 +662,25 @@ export class WorkerPool {
       return;
     }
     this.pump();
+    if (slot.reserve && slot.state === 'idle') {
+      clearTimeout(slot.idleTimer);
+      slot.idleTimer = setTimeout(() => { if (slot.state === 'idle') void this.kill(slot, undefined, 'idle'); }, SELF_CALL_WORKER_IDLE_MS).unref();
+    }
     this.checkIdle();
   }
 
+  /** Hands queued requests to idle workers, in order; a self-call may pass requests a self-call worker cannot take. */
   private pump(): void {
-    while (this.queue.length) {
-      const slot = this.idleSlot();
-      if (!slot) return;
-      this.dispatch(slot, this.queue.shift()!);
+    for (let at = 0; at < this.queue.length;) {
+      const slot = this.idleSlot(this.queue[at]!);
+      if (!slot) {
+        at++;
+        continue;
+      }
+      this.dispatch(slot, this.queue.splice(at, 1)[0]!);
     }
+    // A self-call worker that left (recycled, reloaded) may have been what a waiting self-call counted on.
+    if (this.queue.some((p) => p.selfCall)) this.addSelfCallWorkerIfNeeded();
   }
 
   private checkIdle(): void {
@@ -628,6 +692,11 @@ export class WorkerPool {
   private retryAfter(): number {
     return Math.max(1, Math.ceil(this.options.requestTimeoutMs / 1000 / 4));
   }
+}
+
+/** Lower is preferred: a worker staying over one about to leave, the pool's own over a self-call worker. */
+function rank(slot: Slot): number {
+  return (slot.retiring ? 2 : 0) + (slot.reserve ? 1 : 0);
 }
 
 function toBuffer(data: Uint8Array): Buffer {

@@ -14,6 +14,7 @@ import { ResponseSink } from './response-sink.js';
 import { opcacheSampler } from './opcache-sample.js';
 import { ignoreRelayExit } from '../sandbox/relay-exit.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
+import type { SelfRoute } from '../sandbox/self-route.js';
 
 const boot = workerData as WorkerBoot;
 const port = parentPort!;
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   try {
     const sharedLocks = await consumeAPISync<FileLockManager>(boot.lockPort);
     const lockManager = new SplitLockManager(sharedLocks, [boot.docroot, ...boot.mounts.map((m) => m.host)]);
-    instance = await bootPhp(boot, lockManager, (code) => { exitedWith = code; }, deliverMail);
+    instance = await bootPhp(boot, { fileLockManager: lockManager, onExit: (code) => { exitedWith = code; }, deliverMail, selfRoute: () => selfRoute });
   } catch (error) {
     send({ type: 'boot-failed', error: String((error as Error)?.stack ?? error) });
     return;
@@ -40,9 +41,13 @@ async function main(): Promise<void> {
   port.on('message', (message: ToWorker) => {
     if (message.type === 'run') void run(instance, message);
     else if (message.type === 'mail-result') mailAnswers.get(message.mailId)?.(message.sent);
+    else if (message.type === 'self-route') selfRoute = message.route;
   });
   send({ type: 'ready', bootMs: Math.round(performance.now() - started), memoryBytes: wasmMemoryBytes(instance.php) });
 }
+
+/** Set by the main thread once the server listens (see sandbox/self-route.ts). */
+let selfRoute: SelfRoute | undefined;
 
 /** mail() waits for the main thread's relay (see sandbox/sendmail.ts); answers arrive by id. */
 const mailAnswers = new Map<number, (sent: boolean) => void>();

@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Runtime } from '../php-wasm/internals.js';
+import { isSelfDestination, type SelfRoute } from './self-route.js';
 
 const ECONNREFUSED = 14; // Emscripten's errno for "connection refused"
 const KEY_PARAM = 'key';
@@ -13,27 +14,41 @@ const KEY_PARAM = 'key';
  * - a destination outside the allowlist is refused inside PHP's connect(), as a closed port would
  *   refuse it (fsockopen() returns false, "Connection refused"), instead of a socket that never
  *   delivers anything; the relay checks the destination again, in case a connection gets past that.
+ * - a connection to the server itself (see self-route.ts) goes to its self-call listener, whatever
+ *   the allowlist says; `selfRoute` is read at each connect (the server's port is known only once
+ *   it listens, after the workers booted).
  * The relay keeps listening so its port cannot be taken over by another local process.
  */
-export function guardNetwork(runtime: Runtime, allow: readonly string[]): void {
+export function guardNetwork(runtime: Runtime, allow: readonly string[], selfRoute: () => SelfRoute | undefined = () => undefined): void {
   const key = randomBytes(32).toString('hex');
   const websocket = runtime.websocket as { url: (...args: unknown[]) => string };
   const relayUrl = websocket.url;
   websocket.url = (...args: unknown[]) => `${relayUrl(...args)}&${KEY_PARAM}=${key}`;
-  restrictNetwork(runtime.outboundNetworkProxyServer, allow, key);
-  refuseInGuest(runtime, allow);
+  restrictNetwork(runtime.outboundNetworkProxyServer, allow, key, selfRoute);
+  refuseInGuest(runtime, allow, selfRoute);
 }
 
-/** Gates the relay's upgrades: the instance's key, and (unless `*`) an allowed destination. */
-export function restrictNetwork(relay: Server, allow: readonly string[], key: string): void {
+/**
+ * Gates the relay's upgrades: the instance's key, and (unless `*`) an allowed destination. A
+ * self-call is readdressed to the self-call listener before the relay connects.
+ */
+export function restrictNetwork(relay: Server, allow: readonly string[], key: string, selfRoute: () => SelfRoute | undefined = () => undefined): void {
   const expected = Buffer.from(key);
   const upgradeListeners = relay.listeners('upgrade') as Array<(req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
   relay.removeAllListeners('upgrade');
   relay.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const query = new URL(req.url ?? '/', 'ws://relay').searchParams;
+    const url = new URL(req.url ?? '/', 'ws://relay');
+    const query = url.searchParams;
     const given = Buffer.from(query.get(KEY_PARAM) ?? '');
     const keyed = given.length === expected.length && timingSafeEqual(given, expected);
-    if (!keyed || !isAllowedDestination(query.get('host') ?? '', Number(query.get('port')), allow)) {
+    const host = query.get('host') ?? '';
+    const port = Number(query.get('port'));
+    const route = selfRoute();
+    if (keyed && isSelfDestination(host, port, route)) {
+      query.set('host', '127.0.0.1');
+      query.set('port', String(route!.targetPort));
+      req.url = `${url.pathname}${url.search}`;
+    } else if (!keyed || !isAllowedDestination(host, port, allow)) {
       socket.destroy();
       return;
     }
@@ -46,7 +61,7 @@ export function restrictNetwork(relay: Server, allow: readonly string[], key: st
  * connect() fail with ECONNREFUSED. Its operations object is reachable only through a socket's
  * node, so it is patched when the first socket is created.
  */
-function refuseInGuest(runtime: Runtime, allow: readonly string[]): void {
+function refuseInGuest(runtime: Runtime, allow: readonly string[], selfRoute: () => SelfRoute | undefined): void {
   const { FS } = runtime;
   if (allow.includes('*')) return;
   const createNode = FS.createNode.bind(FS);
@@ -59,7 +74,7 @@ function refuseInGuest(runtime: Runtime, allow: readonly string[]): void {
       const createPeer = ops.createPeer;
       ops.createPeer = (sock: unknown, addr: unknown, port: unknown) => {
         // An object is a connection accepted by a listening socket, not one PHP makes.
-        if (typeof addr === 'string' && !isAllowedDestination(addr, Number(port), allow)) throw new FS.ErrnoError(ECONNREFUSED);
+        if (typeof addr === 'string' && !isAllowedDestination(addr, Number(port), allow) && !isSelfDestination(addr, Number(port), selfRoute())) throw new FS.ErrnoError(ECONNREFUSED);
         return createPeer(sock, addr, port);
       };
     }
