@@ -5,8 +5,9 @@ import type { RunningServer } from '../server.js';
 import type { WordPressConfig } from './options.js';
 
 /**
- * WP-Cron normally runs when WordPress requests its own wp-cron.php over HTTP, which the sandbox
- * (no network for PHP) rules out. The server runs it on a timer instead, one run at a time.
+ * WP-Cron normally runs when a page load makes WordPress request its own wp-cron.php: cron then
+ * depends on visitors, and the spawn costs a self-call. The server runs it on a timer instead, one
+ * run at a time, and WordPress's own spawning is turned off meanwhile (see start.ts).
  */
 export function startCron(server: RunningServer, config: WordPressConfig, log: Logger): void {
   if (!config.cronInterval) return;

@@ -18,6 +18,10 @@ export const WORDPRESS_SCHEMA = defineOptions({
       meaning: "the site's public address (`https://example.com`, may have a path); WordPress's home and site address come from it at every start",
     },
   },
+  wordpressOrg: {
+    kind: 'bool',
+    docs: { arg: 'BOOL', default: '`true`', meaning: 'PHP may reach WordPress.org over HTTPS (updates, the plugin and theme directories, news); `false` closes it' },
+  },
   siteTitle: {
     kind: 'string', optional: true,
     help: 'Unattended install: site title (install runs when this and the admin flags are set)',

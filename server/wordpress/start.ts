@@ -8,6 +8,7 @@ import { startCron } from './cron.js';
 import { installIfRequested } from './install.js';
 import { WORDPRESS_OPTIONS, type WordPressConfig } from './options.js';
 import { normaliseSiteUrl, siteUrlConstants } from './site-url.js';
+import { migrateWpConfig, outboundHttpConstants, UPDATE_CHECK_NOTICE, wordpressAllowlist } from './outbound-http.js';
 
 /**
  * WordPress tells from got_url_rewrite() whether the server rewrites URLs; only Apache (mod_rewrite),
@@ -17,11 +18,12 @@ import { normaliseSiteUrl, siteUrlConstants } from './site-url.js';
 const URL_REWRITE_FILTER = "$GLOBALS['wp_filter']['got_url_rewrite'][10][] = ['function' => '__return_true', 'accepted_args' => 0];";
 
 /**
- * With the server running wp-cron.php, page loads must not try to spawn it: the spawn's HTTP call
- * fails in the sandbox but first takes WordPress's 60 s cron lock, which then makes the server's
- * run return without doing anything. The filter hides due jobs from every request but wp-cron.php.
+ * With the server running wp-cron.php on its timer, WordPress must not also spawn it from page loads
+ * (two drivers; the spawn takes WordPress's 60 s cron lock, which then makes the timer's run do
+ * nothing): DISABLE_WP_CRON, unless wp-config.php already set it. Defined when must-use plugins have
+ * loaded, after wp-config.php and before WordPress's own check on wp_loaded, so the two never clash.
  */
-const NO_CRON_SPAWN_FILTER = "$GLOBALS['wp_filter']['pre_get_ready_cron_jobs'][10][] = ['function' => static fn ($jobs) => wp_doing_cron() ? $jobs : [], 'accepted_args' => 1];";
+const CRON_BY_SERVER_ONLY = "$GLOBALS['wp_filter']['muplugins_loaded'][10][] = ['accepted_args' => 0, 'function' => static function () { if (!defined('DISABLE_WP_CRON')) define('DISABLE_WP_CRON', true); }];";
 
 /**
  * /favicon.ico and /robots.txt reach WordPress's front controller when no such file exists. With
@@ -74,24 +76,30 @@ export function loadWordPressConfig(argv: string[], env: Record<string, string |
 
 /** The server settings a WordPress site runs with: its folder as docroot, and what runs before every script. */
 export function wordpressServerConfig(config: WordPressConfig): WordPressConfig {
+  const allowNetwork = wordpressAllowlist(config.allowNetwork, config.wordpressOrg);
   const prepend = [
+    outboundHttpConstants(allowNetwork),
+    UPDATE_CHECK_NOTICE,
     URL_REWRITE_FILTER,
     ROOT_FILES_QUERY_VARS,
     TABLE_STATUS_FILTER,
     MAIL_FILTERS,
-    config.cronInterval > 0 ? NO_CRON_SPAWN_FILTER : '',
+    config.cronInterval > 0 ? CRON_BY_SERVER_ONLY : '',
     siteUrlConstants(config.siteUrl),
   ].join('\n');
-  return { ...config, docroot: config.dir, extraPrepend: prepend };
+  return { ...config, docroot: config.dir, allowNetwork, extraPrepend: prepend };
 }
 
 /** WordPress settings a reload applies (through the prepend, see wordpressServerConfig). */
-export const WORDPRESS_RELOADABLE = ['siteUrl'];
+export const WORDPRESS_RELOADABLE = ['siteUrl', 'wordpressOrg'];
 
 /** Assembles WordPress on first run (an existing tree is served as is), serves it, installs if asked, runs cron. */
 export async function startWordPress(config: WordPressConfig, log: Logger): Promise<RunningServer> {
   const { assembled } = await assembleWordPress(config.dir, { log });
-  if (!assembled) log.info({ dir: config.dir }, 'serving existing WordPress');
+  if (!assembled) {
+    log.info({ dir: config.dir }, 'serving existing WordPress');
+    await migrateWpConfig(config.dir, log);
+  }
   const server = await startServer(wordpressServerConfig(config), log);
   try {
     await installIfRequested(server, config, log);

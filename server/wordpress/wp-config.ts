@@ -103,8 +103,10 @@ define( 'WP_DEBUG', false );
 /** Write files (plugin/theme installs, media uploads) directly: never ask for FTP credentials. */
 define( 'FS_METHOD', 'direct' );
 
-/** PHP has no network in the sandbox: refuse external HTTP requests at once instead of timing out. */
-define( 'WP_HTTP_BLOCK_EXTERNAL', true );
+/*
+ * Outgoing HTTP: WP_HTTP_BLOCK_EXTERNAL and WP_ACCESSIBLE_HOSTS are set by php-wasm-server from what
+ * its sandbox lets PHP reach (--allow-network, --wordpress-org); defining them here overrides that.
+ */
 
 /* That's all, stop editing! Happy publishing. */
 
