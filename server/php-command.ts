@@ -100,6 +100,7 @@ export async function runPhpCommand(argv: string[], env: Record<string, string |
       phpIni: buildPhpIni(config),
       files: { [GUEST_PREPEND]: buildPrepend(config) },
       allowNetwork: config.allowNetwork,
+      connectTo: config.connectTo,
       memoryCeiling,
     }, { deliverMail: (mailArgs, message) => mail.deliver(mailArgs, Buffer.from(message), 0) });
     if (location.copyFrom) {

@@ -7,7 +7,7 @@ import type { ServerConfig } from './config/types.js';
  * sockets, the router and the HTTP layer were built with) needs a restart.
  */
 export const RELOADABLE = [
-  'ini', 'env', 'allowNetwork', 'mounts', 'warmup', 'opcacheValidate', 'extraPrepend', 'workers',
+  'ini', 'env', 'allowNetwork', 'connectTo', 'mounts', 'warmup', 'opcacheValidate', 'extraPrepend', 'workers',
   'requestTimeout', 'selfCallWorkers', 'queueLimit', 'queueTimeout', 'maxRequests', 'maxWorkerMemory', 'tmpSize', 'sendTimeout', 'logLevel',
 ] as const satisfies ReadonlyArray<keyof ServerConfig>;
 

@@ -137,6 +137,7 @@ function workerSettings(config: ServerConfig, sessionDir: string): ReloadableSet
       phpIni: buildPhpIni(config),
       files: { [GUEST_PREPEND]: buildPrepend(config), [OPCACHE_STATUS_PATH]: OPCACHE_STATUS_SCRIPT },
       allowNetwork: config.allowNetwork,
+      connectTo: config.connectTo,
       tmpSize: config.tmpSize,
       memoryCeiling: memoryCeilingBytes(config),
     },

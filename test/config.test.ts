@@ -68,6 +68,7 @@ t.test('defaults from config/defaults.json', async (t) => {
     env: {},
     ini: {},
     allowNetwork: [],
+    connectTo: {},
     frontController: '/index.php',
     deny: [],
     assetExtensions: [],
@@ -117,6 +118,10 @@ const SAMPLES: Record<string, { flag: string; env: string; raw: [unknown, string
     want: [[{ host: '/f', guest: '/f', readOnly: false }], [{ host: '/e', guest: '/e', readOnly: true }], [{ host: '/c', guest: '/c', readOnly: false }]],
   },
   allowNetwork: { flag: '--allow-network', env: 'PHP_WASM_SERVER_ALLOW_NETWORK', raw: [['f.test'], 'e.test', 'c.test:443'], want: [['f.test'], ['e.test'], ['c.test:443']] },
+  connectTo: {
+    flag: '--connect-to', env: 'PHP_WASM_SERVER_CONNECT_TO', raw: [{ 'f.test:443': '127.0.0.1:1' }, 'e.test:443=127.0.0.1:2', 'c.test:443=127.0.0.1:3'],
+    want: [{ 'f.test:443': '127.0.0.1:1' }, { 'e.test:443': '127.0.0.1:2' }, { 'c.test:443': '127.0.0.1:3' }],
+  },
   frontController: { flag: '--front-controller', env: 'PHP_WASM_SERVER_FRONT_CONTROLLER', raw: ['/f.php', '/e.php', '/c.php'], want: ['/f.php', '/e.php', '/c.php'] },
   assetExtensions: { flag: '--asset-extensions', env: 'PHP_WASM_SERVER_ASSET_EXTENSIONS', raw: [['js'], 'css', 'png'], want: [['js'], ['css'], ['png']] },
   warmup: { flag: '--warmup', env: 'PHP_WASM_SERVER_WARMUP', raw: [['/f'], '/e', '/c'], want: [['/f'], ['/e'], ['/c']] },

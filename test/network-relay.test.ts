@@ -122,3 +122,18 @@ t.test('fsockopen() to a destination the allowlist refuses fails as a refused co
   const viaPhp = await php(server, `/sandbox.php?what=socket&host=127.0.0.1&port=${allowed.port}`);
   t.match(viaPhp.result, /hello from the allowed server/, 'fsockopen() to the allowed server delivers its data');
 });
+
+t.test('--connect-to sends an allowed name to another address; a name the allowlist refuses stays refused', async (t) => {
+  const standIn = await tcpTarget(t, 'hello from the stand-in\n');
+  const server = await startTestServer({
+    workers: 1,
+    allowNetwork: ['service.invalid:80'],
+    connectTo: { 'service.invalid:80': `127.0.0.1:${standIn.port}`, 'other.invalid:80': `127.0.0.1:${standIn.port}` },
+  });
+  t.teardown(() => server.close());
+  const viaName = await php(server, '/sandbox.php?what=socket&host=service.invalid&port=80');
+  t.match(viaName.result, /hello from the stand-in/, 'PHP reached the stand-in through the allowed name, with no lookup');
+  const refused = await php(server, '/sandbox.php?what=connect&host=other.invalid&port=80');
+  t.equal(refused.result.connected, false, 'a mapped name outside the allowlist is refused');
+  t.equal(standIn.connections(), 1, 'the stand-in saw only the allowed connection');
+});

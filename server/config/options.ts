@@ -62,6 +62,10 @@ export const SERVER_SCHEMA = defineOptions({
     kind: 'list', repeatable: true,
     docs: { arg: 'LIST', default: 'none', meaning: 'hosts PHP may connect to: `host`, `host:port`, `*.domain`, `[v6]:port` or `*`' },
   },
+  connectTo: {
+    kind: 'map', repeatable: true,
+    docs: { arg: 'NAME:PORT=HOST:PORT', default: 'none', meaning: "PHP's connections to NAME:PORT go to HOST:PORT instead, once the allowlist has allowed NAME:PORT (curl's `--connect-to`; for tests with a local stand-in for a remote service)" },
+  },
   frontController: {
     kind: 'string',
     docs: { arg: 'PATH', default: '`/index.php`', meaning: 'script for paths that do not exist; empty for a plain 404' },

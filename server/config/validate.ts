@@ -3,6 +3,7 @@ import proxyAddr from 'proxy-addr';
 import { ConfigError } from './coerce.js';
 import type { ServerConfig } from './types.js';
 import { smtpTransportSettings } from '../mail/smtp-settings.js';
+import { parseHostPort } from '../sandbox/connect-to.js';
 
 /**
  * Checks what parsing alone cannot: values that must name something real. Run before anything
@@ -20,6 +21,10 @@ export function validateSettings(config: ServerConfig, env: Record<string, strin
   }
   // The URL's form, and a password where one is needed (read from the environment, never a flag).
   if (config.smtp !== undefined) smtpTransportSettings(config.smtp, config.smtpRequireTls, env);
+  for (const [from, to] of Object.entries(config.connectTo)) {
+    if (!parseHostPort(from)) throw new ConfigError('connectTo', 'each entry must be NAME:PORT=HOST:PORT', from, 'settings');
+    if (!parseHostPort(to)) throw new ConfigError('connectTo', 'each entry must be NAME:PORT=HOST:PORT', to, 'settings');
+  }
   for (const mount of config.mounts) {
     if (!isDirectory(mount.host)) throw new ConfigError('mounts', 'HOST must be an existing directory', mount.host, 'settings');
   }

@@ -17,6 +17,8 @@ export interface WorkerBoot {
   /** Files written into the instance's own memory before the first request (guest path → text). */
   files: Record<string, string>;
   allowNetwork: string[];
+  /** --connect-to: NAME:PORT → HOST:PORT for allowed destinations (see sandbox/connect-to.ts). */
+  connectTo: Record<string, string>;
   /** Quota of the guest's /tmp (in the worker's memory), emptied after every request. */
   tmpSize: number;
   /** How far wasm memory may grow past its booted size (memory_limit plus headroom); null: no ceiling. */

@@ -77,7 +77,7 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
   const missing = missingInternals(runtime);
   if (missing.length) throw new UnsupportedPhpWasmError(missing);
 
-  guardNetwork(runtime, settings.allowNetwork, hooks.selfRoute);
+  guardNetwork(runtime, settings.allowNetwork, hooks.selfRoute, settings.connectTo);
 
   await php.setSpawnHandler(hooks.deliverMail ? spawnHandlerWithMail(hooks.deliverMail) : refuseSubprocesses);
   refuseHostSymlinks(runtime);

@@ -3,6 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Runtime } from '../php-wasm/internals.js';
 import { isSelfDestination, type SelfRoute } from './self-route.js';
+import { connectTarget } from './connect-to.js';
 
 const ECONNREFUSED = 14; // Emscripten's errno for "connection refused"
 const KEY_PARAM = 'key';
@@ -19,20 +20,21 @@ const KEY_PARAM = 'key';
  *   it listens, after the workers booted).
  * The relay keeps listening so its port cannot be taken over by another local process.
  */
-export function guardNetwork(runtime: Runtime, allow: readonly string[], selfRoute: () => SelfRoute | undefined = () => undefined): void {
+export function guardNetwork(runtime: Runtime, allow: readonly string[], selfRoute: () => SelfRoute | undefined = () => undefined, connectTo: Readonly<Record<string, string>> = {}): void {
   const key = randomBytes(32).toString('hex');
   const websocket = runtime.websocket as { url: (...args: unknown[]) => string };
   const relayUrl = websocket.url;
   websocket.url = (...args: unknown[]) => `${relayUrl(...args)}&${KEY_PARAM}=${key}`;
-  restrictNetwork(runtime.outboundNetworkProxyServer, allow, key, selfRoute);
+  restrictNetwork(runtime.outboundNetworkProxyServer, allow, key, selfRoute, connectTo);
   refuseInGuest(runtime, allow, selfRoute);
 }
 
 /**
  * Gates the relay's upgrades: the instance's key, and (unless `*`) an allowed destination. A
- * self-call is readdressed to the self-call listener before the relay connects.
+ * self-call is readdressed to the self-call listener before the relay connects, and an allowed
+ * destination that --connect-to names, to where it says.
  */
-export function restrictNetwork(relay: Server, allow: readonly string[], key: string, selfRoute: () => SelfRoute | undefined = () => undefined): void {
+export function restrictNetwork(relay: Server, allow: readonly string[], key: string, selfRoute: () => SelfRoute | undefined = () => undefined, connectTo: Readonly<Record<string, string>> = {}): void {
   const expected = Buffer.from(key);
   const upgradeListeners = relay.listeners('upgrade') as Array<(req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
   relay.removeAllListeners('upgrade');
@@ -44,11 +46,17 @@ export function restrictNetwork(relay: Server, allow: readonly string[], key: st
     const host = query.get('host') ?? '';
     const port = Number(query.get('port'));
     const route = selfRoute();
-    if (keyed && isSelfDestination(host, port, route)) {
-      query.set('host', '127.0.0.1');
-      query.set('port', String(route!.targetPort));
+    const readdress = (to: { host: string; port: number }) => {
+      query.set('host', to.host);
+      query.set('port', String(to.port));
       req.url = `${url.pathname}${url.search}`;
-    } else if (!keyed || !isAllowedDestination(host, port, allow)) {
+    };
+    if (keyed && isSelfDestination(host, port, route)) {
+      readdress({ host: '127.0.0.1', port: route!.targetPort });
+    } else if (keyed && isAllowedDestination(host, port, allow)) {
+      const target = connectTarget(host, port, connectTo);
+      if (target) readdress(target);
+    } else {
       socket.destroy();
       return;
     }

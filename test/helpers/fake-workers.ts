@@ -52,7 +52,7 @@ export function fakePool(overrides: Partial<PoolOptions>, behaviours: Array<'ans
     queueLimit: 10,
     queueTimeoutMs: 10_000,
     requestTimeoutMs: 10_000,
-    boot: { phpVersion: '8.3', docroot: '/nowhere', mounts: [], env: {}, phpIni: '', files: {}, allowNetwork: [], tmpSize: 1, memoryCeiling: null },
+    boot: { phpVersion: '8.3', docroot: '/nowhere', mounts: [], env: {}, phpIni: '', files: {}, allowNetwork: [], connectTo: {}, tmpSize: 1, memoryCeiling: null },
     wasmModule: {} as WebAssembly.Module,
     warmup: [],
     log: pino({ level: 'silent' }),
