@@ -7,7 +7,7 @@ import { readFileSync, statSync, writeFileSync, chmodSync, readdirSync } from 'n
 import { join } from 'node:path';
 import t from 'tap';
 import { pino } from 'pino';
-import { accessibleHosts, migrateWpConfig, outboundHttpConstants, WORDPRESS_ORG_HOSTS, wordpressAllowlist } from '../server/wordpress/outbound-http.js';
+import { accessibleHosts, allowlistedHostsAreExternal, migrateWpConfig, outboundHttpConstants, WORDPRESS_ORG_HOSTS, wordpressAllowlist } from '../server/wordpress/outbound-http.js';
 import { renderWpConfig } from '../server/wordpress/wp-config.js';
 import { tempDir } from './helpers/server.js';
 
@@ -31,6 +31,14 @@ t.test('WP_ACCESSIBLE_HOSTS: names without ports, wildcards kept, `*` opens ever
   t.notMatch(open, 'WP_ACCESSIBLE_HOSTS');
   t.match(closed, "if (!defined('WP_HTTP_BLOCK_EXTERNAL'))", "a site's own definition wins");
   t.match(outboundHttpConstants(["it's.example"]), "'it\\'s.example'", 'quoted for PHP');
+});
+
+t.test("hosts the allowlist names count as external for WordPress's download guard (php.wasm's lookups give private addresses)", async (t) => {
+  t.equal(allowlistedHostsAreExternal([]), '', 'nothing named: WordPress decides alone');
+  t.equal(allowlistedHostsAreExternal(['*']), '', '`*` names no host');
+  const filter = allowlistedHostsAreExternal(['downloads.wordpress.org:443', '*.example.com']);
+  t.match(filter, "['downloads.wordpress.org', '*.example.com']");
+  t.match(filter, "['wp_filter']['http_request_host_is_external']");
 });
 
 t.test('an earlier release\'s generated WP_HTTP_BLOCK_EXTERNAL is removed once; the rest of wp-config.php is kept', async (t) => {

@@ -45,6 +45,24 @@ export function outboundHttpConstants(allow: readonly string[]): string {
 }
 
 /**
+ * WordPress refuses to download from a host that resolves to a private address (its SSRF guard in
+ * wp_http_validate_url). php.wasm answers every name lookup with a made-up 172.29.x.x address, so
+ * every download failed ("A valid URL was not provided": plugin installs, updates). Hosts the
+ * allowlist names are declared external; the relay still checks each connection against the
+ * allowlist, which is the guard that holds here.
+ */
+export function allowlistedHostsAreExternal(allow: readonly string[]): string {
+  const hosts = accessibleHosts(allow);
+  if (!hosts.length) return '';
+  // Matched as WordPress matches WP_ACCESSIBLE_HOSTS: exact, or `*` standing for any characters.
+  return `$GLOBALS['wp_filter']['http_request_host_is_external'][10][] = ['accepted_args' => 2, 'function' => static function ($external, $host) {
+  if ($external || !is_string($host)) return $external;
+  foreach ([${hosts.map(phpString).join(', ')}] as $allowed) if (preg_match('/^' . str_replace('\\*', '.+', preg_quote($allowed, '/')) . '$/i', $host)) return true;
+  return false;
+}];`;
+}
+
+/**
  * WordPress treats a failed update check like "no update": the Updates screen then says "You have
  * the latest version of WordPress" and that the site is kept up to date. The outcome of each check is
  * kept (a site option), and while the last one failed, the Updates screen says it could not check,

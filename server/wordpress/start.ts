@@ -8,7 +8,7 @@ import { startCron } from './cron.js';
 import { installIfRequested } from './install.js';
 import { WORDPRESS_OPTIONS, type WordPressConfig } from './options.js';
 import { normaliseSiteUrl, siteUrlConstants } from './site-url.js';
-import { migrateWpConfig, outboundHttpConstants, UPDATE_CHECK_NOTICE, wordpressAllowlist } from './outbound-http.js';
+import { allowlistedHostsAreExternal, migrateWpConfig, outboundHttpConstants, UPDATE_CHECK_NOTICE, wordpressAllowlist } from './outbound-http.js';
 
 /**
  * WordPress tells from got_url_rewrite() whether the server rewrites URLs; only Apache (mod_rewrite),
@@ -79,6 +79,7 @@ export function wordpressServerConfig(config: WordPressConfig): WordPressConfig 
   const allowNetwork = wordpressAllowlist(config.allowNetwork, config.wordpressOrg);
   const prepend = [
     outboundHttpConstants(allowNetwork),
+    allowlistedHostsAreExternal(allowNetwork),
     UPDATE_CHECK_NOTICE,
     URL_REWRITE_FILTER,
     ROOT_FILES_QUERY_VARS,
