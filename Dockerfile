@@ -4,9 +4,13 @@
 # With podman/buildah build with `--format docker`: the default OCI format drops the HEALTHCHECK.
 # A host folder instead of a named volume must be writable by the image's user: chown 1000:1000 DIR.
 # Behind a reverse proxy add e.g. -e PHP_WASM_SERVER_TRUST_PROXY=uniquelocal (see README).
+# --build-arg WORDPRESS_VERSION=latest|X.Y.Z|bundled: what a new site is assembled from. It is fetched
+# and verified now, so the container needs no network for it; a build without network keeps the
+# bundled WordPress 6.5 (and the container tries again when it creates a site).
 
 # --- build: compile TypeScript, keep only what the runtime needs -----------------------------
 FROM node:24-bookworm-slim AS build
+ARG WORDPRESS_VERSION=latest
 WORKDIR /app
 COPY package.json package-lock.json ./
 # postinstall: builds fs-ext's native module only if no prebuilt binary loads (none does on Node 26).
@@ -34,10 +38,13 @@ RUN npx tsc -p tsconfig.server.json \
  && cd public/wp-6.5 \
  && find . -type f ! -name wordpress-remote-asset-paths ! -name .default_theme | sed 's#^\./##' \
     | grep -vxF -f wordpress-remote-asset-paths | tr '\n' '\0' | xargs -0 -r rm -f
+RUN node dist/server/wordpress/prefetch.js "$WORDPRESS_VERSION"
 
 # --- runtime ------------------------------------------------------------------------------------
 FROM node:24-bookworm-slim
+ARG WORDPRESS_VERSION=latest
 ENV NODE_ENV=production \
+    PHP_WASM_SERVER_WORDPRESS_VERSION=${WORDPRESS_VERSION} \
     PHP_WASM_SERVER_HOST=0.0.0.0 \
     PHP_WASM_SERVER_PORT=8087 \
     PHP_WASM_SERVER_PHP=8.3 \
@@ -52,6 +59,7 @@ COPY --from=build /app/dist/server dist/server
 COPY --from=build /app/bin bin
 COPY --from=build /app/config config
 COPY --from=build /app/docroot docroot
+COPY --from=build /app/var/seed-cache var/seed-cache
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data

@@ -1,6 +1,8 @@
 /**
- * Assembles a ready-to-serve WordPress 6.5 + SQLite tree on first start, from
- * the files shipped in @wp-playground/wordpress-builds (nothing is downloaded):
+ * Assembles a ready-to-serve WordPress + SQLite tree on first start, from a
+ * WordPress release ZIP and the SQLite plugin's ZIP when given (fetched and
+ * verified by sources.ts), else from the files shipped in
+ * @wp-playground/wordpress-builds (WordPress 6.5):
  *
  *   src/wordpress/wp-6.5.zip                         WordPress, minus ~1700 static assets
  *   public/wp-6.5/wordpress-remote-asset-paths       the stripped paths, one per line
@@ -13,7 +15,7 @@
  * place, so an interrupted run never leaves a half tree that looks complete.
  * An existing WordPress tree is served as is and never touched.
  */
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -23,6 +25,10 @@ import { renderWpConfig } from './wp-config.js';
 
 export interface AssembleOptions {
   log: { info(obj: object, msg?: string): void; info(msg: string): void };
+  /** A complete WordPress release ZIP (see sources.ts); absent: the bundled build. */
+  wordpressZip?: string;
+  /** The SQLite plugin's ZIP; absent: the bundled one. */
+  sqliteZip?: string;
 }
 
 const WP_VERSION = '6.5';
@@ -53,6 +59,15 @@ const WP_ZIP_SKIP = new Set([
  */
 const ASSETS_NOT_RESTORED = new Set(['wp-content/database/.ht.sqlite']);
 
+/** The WordPress version a tree holds (wp-includes/version.php), or 'unknown'. */
+export function installedVersion(dir: string): string {
+  try {
+    return /\$wp_version\s*=\s*'([^']+)'/.exec(readFileSync(path.join(dir, 'wp-includes', 'version.php'), 'utf8'))?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** True if dir looks like a WordPress tree. */
 export function isWordPressTree(dir: string): boolean {
   return isFile(path.join(dir, 'wp-includes', 'version.php')) && isFile(path.join(dir, 'wp-settings.php'));
@@ -70,7 +85,10 @@ export async function assembleWordPress(dir: string, opts: AssembleOptions): Pro
   await assertEmptyOrMissing(dir);
 
   const started = performance.now();
-  const src = locateSources();
+  const bundled = locateSources();
+  const src = { ...bundled, wordpressZip: opts.wordpressZip ?? bundled.wordpressZip, sqliteZip: opts.sqliteZip ?? bundled.sqliteZip };
+  // The bundled build lacks static assets it keeps beside the ZIP; a release ZIP is complete.
+  const restore = opts.wordpressZip === undefined;
   await fs.mkdir(path.dirname(dir), { recursive: true });
   await removeStalePartials(dir, log);
 
@@ -78,14 +96,14 @@ export async function assembleWordPress(dir: string, opts: AssembleOptions): Pro
   await fs.rm(partial, { recursive: true, force: true }); // left over by an earlier process with our pid
   await fs.mkdir(partial);
   try {
-    log.info({ from: src.wordpressZip, to: partial }, `unzipping WordPress ${WP_VERSION}`);
+    log.info({ from: src.wordpressZip, to: partial }, 'unzipping WordPress');
     const wpFiles = await extractZip(src.wordpressZip, partial, (rel) => !WP_ZIP_SKIP.has(rel));
     if (!isWordPressTree(partial)) {
       throw new Error(`${src.wordpressZip} does not contain a WordPress tree (no wp-settings.php / wp-includes/version.php)`);
     }
 
-    const assetPaths = (await readAssetList(src.assetList)).filter((p) => !ASSETS_NOT_RESTORED.has(p));
-    log.info({ from: src.assetsDir }, `restoring ${assetPaths.length} static assets`);
+    const assetPaths = restore ? (await readAssetList(src.assetList)).filter((p) => !ASSETS_NOT_RESTORED.has(p)) : [];
+    if (restore) log.info({ from: src.assetsDir }, `restoring ${assetPaths.length} static assets`);
     await restoreAssets(src.assetsDir, partial, assetPaths);
     const missing = assetPaths.find((p) => !isFile(path.join(partial, p)));
     if (missing !== undefined) {
@@ -123,9 +141,10 @@ export async function assembleWordPress(dir: string, opts: AssembleOptions): Pro
       return { assembled: false };
     }
     const ms = Math.round(performance.now() - started);
+    const version = installedVersion(dir);
     log.info(
-      { dir, ms, files: wpFiles, assets: assetPaths.length, pluginFiles },
-      `WordPress assembled in ${ms} ms`,
+      { dir, ms, version, files: wpFiles, assets: assetPaths.length, pluginFiles },
+      `WordPress ${version} assembled in ${ms} ms`,
     );
     return { assembled: true };
   } catch (err) {

@@ -11,6 +11,17 @@ export const WORDPRESS_SCHEMA = defineOptions({
     kind: 'seconds', min: 0, max: 86400,
     docs: { arg: 'S', default: '`60`', meaning: 'the server runs `wp-cron.php` this often (0 = off)' },
   },
+  wordpressVersion: {
+    kind: 'string',
+    docs: {
+      arg: 'V', default: '`latest`',
+      meaning: 'what a **new** site is assembled from: `latest` (fetched from WordPress.org and checked against its published SHA-1, cached; offline: the cached or the bundled 6.5), `X.Y.Z`, `bundled`, or a release `.zip`; an existing site is never changed by it',
+    },
+  },
+  wordpressMirror: {
+    kind: 'string',
+    docs: { arg: 'URL', default: '`https://wordpress.org`', meaning: 'where `--wordpress-version` fetches from: `latest.zip`, `wordpress-X.Y.Z.zip`, each with its `.sha1`, and `plugin/sqlite-database-integration.zip`' },
+  },
   siteUrl: {
     kind: 'string', optional: true,
     docs: {

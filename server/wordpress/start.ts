@@ -1,9 +1,11 @@
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfig, type Loaded } from '../config/load.js';
 import { projectRoot } from '../paths.js';
 import { startServer, type RunningServer } from '../server.js';
-import { assembleWordPress } from './assemble.js';
+import { assembleWordPress, isWordPressTree } from './assemble.js';
+import { chooseSqlitePlugin, chooseWordPress, SEED_CACHE } from './sources.js';
+import { fallbackNotice, pendingFallback, recordFallback } from './fallback-notice.js';
 import { startCron } from './cron.js';
 import { installIfRequested } from './install.js';
 import { WORDPRESS_OPTIONS, type WordPressConfig } from './options.js';
@@ -87,6 +89,7 @@ export function wordpressServerConfig(config: WordPressConfig): WordPressConfig 
     MAIL_FILTERS,
     config.cronInterval > 0 ? CRON_BY_SERVER_ONLY : '',
     siteUrlConstants(config.siteUrl),
+    fallbackNotice(config.dir),
   ].join('\n');
   return { ...config, docroot: config.dir, allowNetwork, extraPrepend: prepend };
 }
@@ -94,9 +97,28 @@ export function wordpressServerConfig(config: WordPressConfig): WordPressConfig 
 /** WordPress settings a reload applies (through the prepend, see wordpressServerConfig). */
 export const WORDPRESS_RELOADABLE = ['siteUrl', 'wordpressOrg'];
 
+/**
+ * A new site is assembled from what --wordpress-version chooses (fetched into `cache/` beside the
+ * site's folder; an image may carry a pre-filled cache in var/seed-cache); an existing one is left alone.
+ */
+async function assembleNewSite(config: WordPressConfig, log: Logger): Promise<{ assembled: boolean }> {
+  if (isWordPressTree(config.dir)) {
+    const fallback = pendingFallback(config.dir);
+    if (fallback) log.warn(fallback, `this site runs the bundled WordPress ${fallback.version}: update it under Dashboard → Updates`);
+    return { assembled: false };
+  }
+  const cacheDir = join(dirname(resolve(config.dir)), 'cache');
+  const seedDir = join(projectRoot, SEED_CACHE);
+  const core = await chooseWordPress(config.wordpressVersion, config.wordpressMirror, cacheDir, log, seedDir);
+  const sqliteZip = core.zip ? await chooseSqlitePlugin(config.wordpressMirror, cacheDir, log, seedDir) : undefined;
+  const result = await assembleWordPress(config.dir, { log, wordpressZip: core.zip, sqliteZip });
+  if (result.assembled && core.fallbackReason) recordFallback(config.dir, core.fallbackReason);
+  return result;
+}
+
 /** Assembles WordPress on first run (an existing tree is served as is), serves it, installs if asked, runs cron. */
 export async function startWordPress(config: WordPressConfig, log: Logger): Promise<RunningServer> {
-  const { assembled } = await assembleWordPress(config.dir, { log });
+  const { assembled } = await assembleNewSite(config, log);
   if (!assembled) {
     log.info({ dir: config.dir }, 'serving existing WordPress');
     await migrateWpConfig(config.dir, log);

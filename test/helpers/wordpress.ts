@@ -25,6 +25,8 @@ export async function startTestWordPress(dataDir: string, overrides: Partial<Wor
     sessionDir: join(dataDir, 'sessions'),
     port: 0,
     workers: 2,
+    // Deterministic and offline: the bundled build, unless a test asks for another.
+    wordpressVersion: 'bundled',
     ...overrides,
   };
   const { log, logs } = captureLogger();
