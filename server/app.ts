@@ -29,6 +29,8 @@ export interface AppDeps {
   metrics?: ServerMetrics;
   /** True once shutdown began: responses then close their connection instead of keeping it alive. */
   draining?: () => boolean;
+  /** What a self-call shows to have its X-Forwarded-* believed (see http/self-calls.ts). */
+  selfCallToken?: string;
 }
 
 /** Request bodies above this are spooled to a file while they wait for a worker. */
@@ -38,7 +40,7 @@ const SPOOL_ABOVE_BYTES = 1024 * 1024;
  * The HTTP server: Fastify with its limits, and one plugin per concern (server/http/), in the order
  * their hooks must run. Nothing here handles a request itself.
  */
-export function buildApp({ config, pool, log, metrics, draining }: AppDeps): FastifyInstance {
+export function buildApp({ config, pool, log, metrics, draining, selfCallToken }: AppDeps): FastifyInstance {
   const trusted = proxyAddr.compile(config.trustProxy);
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -100,6 +102,7 @@ export function buildApp({ config, pool, log, metrics, draining }: AppDeps): Fas
     bodyLimits,
     cgiContext,
     isTrustedProxy: (address) => config.trustProxy.length > 0 && trusted(address, 0),
+    selfCallToken,
   });
   void app.register(siteRoute, {
     view,

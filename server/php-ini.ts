@@ -48,11 +48,22 @@ export function buildPhpIni(config: ServerConfig): string {
   return `${base}\n; derived from the server settings and overrides\n${lines.join('\n')}\n`;
 }
 
-export function buildPrepend(config: ServerConfig): string {
+/**
+ * Where PHP reaches this server directly (see http/self-calls.ts): a URL on the self-call listener,
+ * and the token that makes X-Forwarded-* on such a call believed (a WordPress behind a TLS proxy
+ * calls itself as https://… through it; see wordpress/start.ts).
+ */
+export interface SelfCallConstants {
+  url: string;
+  token: string;
+}
+
+export function buildPrepend(config: ServerConfig, selfCall?: SelfCallConstants): string {
   const userPrepend = config.ini.auto_prepend_file;
   return [
     '<?php',
     "if (($_SERVER['HTTPS'] ?? null) === 'off') { unset($_SERVER['HTTPS']); }",
+    selfCall ? `define('PHP_WASM_SERVER_SELF_CALL_URL', '${selfCall.url}'); define('PHP_WASM_SERVER_SELF_CALL_TOKEN', '${selfCall.token}');` : '',
     config.extraPrepend ?? '',
     userPrepend ? `require '${userPrepend.replace(/[\\']/g, (c) => '\\' + c)}';` : '',
   ].join('\n');

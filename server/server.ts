@@ -6,7 +6,8 @@ import type { PhpJob } from './cgi.js';
 import { localPhpJob } from './local-job.js';
 import type { ServerConfig } from './config/types.js';
 import { createDocrootView } from './docroot-view.js';
-import { buildPhpIni, buildPrepend, GUEST_PREPEND, GUEST_SESSION_DIR, memoryCeilingBytes } from './php-ini.js';
+import { buildPhpIni, buildPrepend, GUEST_PREPEND, GUEST_SESSION_DIR, memoryCeilingBytes, type SelfCallConstants } from './php-ini.js';
+import { randomBytes } from 'node:crypto';
 import { WorkerPool, type ReloadableSettings } from './pool/pool.js';
 import { planReload, type ReloadPlan } from './reload-plan.js';
 import { OPCACHE_STATUS_PATH, OPCACHE_STATUS_SCRIPT } from './pool/opcache-sample.js';
@@ -19,7 +20,7 @@ import { ServerMetrics } from './metrics.js';
 import { MailRelay } from './mail/mail-relay.js';
 import { smtpTransportSettings } from './mail/smtp-settings.js';
 import { lockSite } from './site-lock.js';
-import { listenForSelfCalls } from './http/self-calls.js';
+import { listenForSelfCalls, type SelfCallListener } from './http/self-calls.js';
 import { selfDestinations } from './sandbox/self-route.js';
 
 export interface RunningServer {
@@ -62,30 +63,41 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // The admin listener comes up first, so an orchestrator sees "starting" rather than no answer.
   const admin = metrics && await startAdmin({ host: config.adminHost, port: config.adminPort!, log, metrics, pool: () => poolForProbes, draining: () => draining });
   const mail = new MailRelay({ smtp, maxPerHour: config.smtpMaxPerHour, log });
-  const pool = new WorkerPool({
-    wasmModule: await compilePhpModule(config.php),
-    log,
-    observer: metrics,
-    mail: (args, message, worker) => mail.deliver(args, message, worker),
-    ...workerSettings(config, sessionDir.path),
-  });
-  poolForProbes = pool;
+  let selfCalls: SelfCallListener | undefined;
+  let selfCall!: SelfCallConstants;
+  let pool!: WorkerPool;
   try {
+    // Before the workers: PHP is told where to reach the server directly (see php-ini.ts).
+    selfCalls = await listenForSelfCalls({ headersTimeoutMs: config.headerTimeout * 1000, keepAliveTimeoutMs: config.keepAliveTimeout * 1000, maxHeaderSize: config.maxHeaderSize });
+    selfCall = { url: `http://localhost:${selfCalls.port}`, token: randomBytes(24).toString('hex') };
+    pool = new WorkerPool({
+      wasmModule: await compilePhpModule(config.php),
+      log,
+      observer: metrics,
+      mail: (args, message, worker) => mail.deliver(args, message, worker),
+      ...workerSettings(config, sessionDir.path, selfCall),
+    });
+    poolForProbes = pool;
     await pool.start();
   } catch (error) {
     await admin?.close();
+    await selfCalls?.close();
     sessionDir.dispose();
     mail.close();
     siteLock.release();
     throw error;
   }
-  const app = buildApp({ config, pool, log, metrics, draining: () => draining });
+  const app = buildApp({ config, pool, log, metrics, draining: () => draining, selfCallToken: selfCall.token });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${connectableHost(config.host)}:${port}`;
-  const selfCalls = await listenForSelfCalls(app, { headersTimeoutMs: config.headerTimeout * 1000, keepAliveTimeoutMs: config.keepAliveTimeout * 1000, maxHeaderSize: config.maxHeaderSize });
-  const routeSelfCalls = (settings: ServerConfig) => pool.setSelfRoute({ destinations: selfDestinations(settings.host, port, settings.siteUrl), targetPort: selfCalls.port });
+  const listener = selfCalls!;
+  listener.serve(app);
+  const routeSelfCalls = (settings: ServerConfig) => pool.setSelfRoute({
+    destinations: [...selfDestinations(settings.host, port, settings.siteUrl), `localhost:${listener.port}`, `127.0.0.1:${listener.port}`],
+    targetPort: listener.port,
+  });
   routeSelfCalls(config);
   const adminUrl = admin ? `http://${connectableHost(config.adminHost)}:${(admin.server.address() as AddressInfo).port}` : undefined;
   log.info({ url, adminUrl, docroot: config.docroot, workers: config.workers, php: config.php, mail: smtp?.display ?? 'off', bootMs: Math.round(performance.now() - started) }, 'listening');
@@ -95,7 +107,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const close = () => (closing ??= (async () => {
     draining = true;
     for (const stop of stoppers) stop();
-    const appClosed = Promise.all([selfCalls.close(), app.close()]);
+    const appClosed = Promise.all([listener.close(), app.close()]);
     await Promise.race([appClosed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())]);
     await pool.close(1000);
     await admin?.close();
@@ -113,7 +125,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     log.level = running.logLevel;
     log.info({ settings: plan.applied }, 'reload: replacing workers one at a time');
     routeSelfCalls(running);
-    await pool.reconfigure(workerSettings(running, sessionDir.path));
+    await pool.reconfigure(workerSettings(running, sessionDir.path, selfCall));
     log.info({ settings: plan.applied }, 'reload done');
     return plan;
   };
@@ -121,7 +133,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
 }
 
 /** What the workers are started with and the pool's limits: everything a reload can change. */
-function workerSettings(config: ServerConfig, sessionDir: string): ReloadableSettings {
+function workerSettings(config: ServerConfig, sessionDir: string, selfCall: SelfCallConstants): ReloadableSettings {
   return {
     size: config.workers,
     maxRequests: config.maxRequests,
@@ -135,7 +147,7 @@ function workerSettings(config: ServerConfig, sessionDir: string): ReloadableSet
       mounts: [...config.mounts, { host: sessionDir, guest: GUEST_SESSION_DIR, readOnly: false }],
       env: config.env,
       phpIni: buildPhpIni(config),
-      files: { [GUEST_PREPEND]: buildPrepend(config), [OPCACHE_STATUS_PATH]: OPCACHE_STATUS_SCRIPT },
+      files: { [GUEST_PREPEND]: buildPrepend(config, selfCall), [OPCACHE_STATUS_PATH]: OPCACHE_STATUS_SCRIPT },
       allowNetwork: config.allowNetwork,
       connectTo: config.connectTo,
       tmpSize: config.tmpSize,

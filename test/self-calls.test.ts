@@ -112,3 +112,16 @@ t.test('with --self-call-workers 0 and one worker, a self-call waits the queue t
   t.equal(result.status, 503, 'its self-call got 503');
   t.equal(server.pool.stats.workers, 1, 'no worker was added');
 });
+
+t.test("a self-call's X-Forwarded-* are believed only with the server's token, which PHP never sees in a request", async (t) => {
+  const server = await startTestServer({ workers: 2 });
+  t.teardown(() => server.close());
+  const without = (await (await fetch(`${server.url}/self-call-forwarded.php`)).json()) as { https: string | null; scheme: string };
+  t.same([without.https, without.scheme], [null, 'http'], 'without the token: plain http');
+  const vouched = (await (await fetch(`${server.url}/self-call-forwarded.php?token=1`)).json()) as { https: string | null; scheme: string; token_seen: boolean };
+  t.same([vouched.https, vouched.scheme], ['on', 'https'], 'with it: https, as a trusted proxy would say');
+  t.equal(vouched.token_seen, false, 'the token header is not passed to PHP');
+  const visitor = await fetch(`${server.url}/server.php`, { headers: { 'x-forwarded-proto': 'https', 'x-php-wasm-server-self-call': 'guess' } });
+  const seen = ((await visitor.json()) as { server: Record<string, string> }).server;
+  t.same([seen.HTTPS, seen.HTTP_X_PHP_WASM_SERVER_SELF_CALL], [undefined, undefined], 'a visitor sending the header gets nothing from it');
+});

@@ -6,7 +6,8 @@ import { bodySize, type BodyLimits, type RequestBody } from '../request-body.js'
 import { DeclaredLengthBody, declaredLength } from '../response-framing.js';
 import { bodyOf } from './request-bodies.js';
 import { sendPlain } from './plain-reply.js';
-import { isSelfCall } from './self-calls.js';
+import { isSelfCall, SELF_CALL_TOKEN_HEADER } from './self-calls.js';
+import { timingSafeEqual } from 'node:crypto';
 
 export interface PhpHandlerDeps {
   pool: WorkerPool;
@@ -15,6 +16,8 @@ export interface PhpHandlerDeps {
   cgiContext: CgiContext;
   /** Whether the peer is a proxy whose X-Forwarded-* are believed (--trust-proxy). */
   isTrustedProxy: (address: string) => boolean;
+  /** A self-call showing it (SELF_CALL_TOKEN_HEADER) has its X-Forwarded-* believed: PHP itself made it. */
+  selfCallToken?: string;
 }
 
 export interface PhpTarget {
@@ -28,7 +31,7 @@ export interface PhpTarget {
  * response streamed back at the client's pace. A client that leaves while waiting for a worker costs
  * no worker; one that leaves later aborts PHP at its next output (unless ignore_user_abort).
  */
-export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedProxy }: PhpHandlerDeps) {
+export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedProxy, selfCallToken }: PhpHandlerDeps) {
   const spool = bodyLimits.spool;
   return async function runPhp(request: FastifyRequest, reply: FastifyReply, target: PhpTarget) {
     const body = await bodyOf(request, bodyLimits);
@@ -36,18 +39,21 @@ export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedP
     request.bodyInPool = true;
     const socket = request.raw.socket;
     const selfCall = isSelfCall(socket);
+    const headers = request.raw.headersDistinct;
+    const vouched = selfCall && selfCallToken !== undefined && headers[SELF_CALL_TOKEN_HEADER]?.length === 1 && safeEqual(headers[SELF_CALL_TOKEN_HEADER][0]!, selfCallToken);
+    delete headers[SELF_CALL_TOKEN_HEADER]; // never shown to PHP
     const cgiRequest: CgiRequest = {
       method: request.method,
       rawUrl: request.url,
       httpVersion: request.raw.httpVersion,
-      headers: request.raw.headersDistinct,
+      headers,
       peerAddress: socket.remoteAddress ?? '',
       peerPort: socket.remotePort ?? 0,
       localAddress: socket.localAddress ?? '',
       // A self-call reached the server on its own listener; to PHP it came in where visitors do.
       localPort: (selfCall ? listenPort(request) : socket.localPort) ?? 0,
       tls: 'encrypted' in socket,
-      fromTrustedProxy: isTrustedProxy(socket.remoteAddress ?? ''),
+      fromTrustedProxy: vouched || isTrustedProxy(socket.remoteAddress ?? ''),
       clientAddress: request.ip,
       bodyLength: body ? bodySize(body) : null,
     };
@@ -106,6 +112,12 @@ export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedP
 function toWorkerBody(body: RequestBody | null): Uint8Array | { path: string } | null {
   if (!body) return null;
   return body.kind === 'file' ? { path: body.path } : new Uint8Array(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength);
+}
+
+function safeEqual(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function listenPort(request: FastifyRequest): number | undefined {

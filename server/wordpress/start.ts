@@ -63,6 +63,31 @@ $GLOBALS['wp_filter']['wp_mail_failed'][10][] = ['accepted_args' => 1, 'function
   error_log('WordPress could not send mail' . ($to !== '' ? " to $to" : '') . ': ' . (is_wp_error($error) ? $error->get_error_message() : 'unknown error'));
 }];`;
 
+/**
+ * Behind a TLS proxy the site's address is https://…, which PHP cannot reach as itself: TLS is the
+ * proxy's, and the proxy is not in the allowlist. WordPress's requests to its own https address
+ * (Site Health's loopback and REST checks, the file editor's check, the database upgrade after a core
+ * update) are sent to the server's self-call listener instead, as the proxy would forward them: the
+ * same path, Host and cookies, `X-Forwarded-Proto: https`, and the token that makes the server
+ * believe those headers. Redirects are not followed there (they name the public address).
+ */
+const TLS_SELF_CALLS = String.raw`$GLOBALS['wp_filter']['pre_http_request'][10][] = ['accepted_args' => 3, 'function' => static function ($pre, $args, $url) {
+  if ($pre !== false || !empty($args['_php_wasm_server_self_call']) || !defined('PHP_WASM_SERVER_SELF_CALL_URL') || !is_string($url)) return $pre;
+  $home = wp_parse_url(home_url());
+  $target = wp_parse_url($url);
+  if (($home['scheme'] ?? '') !== 'https' || ($target['scheme'] ?? '') !== 'https' || strcasecmp($target['host'] ?? '', $home['host'] ?? '') !== 0 || (int) ($target['port'] ?? 443) !== (int) ($home['port'] ?? 443)) return $pre;
+  $args['_php_wasm_server_self_call'] = true;
+  $args['headers'] = array_merge(is_array($args['headers'] ?? null) ? $args['headers'] : [], [
+    'Host' => $target['host'] . (isset($target['port']) ? ':' . $target['port'] : ''),
+    'X-Forwarded-Proto' => 'https',
+    'X-Forwarded-Port' => (string) ($target['port'] ?? 443),
+    'X-PHP-Wasm-Server-Self-Call' => PHP_WASM_SERVER_SELF_CALL_TOKEN,
+  ]);
+  $args['redirection'] = 0;
+  $local = PHP_WASM_SERVER_SELF_CALL_URL . ($target['path'] ?? '/') . (isset($target['query']) ? '?' . $target['query'] : '');
+  return wp_remote_request($local, $args);
+}];`;
+
 /** Core settings + the WordPress preset (config/wordpress.json) + the `wordpress` flags. */
 export function loadWordPressConfig(argv: string[], env: Record<string, string | undefined>, cwd: string): Loaded<WordPressConfig> {
   const loaded = loadConfig<WordPressConfig>({
@@ -83,6 +108,7 @@ export function wordpressServerConfig(config: WordPressConfig): WordPressConfig 
     outboundHttpConstants(allowNetwork),
     allowlistedHostsAreExternal(allowNetwork),
     UPDATE_CHECK_NOTICE,
+    TLS_SELF_CALLS,
     URL_REWRITE_FILTER,
     ROOT_FILES_QUERY_VARS,
     TABLE_STATUS_FILTER,
