@@ -128,10 +128,15 @@ t.test('"Post name" permalinks: /hello-world/ renders the post', async (t) => {
   const wpnonce = /name="_wpnonce" value="([^"]+)"/.exec(html)?.[1];
   t.ok(wpnonce, 'settings form has a nonce');
   t.notMatch(html, /index\.php\/%postname%|PATHINFO/, 'WordPress knows the server rewrites URLs (no /index.php/ links)');
+  // The installer tried pretty permalinks by requesting the site from itself (a self-call), and kept them.
+  t.match(html, /id="permalink_structure"[^>]*value="\/%year%\/%monthnum%\/%day%\/%postname%\/"/, 'pretty permalinks since install');
   const saved = await admin.postForm('/wp-admin/options-permalink.php', {
     _wpnonce: wpnonce!, _wp_http_referer: '/wp-admin/options-permalink.php', selection: '/%postname%/', permalink_structure: '/%postname%/',
   });
   t.equal(saved.status, 302, 'settings saved');
+  // As a browser does: WordPress rebuilds its rewrite rules when the settings page loads again.
+  const back = new URL(saved.headers.get('location')!);
+  t.equal((await admin.get(back.pathname + back.search)).status, 200, 'the settings page after saving');
   const post = await admin.get('/hello-world/');
   t.equal(post.status, 200);
   t.match(await post.text(), /Hello world!/, 'the sample post renders at its pretty URL');
