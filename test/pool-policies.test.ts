@@ -85,3 +85,17 @@ t.test('without self-call workers a self-call waits like any request, bounded by
   t.equal(workers.length, 1, 'no extra worker was started');
   await closeFakePool(pool, workers);
 });
+
+t.test('a self-call worker leaves once idle for selfCallWorkerIdleMs, and another starts when needed', async (t) => {
+  const { pool, workers } = fakePool({ selfCallWorkers: 1, selfCallWorkerIdleMs: 20 }, ['hang', 'answer', 'answer']);
+  await pool.start();
+  void pool.run(FAKE_JOB, null).catch(() => undefined); // holds the only pool worker
+  await pool.run(FAKE_JOB, null, undefined, { selfCall: true });
+  t.equal(pool.stats.selfCallWorkers, 1, 'a self-call worker served the self-call');
+  await until('it to leave', () => pool.stats.selfCallWorkers === 0);
+  t.ok(workers[1]!.terminated, 'its thread was stopped');
+  t.equal(pool.stats.workers, 1, 'the pool worker stays');
+  const again = await pool.run(FAKE_JOB, null, undefined, { selfCall: true });
+  t.equal(again.whole?.toString(), `worker ${workers[2]!.processId}`, 'the next self-call gets a new one');
+  await closeFakePool(pool, workers);
+});

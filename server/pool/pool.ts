@@ -40,6 +40,8 @@ export interface PoolOptions {
    * 0: a self-call waits in the queue like any request, bounded by the queue timeout.
    */
   selfCallWorkers?: number;
+  /** How long a self-call worker stays without a self-call to serve (default a minute). */
+  selfCallWorkerIdleMs?: number;
   /** Starts one worker thread (tests pass fake workers to check the pool's policies). */
   startWorker?: (boot: WorkerBoot, transferList: MessagePort[]) => PoolWorker;
 }
@@ -664,7 +666,7 @@ export class WorkerPool {
     this.pump();
     if (slot.reserve && slot.state === 'idle') {
       clearTimeout(slot.idleTimer);
-      slot.idleTimer = setTimeout(() => { if (slot.state === 'idle') void this.kill(slot, undefined, 'idle'); }, SELF_CALL_WORKER_IDLE_MS).unref();
+      slot.idleTimer = setTimeout(() => { if (slot.state === 'idle') void this.kill(slot, undefined, 'idle'); }, this.options.selfCallWorkerIdleMs ?? SELF_CALL_WORKER_IDLE_MS).unref();
     }
     this.checkIdle();
   }
