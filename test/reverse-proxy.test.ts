@@ -102,12 +102,8 @@ t.test('WordPress through nginx over TLS: install, log in, admin screens, publis
   t.ok(post.link.startsWith(`${site}/`), `the post's link is on the public https address (${post.link})`);
 
   // WordPress calling its own https address (through the proxy, as it believes): Site Health's checks.
-  for (const test of ['loopback-requests', 'page-cache']) {
-    const response = await admin.get(`/?rest_route=/wp-site-health/v1/tests/${test}`, { 'x-wp-nonce': nonce });
-    const result = await response.json() as { status: string; label: string };
-    t.not(result.status, 'critical', `Site Health ${test}: ${result.status} (${result.label})`);
-    if (test === 'loopback-requests') t.equal(result.status, 'good', 'the site reached itself at its https address');
-  }
+  const loopback = await (await admin.get('/?rest_route=/wp-site-health/v1/tests/loopback-requests', { 'x-wp-nonce': nonce })).json() as { status: string; label: string };
+  t.equal(loopback.status, 'good', `the site reached itself at its https address (${loopback.label})`);
   const statusPage = await (await admin.get('/wp-admin/site-health.php')).text();
   const direct = JSON.parse(/var SiteHealth = (\{.*?\});\n/s.exec(statusPage)?.[1] ?? '{}') as { site_status?: { direct?: Array<{ test: string; status: string }> } };
   t.equal(direct.site_status?.direct?.find((r) => r.test === 'rest_availability')?.status, 'good', 'the REST API check reached the site too');
