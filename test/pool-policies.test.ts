@@ -99,3 +99,11 @@ t.test('a self-call worker leaves once idle for selfCallWorkerIdleMs, and anothe
   t.equal(again.whole?.toString(), `worker ${workers[2]!.processId}`, 'the next self-call gets a new one');
   await closeFakePool(pool, workers);
 });
+
+t.test("a job's own timeout replaces the pool's (the server's wp-cron runs get longer than visitors)", async (t) => {
+  const { pool, workers } = fakePool({ requestTimeoutMs: 60_000 }, ['hang']);
+  await pool.start();
+  const error = await pool.run(FAKE_JOB, null, undefined, { timeoutMs: 30 }).then(() => undefined, (caught: unknown) => caught);
+  t.ok(error instanceof PoolError && error.status === 504 && /longer than 0\.03 s/.test(error.message), `504 after the job's own 30 ms (${(error as Error)?.message})`);
+  await closeFakePool(pool, workers);
+});

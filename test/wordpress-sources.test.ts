@@ -104,8 +104,10 @@ t.test('the SQLite plugin: fetched and checked to be the plugin, else the bundle
   t.match(fetched, /sqlite-database-integration-9\.9\.9-test\.zip$/, 'kept under its version');
 
   mirror.files.set('/plugin/sqlite-database-integration.zip', Buffer.from('PK\x03\x04 not really'));
-  t.equal(await chooseSqlitePlugin(mirror.url, cache, silent), undefined, 'something else: the bundled plugin');
+  t.equal(await chooseSqlitePlugin(mirror.url, cache, silent), fetched, 'something else: the cached plugin');
+  const empty = join(work, 'empty-cache');
+  t.equal(await chooseSqlitePlugin(mirror.url, empty, silent), undefined, 'nothing cached: the bundled plugin');
   mirror.files.delete('/plugin/sqlite-database-integration.zip');
-  t.equal(await chooseSqlitePlugin(mirror.url, cache, silent), undefined, 'missing: the bundled plugin');
-  t.same(leftovers(cache), [], 'no temporary files');
+  t.equal(await chooseSqlitePlugin(mirror.url, empty, silent), undefined, 'missing: the bundled plugin');
+  t.same([...leftovers(cache), ...leftovers(empty)], [], 'no temporary files');
 });

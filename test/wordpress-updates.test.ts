@@ -26,7 +26,7 @@ t.test('--wordpress-org false: no WordPress.org in the allowlist, and the Update
 });
 
 t.test('WordPress.org open (the default) but unreachable, as offline: the same, with the network error', async (t) => {
-  const server = await startTestWordPress(tempDir(t, 'pws-updates-'), ADMIN);
+  const server = await startTestWordPress(tempDir(t, 'pws-updates-'), { ...ADMIN, wordpressOrg: true });
   t.teardown(() => server.close());
   const admin = await logIn(`http://127.0.0.1:${server.port}`, ADMIN.adminUser, ADMIN.adminPassword);
   const updates = await (await admin.get('/wp-admin/update-core.php?force-check=1')).text();

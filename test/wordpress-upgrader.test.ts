@@ -52,7 +52,7 @@ t.test('a plugin from the directory and a core update with its database upgrade,
   writeFileSync(join(dir, 'wp-content', 'mu-plugins', 'trust-stand-in.php'), "<?php\nadd_filter('http_request_args', static function ($args) { $args['sslcertificates'] = __DIR__ . '/stand-in.pem'; return $args; });\n");
   writeFileSync(join(dir, 'pws-db-version.php'), "<?php\nrequire __DIR__ . '/wp-load.php';\nheader('Content-Type: application/json');\necho json_encode(['db_version' => (int) get_option('db_version'), 'wp_version' => get_bloginfo('version')]);\n");
 
-  const server = await startTestWordPress(data, { ...ADMIN, port, connectTo: standIn.connectTo });
+  const server = await startTestWordPress(data, { ...ADMIN, port, connectTo: standIn.connectTo, wordpressOrg: true });
   t.teardown(() => server.close());
   const admin = await logIn(`http://127.0.0.1:${server.port}`, ADMIN.adminUser, ADMIN.adminPassword);
 

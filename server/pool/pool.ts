@@ -93,13 +93,15 @@ export interface PhpResponse {
 }
 
 type Waiter = { resolve(response: PhpResponse): void; reject(error: Error): void };
-type Pending = Waiter & { job: PhpJob; body: WorkerBody; timer?: NodeJS.Timeout; queuedAt: number; detach?: () => void; selfCall?: boolean };
+type Pending = Waiter & { job: PhpJob; body: WorkerBody; timer?: NodeJS.Timeout; queuedAt: number; detach?: () => void; selfCall?: boolean; timeoutMs?: number };
 type Active = Waiter & {
   id: number;
   stream?: Readable;
   timer: NodeJS.Timeout;
   internal: boolean;
   startedAt: number;
+  /** This request's limit on PHP's running time (the pool's requestTimeoutMs unless the caller set one). */
+  timeoutMs: number;
   /** Bytes of the response handed to the stream, and the send-timeout timer while it is full. */
   pushed: number;
   stalled?: NodeJS.Timeout;
@@ -223,11 +225,12 @@ export class WorkerPool {
    * Runs `job` on a free worker, or queues it. `clientGone` aborts a job still waiting in the queue
    * (its client disconnected): it never takes a worker. A job already running is not stopped by it.
    */
-  run(job: PhpJob, body: WorkerBody, clientGone?: AbortSignal, { selfCall = false } = {}): Promise<PhpResponse> {
+  /** `timeoutMs`: a longer limit than requestTimeoutMs for the server's own jobs (WordPress's cron). */
+  run(job: PhpJob, body: WorkerBody, clientGone?: AbortSignal, { selfCall = false, timeoutMs }: { selfCall?: boolean; timeoutMs?: number } = {}): Promise<PhpResponse> {
     return new Promise((resolve, reject) => {
       if (this.closing) return reject(new PoolError(503, 'server is shutting down', 5));
       if (clientGone?.aborted) return reject(new PoolError(499, 'client closed the connection while waiting'));
-      const pending: Pending = { job, body, resolve, reject, queuedAt: performance.now(), selfCall };
+      const pending: Pending = { job, body, resolve, reject, queuedAt: performance.now(), selfCall, timeoutMs };
       const slot = this.idleSlot(pending);
       if (slot) return this.dispatch(slot, pending);
       if (this.queue.length >= this.options.queueLimit) {
@@ -388,8 +391,9 @@ export class WorkerPool {
   private send(slot: Slot, pending: Pending, internal: boolean): void {
     const id = nextJobId++;
     slot.state = 'busy';
-    const timer = setTimeout(() => this.onTimeout(slot, id), this.options.requestTimeoutMs);
-    slot.active = { id, resolve: pending.resolve, reject: pending.reject, timer, internal, startedAt: Date.now(), pushed: 0 };
+    const timeoutMs = pending.timeoutMs ?? this.options.requestTimeoutMs;
+    const timer = setTimeout(() => this.onTimeout(slot, id), timeoutMs);
+    slot.active = { id, resolve: pending.resolve, reject: pending.reject, timer, internal, startedAt: Date.now(), pushed: 0, timeoutMs };
     slot.flow.reset();
     const message: ToWorker = { type: 'run', id, job: pending.job, body: pending.body };
     slot.worker.postMessage(message);
@@ -500,13 +504,13 @@ export class WorkerPool {
     const active = slot.active;
     if (active?.id !== jobId) return;
     // The limit is on PHP's own running time: time it spent blocked on a slow client does not count.
-    const left = active.startedAt + this.options.requestTimeoutMs + slot.flow.blockedMs() - Date.now();
+    const left = active.startedAt + active.timeoutMs + slot.flow.blockedMs() - Date.now();
     if (left > 0) {
       active.timer = setTimeout(() => this.onTimeout(slot, jobId), left);
       return;
     }
-    this.options.log.warn({ worker: slot.id, timeoutMs: this.options.requestTimeoutMs }, 'request timed out; terminating worker');
-    void this.replace(slot, new PoolError(504, `script ran longer than ${this.options.requestTimeoutMs / 1000} s`), 'timeout');
+    this.options.log.warn({ worker: slot.id, timeoutMs: active.timeoutMs }, 'request timed out; terminating worker');
+    void this.replace(slot, new PoolError(504, `script ran longer than ${active.timeoutMs / 1000} s`), 'timeout');
   }
 
   private detachActive(slot: Slot): Active | undefined {

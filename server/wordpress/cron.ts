@@ -9,6 +9,9 @@ import type { WordPressConfig } from './options.js';
  * depends on visitors, and the spawn costs a self-call. The server runs it on a timer instead, one
  * run at a time, and WordPress's own spawning is turned off meanwhile (see start.ts).
  */
+/** How long one wp-cron.php run may take (at least --request-timeout). */
+const CRON_TIMEOUT_MS = 10 * 60_000;
+
 export function startCron(server: RunningServer, config: WordPressConfig, log: Logger): void {
   if (!config.cronInterval) return;
   const view = createDocrootView(config.dir);
@@ -22,7 +25,9 @@ export function startCron(server: RunningServer, config: WordPressConfig, log: L
     running = true;
     const started = performance.now();
     try {
-      const response = await server.pool.run(job, null);
+      // wp-cron.php does slow work by design (update checks wait up to 30 s per request): stopped at
+      // the visitors' limit, it left WordPress's cron lock taken and its jobs undone.
+      const response = await server.pool.run(job, null, undefined, { timeoutMs: Math.max(config.requestTimeout * 1000, CRON_TIMEOUT_MS) });
       for await (const _ of response.body); // eslint-disable-line @typescript-eslint/no-unused-vars -- drain
       log.debug({ status: response.status, ms: Math.round(performance.now() - started) }, 'wp-cron ran');
     } catch (error) {

@@ -25,8 +25,10 @@ export async function startTestWordPress(dataDir: string, overrides: Partial<Wor
     sessionDir: join(dataDir, 'sessions'),
     port: 0,
     workers: 2,
-    // Deterministic and offline: the bundled build, unless a test asks for another.
+    // Deterministic and offline: the bundled build, and no attempt to reach WordPress.org (offline,
+    // a name lookup may take seconds to fail), unless a test asks for them.
     wordpressVersion: 'bundled',
+    wordpressOrg: false,
     ...overrides,
   };
   const { log, logs } = captureLogger();
