@@ -224,8 +224,9 @@ export class WorkerPool {
   /**
    * Runs `job` on a free worker, or queues it. `clientGone` aborts a job still waiting in the queue
    * (its client disconnected): it never takes a worker. A job already running is not stopped by it.
+   * `selfCall`: PHP calling this server (may use a self-call worker); `timeoutMs`: a longer limit than
+   * requestTimeoutMs for the server's own jobs (WordPress's cron).
    */
-  /** `timeoutMs`: a longer limit than requestTimeoutMs for the server's own jobs (WordPress's cron). */
   run(job: PhpJob, body: WorkerBody, clientGone?: AbortSignal, { selfCall = false, timeoutMs }: { selfCall?: boolean; timeoutMs?: number } = {}): Promise<PhpResponse> {
     return new Promise((resolve, reject) => {
       if (this.closing) return reject(new PoolError(503, 'server is shutting down', 5));
