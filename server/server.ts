@@ -44,7 +44,11 @@ export interface RunningServer {
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Boots every worker (pre-instantiated, warmed), then listens. Nothing listens before PHP is ready. */
-export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+/**
+ * `wasmModule`: php.wasm already being compiled (the WordPress command starts it before it assembles
+ * a new site, so the two overlap).
+ */
+export async function startServer(config: ServerConfig, log: Logger, wasmModule?: Promise<WebAssembly.Module>): Promise<RunningServer> {
   const started = performance.now();
   // Before anything is held: a bad --smtp or a missing password throws here, leaking nothing.
   const smtp = config.smtp === undefined ? undefined : smtpTransportSettings(config.smtp, config.smtpRequireTls, process.env);
@@ -71,7 +75,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     selfCalls = await listenForSelfCalls({ headersTimeoutMs: config.headerTimeout * 1000, keepAliveTimeoutMs: config.keepAliveTimeout * 1000, maxHeaderSize: config.maxHeaderSize });
     selfCall = { url: `http://localhost:${selfCalls.port}`, token: randomBytes(24).toString('hex') };
     pool = new WorkerPool({
-      wasmModule: await compilePhpModule(config.php),
+      wasmModule: await (wasmModule ?? compilePhpModule(config.php)),
       log,
       observer: metrics,
       mail: (args, message, worker) => mail.deliver(args, message, worker),

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { loadConfig, type Loaded } from '../config/load.js';
 import { projectRoot } from '../paths.js';
 import { startServer, type RunningServer } from '../server.js';
+import { compilePhpModule } from '../pool/wasm-module.js';
 import { assembleWordPress, isWordPressTree } from './assemble.js';
 import { chooseSqlitePlugin, chooseWordPress, SEED_CACHE } from './sources.js';
 import { fallbackNotice, pendingFallback, recordFallback } from './fallback-notice.js';
@@ -144,12 +145,15 @@ async function assembleNewSite(config: WordPressConfig, log: Logger): Promise<{ 
 
 /** Assembles WordPress on first run (an existing tree is served as is), serves it, installs if asked, runs cron. */
 export async function startWordPress(config: WordPressConfig, log: Logger): Promise<RunningServer> {
+  // Unpacked and compiled off the main thread while a new site is fetched and assembled.
+  const wasmModule = compilePhpModule(config.php);
+  wasmModule.catch(() => undefined); // startServer reports it
   const { assembled } = await assembleNewSite(config, log);
   if (!assembled) {
     log.info({ dir: config.dir }, 'serving existing WordPress');
     await migrateWpConfig(config.dir, log);
   }
-  const server = await startServer(wordpressServerConfig(config), log);
+  const server = await startServer(wordpressServerConfig(config), log, wasmModule);
   try {
     await installIfRequested(server, config, log);
   } catch (error) {
