@@ -10,6 +10,9 @@ const AdmZip = require('adm-zip');
 
 const [assetsDir, wasmFile] = process.argv.slice(2);
 if (!assetsDir || !wasmFile) throw new Error('usage: pack-image-files.cjs ASSETS_DIR WASM_FILE');
+// A second run would pack the already removed files into an empty ZIP.
+if (fs.existsSync(path.join(assetsDir, 'wordpress-remote-assets.zip'))) throw new Error(`${assetsDir} is packed already`);
+if (!fs.existsSync(wasmFile)) throw new Error(`no ${wasmFile}`);
 
 const list = fs.readFileSync(path.join(assetsDir, 'wordpress-remote-asset-paths'), 'utf8')
   .split('\n').map((line) => line.trim().replace(/^\/+/, '')).filter(Boolean);

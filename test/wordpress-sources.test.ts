@@ -78,6 +78,10 @@ t.test('a checksum mismatch or an interrupted download is refused and leaves not
   await t.rejects(chooseWordPress('6.8.97', mirror.url, cache, silent), /holds WordPress 6\.8\.99, not 6\.8\.97/, 'an archive of another version is refused');
   await t.rejects(chooseWordPress('6.8.96', mirror.url, cache, silent), /HTTP 404/, 'a version the mirror lacks is an error, not a silent fallback');
 
+  mirror.files.set('/latest.zip.sha1', { unsized: Buffer.alloc(64 * 1024, 'a') });
+  const huge = await chooseWordPress('latest', mirror.url, cache, silent);
+  t.match(huge.fallbackReason, /more than the 1024 bytes expected/, 'a checksum file without Content-Length is cut off at its limit');
+
   const port = await freePort();
   const offline = await chooseWordPress('latest', `http://127.0.0.1:${port}`, join(work, 'empty-cache'), silent);
   t.equal(offline.zip, undefined, 'offline with nothing cached: the bundled build');

@@ -23,9 +23,16 @@ export async function fetchText(url: string, limits: DownloadLimits): Promise<st
   const response = await get(url, limits);
   const declared = Number(response.headers.get('content-length') ?? 0);
   if (declared > limits.maxBytes) throw new DownloadError(`${url}: ${declared} bytes, more than the ${limits.maxBytes} expected`);
-  const text = Buffer.from(await response.arrayBuffer());
-  if (text.length > limits.maxBytes) throw new DownloadError(`${url}: more than the ${limits.maxBytes} bytes expected`);
-  return text.toString('utf8');
+  // Read chunk by chunk: a body without Content-Length is cut off at the limit, not held whole.
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for await (const chunk of response.body ?? []) {
+    bytes += (chunk as Uint8Array).byteLength;
+    if (bytes > limits.maxBytes) break; // leaving the loop cancels the rest of the body
+    chunks.push(chunk as Uint8Array);
+  }
+  if (bytes > limits.maxBytes) throw new DownloadError(`${url}: more than the ${limits.maxBytes} bytes expected`);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /**

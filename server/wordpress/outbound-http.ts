@@ -73,10 +73,14 @@ export const UPDATE_CHECK_NOTICE = String.raw`$GLOBALS['wp_filter']['http_api_de
   if (is_wp_error($response)) update_site_option('php_wasm_server_update_check_failed', $response->get_error_message());
   else delete_site_option('php_wasm_server_update_check_failed');
 }];
-$GLOBALS['wp_filter']['gettext'][10][] = ['accepted_args' => 3, 'function' => static function ($translation, $text, $domain) {
-  if ($domain !== 'default' || ($text !== 'You have the latest version of WordPress.' && $text !== 'This site is automatically kept up to date with each new version of WordPress.')) return $translation;
-  if (!function_exists('get_site_option') || get_site_option('php_wasm_server_update_check_failed', false) === false) return $translation;
-  return $text === 'You have the latest version of WordPress.' ? 'WordPress could not check for updates.' : 'Updates are installed once WordPress.org can be reached.';
+$GLOBALS['wp_filter']['load-update-core.php'][10][] = ['accepted_args' => 0, 'function' => static function () {
+  // Only on the Updates screen, not a filter on every translation of every page. The screen checks
+  // again after this hook, so the outcome is read when the sentence is.
+  add_filter('gettext_default', static function ($translation, $text) {
+    if ($text !== 'You have the latest version of WordPress.' && $text !== 'This site is automatically kept up to date with each new version of WordPress.') return $translation;
+    if (get_site_option('php_wasm_server_update_check_failed', false) === false) return $translation;
+    return $text === 'You have the latest version of WordPress.' ? 'WordPress could not check for updates.' : 'Updates are installed once WordPress.org can be reached.';
+  }, 10, 2);
 }];
 foreach (['admin_notices', 'network_admin_notices'] as $__pws_hook) $GLOBALS['wp_filter'][$__pws_hook][10][] = ['accepted_args' => 0, 'function' => static function () {
   if (!isset($GLOBALS['pagenow']) || !in_array($GLOBALS['pagenow'], ['index.php', 'update-core.php'], true) || !current_user_can('update_core')) return;

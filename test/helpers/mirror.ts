@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** What the mirror answers for a path: bytes, or bytes cut off halfway (the connection dropped). */
-export type MirrorEntry = Buffer | string | { cutAfter: number; body: Buffer };
+export type MirrorEntry = Buffer | string | { cutAfter: number; body: Buffer } | { unsized: Buffer };
 
 export interface Mirror {
   url: string;
@@ -25,6 +25,10 @@ export async function startMirror(files: Record<string, MirrorEntry>): Promise<M
       response.writeHead(200, { 'content-length': String(entry.body.length) });
       response.write(entry.body.subarray(0, entry.cutAfter), () => response.socket?.destroy());
       return;
+    }
+    if (typeof entry === 'object' && 'unsized' in entry) {
+      response.writeHead(200); // chunked: no Content-Length to judge it by
+      return void response.end(entry.unsized);
     }
     const body = Buffer.from(entry);
     response.writeHead(200, { 'content-length': String(body.length) }).end(body);
