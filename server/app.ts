@@ -21,6 +21,7 @@ import { requestBodies } from './http/request-bodies.js';
 import { closeWhenDraining, singleHost } from './http/request-checks.js';
 import { createPhpHandler } from './http/php-handler.js';
 import { siteRoute } from './http/site-route.js';
+import { docrootOverlays } from './site-overlays.js';
 
 export interface AppDeps {
   config: ServerConfig;
@@ -63,7 +64,8 @@ export function buildApp({ config, pool, log, metrics, draining, selfCallToken }
   });
 
   const docrootReal = realpathSync(config.docroot);
-  const view = createDocrootView(docrootReal, { cacheMs: config.statCache * 1000 });
+  const overlays = docrootOverlays(config.mounts, GUEST_DOCROOT);
+  const view = createDocrootView(docrootReal, { cacheMs: config.statCache * 1000, overlays });
   const staticCache = config.statCache > 0
     ? new StaticCache(docrootReal, { maxFileBytes: 512 * 1024, maxTotalBytes: 64 * 1024 * 1024, revalidateMs: config.statCache * 1000 })
     : undefined;
@@ -108,6 +110,7 @@ export function buildApp({ config, pool, log, metrics, draining, selfCallToken }
     view,
     routeOptions: routeOptionsFrom(config),
     docrootReal,
+    overlays,
     staticCache,
     compress: config.compress,
     runPhp,

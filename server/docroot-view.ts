@@ -1,6 +1,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import type { DocrootView, EntryKind } from './routing.js';
+import { locateInSite, type Overlay } from './site-overlays.js';
 
 export interface DocrootViewOptions {
   /**
@@ -13,6 +14,8 @@ export interface DocrootViewOptions {
   maxEntries?: number;
   /** The host calls it makes (tests give failing ones: EACCES and EMFILE cannot be staged as root). */
   host?: HostCalls;
+  /** Folders mounted inside the docroot: their paths are looked up in the mounted folder. */
+  overlays?: readonly Overlay[];
 }
 
 export interface HostCalls {
@@ -43,12 +46,14 @@ export function meansAbsent(error: unknown): boolean {
  * The real docroot as the router sees it. A symlink is followed only while it stays inside the
  * docroot; one that points outside reads as absent, so neither PHP nor the static server reach it.
  */
-export function createDocrootView(docroot: string, { cacheMs = 0, maxEntries = 10_000, host = NATIVE }: DocrootViewOptions = {}): DocrootView {
-  const root = realpathSync(docroot);
+export function createDocrootView(docroot: string, { cacheMs = 0, maxEntries = 10_000, host = NATIVE, overlays = [] }: DocrootViewOptions = {}): DocrootView {
+  const docrootReal = realpathSync(docroot);
   const cache = new Map<string, { kind: EntryKind; until: number }>();
 
   function lookup(relPath: string): EntryKind {
-    const real = realPathInside(root, relPath, host);
+    // A symlink inside an overlay stays inside that overlay's folder, as one in the docroot stays there.
+    const { root, relPath: rel } = locateInSite(docrootReal, overlays, relPath);
+    const real = realPathInside(root, rel, host);
     if (real === null) return null;
     try {
       return host.isFileOrDir(real);

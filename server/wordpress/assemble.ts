@@ -22,6 +22,7 @@ import path from 'node:path';
 import AdmZip from 'adm-zip';
 import { GUEST_DOCROOT } from '../paths.js';
 import { renderWpConfig } from './wp-config.js';
+import { DB_ERROR_DROPIN } from './database-php.js';
 
 export interface AssembleOptions {
   log: { info(obj: object, msg?: string): void; info(msg: string): void };
@@ -29,6 +30,8 @@ export interface AssembleOptions {
   wordpressZip?: string;
   /** The SQLite plugin's ZIP; absent: the bundled one. */
   sqliteZip?: string;
+  /** Default SQLite (plugin and drop-in installed); MySQL gets neither, and the db-error.php drop-in. */
+  database?: 'sqlite' | 'mysql';
 }
 
 const WP_VERSION = '6.5';
@@ -113,26 +116,12 @@ export async function assembleWordPress(dir: string, opts: AssembleOptions): Pro
       );
     }
 
-    log.info({ from: src.sqliteZip }, 'installing SQLite integration');
-    const pluginDir = path.join(partial, 'wp-content', 'plugins', SQLITE_PLUGIN_SLUG);
-    await fs.mkdir(pluginDir, { recursive: true });
-    // .github/ (CI workflows) is repository tooling, not part of the plugin.
-    const pluginFiles = await extractZip(src.sqliteZip, pluginDir, (rel) => !rel.startsWith('.github/'));
-    for (const required of ['load.php', 'db.copy', 'wp-includes/sqlite/db.php']) {
-      if (!isFile(path.join(pluginDir, required))) {
-        throw new Error(`SQLite integration zip ${src.sqliteZip} has no ${required}`);
-      }
-    }
-    const dbCopy = await fs.readFile(path.join(pluginDir, 'db.copy'), 'utf8');
-    await fs.writeFile(path.join(partial, 'wp-content', 'db.php'), fillDbDropin(dbCopy));
-
-    const databaseDir = path.join(partial, 'wp-content', 'database');
-    await fs.mkdir(databaseDir, { recursive: true });
-    await fs.writeFile(path.join(databaseDir, '.htaccess'), 'Deny from all\n');
-    await fs.writeFile(path.join(databaseDir, 'index.php'), '');
+    const database = opts.database ?? 'sqlite';
+    const pluginFiles = database === 'sqlite' ? await installSqlite(src.sqliteZip, partial, log) : 0;
+    if (database === 'mysql') await fs.writeFile(path.join(partial, 'wp-content', 'db-error.php'), DB_ERROR_DROPIN);
     await fs.mkdir(path.join(partial, 'wp-content', 'uploads'), { recursive: true });
 
-    await fs.writeFile(path.join(partial, 'wp-config.php'), renderWpConfig({ docroot: GUEST_DOCROOT }));
+    await fs.writeFile(path.join(partial, 'wp-config.php'), renderWpConfig({ docroot: GUEST_DOCROOT, database }));
 
     if (!(await moveIntoPlace(partial, dir))) {
       // Another process assembled dir while we were busy: use theirs.
@@ -151,6 +140,28 @@ export async function assembleWordPress(dir: string, opts: AssembleOptions): Pro
     await fs.rm(partial, { recursive: true, force: true }).catch(() => {});
     throw err;
   }
+}
+
+/** The SQLite integration plugin, its db.php drop-in, and the (web-denied) database folder. Returns the plugin's file count. */
+async function installSqlite(sqliteZip: string, tree: string, log: AssembleOptions['log']): Promise<number> {
+  log.info({ from: sqliteZip }, 'installing SQLite integration');
+  const pluginDir = path.join(tree, 'wp-content', 'plugins', SQLITE_PLUGIN_SLUG);
+  await fs.mkdir(pluginDir, { recursive: true });
+  // .github/ (CI workflows) is repository tooling, not part of the plugin.
+  const pluginFiles = await extractZip(sqliteZip, pluginDir, (rel) => !rel.startsWith('.github/'));
+  for (const required of ['load.php', 'db.copy', 'wp-includes/sqlite/db.php']) {
+    if (!isFile(path.join(pluginDir, required))) {
+      throw new Error(`SQLite integration zip ${sqliteZip} has no ${required}`);
+    }
+  }
+  const dbCopy = await fs.readFile(path.join(pluginDir, 'db.copy'), 'utf8');
+  await fs.writeFile(path.join(tree, 'wp-content', 'db.php'), fillDbDropin(dbCopy));
+
+  const databaseDir = path.join(tree, 'wp-content', 'database');
+  await fs.mkdir(databaseDir, { recursive: true });
+  await fs.writeFile(path.join(databaseDir, '.htaccess'), 'Deny from all\n');
+  await fs.writeFile(path.join(databaseDir, 'index.php'), '');
+  return pluginFiles;
 }
 
 /**

@@ -3,6 +3,7 @@ import { createDocrootView } from '../docroot-view.js';
 import { localPhpJob } from '../local-job.js';
 import type { RunningServer } from '../server.js';
 import type { WordPressConfig } from './options.js';
+import { SERVER_JOB_VARIABLE } from './database-php.js';
 
 /**
  * WP-Cron normally runs when a page load makes WordPress request its own wp-cron.php: cron then
@@ -22,6 +23,9 @@ export function startCron(server: RunningServer, config: WordPressConfig, log: L
     // without it wp-cron.php takes the lock itself, as for a system cron job.
     const job = localPhpJob(config, view, '/wp-cron.php', server.port);
     if (!job) return;
+    // Marks the run as the server's (a CGI variable no client can set): on a shared database the
+    // replicas' runs take turns through a lock (database-php.ts).
+    job.server[SERVER_JOB_VARIABLE] = 'cron';
     running = true;
     const started = performance.now();
     try {
@@ -29,7 +33,8 @@ export function startCron(server: RunningServer, config: WordPressConfig, log: L
       // the visitors' limit, it left WordPress's cron lock taken and its jobs undone.
       const response = await server.pool.run(job, null, undefined, { timeoutMs: Math.max(config.requestTimeout * 1000, CRON_TIMEOUT_MS) });
       for await (const _ of response.body); // eslint-disable-line @typescript-eslint/no-unused-vars -- drain
-      log.debug({ status: response.status, ms: Math.round(performance.now() - started) }, 'wp-cron ran');
+      const skipped = response.headers['x-php-wasm-server-cron']?.[0];
+      log.debug({ status: response.status, ms: Math.round(performance.now() - started), ...(skipped ? { skipped } : {}) }, skipped ? 'wp-cron skipped' : 'wp-cron ran');
     } catch (error) {
       log.warn({ err: error }, 'wp-cron run failed');
     } finally {

@@ -15,7 +15,8 @@ export async function installIfRequested(server: RunningServer, config: WordPres
   const base = config.siteUrl ? server.url : defaultSiteUrl(config.host, server.port);
   const outcome = await submitInstaller(base, { title: siteTitle, user: adminUser, password: adminPassword, email: adminEmail });
   if (outcome.result === 'already installed') {
-    log.debug('WordPress already installed');
+    // Info, not debug: with several replicas starting at once, one installs and the others say this.
+    log.info('WordPress already installed');
     return false;
   }
   const ok = outcome.result === 'installed';
@@ -56,5 +57,7 @@ export async function submitInstaller(baseUrl: string, site: SiteAdmin, timeoutM
   });
   const response = await fetch(`${baseUrl}/wp-admin/install.php?step=2`, { method: 'POST', body: form, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
   const text = await response.text();
+  // Another server of the same site installed it meanwhile (the installer's lock made this one wait).
+  if (/<h1>\s*Already Installed\s*<\/h1>/i.test(text)) return { result: 'already installed' };
   return response.status === 200 && text.includes('wp-login.php') ? { result: 'installed' } : { result: 'failed', status: response.status, page: text };
 }

@@ -1,5 +1,6 @@
 import { defineOptions, optionSpecs, type ConfigOf, type OptionSpec } from '../config/schema.js';
 import type { ServerConfig } from '../config/types.js';
+import type { DatabaseSettings } from './database.js';
 
 /** Settings only the `wordpress` command has, layered over the server's schema. */
 export const WORDPRESS_SCHEMA = defineOptions({
@@ -33,6 +34,21 @@ export const WORDPRESS_SCHEMA = defineOptions({
     kind: 'bool',
     docs: { arg: 'BOOL', default: '`true`', meaning: 'PHP may reach WordPress.org over HTTPS (updates, the plugin and theme directories, news); `false` closes it' },
   },
+  db: {
+    kind: 'string', optional: true,
+    docs: {
+      arg: 'URL', default: 'SQLite',
+      meaning: '`mysql://USER@HOST:PORT/NAME`: MySQL/MariaDB instead of SQLite (PHP may reach exactly that address). The password only from `WORDPRESS_DB_PASSWORD` or `WORDPRESS_DB_PASSWORD_FILE`; without `--db`, the official image\'s `WORDPRESS_DB_HOST`, `_USER`, `_NAME` and `WORDPRESS_TABLE_PREFIX` (each also `_FILE`) are read',
+    },
+  },
+  uploads: {
+    kind: 'path', optional: true,
+    docs: { arg: 'DIR', default: 'none', meaning: 'folder served and written as `wp-content/uploads` (one shared folder for several servers)' },
+  },
+  fileMods: {
+    kind: 'bool',
+    docs: { arg: 'BOOL', default: '`true`', meaning: '`false`: `DISALLOW_FILE_MODS`, no plugin, theme or core installs and updates from the dashboard (replicas: an update is a new deployment)' },
+  },
   siteTitle: {
     kind: 'string', optional: true,
     help: 'Unattended install: site title (install runs when this and the admin flags are set)',
@@ -47,7 +63,12 @@ export const WORDPRESS_SCHEMA = defineOptions({
   adminEmail: { kind: 'string', optional: true, help: 'Unattended install: administrator e-mail', docs: { default: 'none', meaning: '', sameRowAs: 'siteTitle' } },
 });
 
-export type WordPressConfig = ServerConfig & ConfigOf<typeof WORDPRESS_SCHEMA>;
+export type WordPressConfig = ServerConfig & ConfigOf<typeof WORDPRESS_SCHEMA> & {
+  /** From --db and the environment (database.ts). */
+  database: DatabaseSettings;
+  /** Keys and salts from the environment (WORDPRESS_AUTH_KEY …), by constant name. */
+  salts: Record<string, string>;
+};
 
 /** Flags only the `wordpress` command has. */
 export const WORDPRESS_OPTIONS: readonly OptionSpec[] = optionSpecs(WORDPRESS_SCHEMA);

@@ -1,7 +1,7 @@
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfig, type Loaded } from '../config/load.js';
-import { projectRoot } from '../paths.js';
+import { GUEST_DOCROOT, projectRoot } from '../paths.js';
 import { startServer, type RunningServer } from '../server.js';
 import { compilePhpModule } from '../pool/wasm-module.js';
 import { assembleWordPress, isWordPressTree } from './assemble.js';
@@ -11,6 +11,11 @@ import { startCron } from './cron.js';
 import { installIfRequested } from './install.js';
 import { WORDPRESS_OPTIONS, type WordPressConfig } from './options.js';
 import { normaliseSiteUrl, siteUrlConstants } from './site-url.js';
+import { readFileSync } from 'node:fs';
+import { databaseAddress, resolveDatabase } from './database.js';
+import { CONNECTION_CONSTANTS, connectionConstants, constantsDefinedIn, replicaLocks, saltConstants, SALTS_AT_INSTALL, saltsFromEnv } from './database-php.js';
+import { checkDatabaseOfExistingSite, ensureDbErrorDropin } from './database-site.js';
+import { SALT_NAMES } from './wp-config.js';
 import { allowlistedHostsAreExternal, migrateWpConfig, outboundHttpConstants, UPDATE_CHECK_NOTICE, wordpressAllowlist } from './outbound-http.js';
 
 /**
@@ -99,15 +104,69 @@ export function loadWordPressConfig(argv: string[], env: Record<string, string |
     presetFile: join(projectRoot, 'config', 'wordpress.json'),
   });
   loaded.config.siteUrl = normaliseSiteUrl(loaded.config.siteUrl);
+  loaded.config.database = resolveDatabase(loaded.config.db, env);
+  loaded.config.salts = saltsFromEnv(env);
   return loaded;
+}
+
+/**
+ * DISALLOW_FILE_MODS for --file-mods false, defined once must-use plugins have loaded (after
+ * wp-config.php, so a site defining it keeps its own value; WordPress reads it only later, when asked).
+ */
+const NO_FILE_MODS = "$GLOBALS['wp_filter']['muplugins_loaded'][10][] = ['accepted_args' => 0, 'function' => static function () { if (!defined('DISALLOW_FILE_MODS')) define('DISALLOW_FILE_MODS', true); }];";
+
+/**
+ * A database that accepts connections but never answers would hold each request until the request
+ * timeout killed its worker (and at start, the warm-up: the server never came up). mysqli's reads
+ * give up a little earlier instead, so WordPress shows its database error page (503) and the worker
+ * lives on. Queries are bounded by the request timeout anyway; an --ini value wins.
+ */
+function databaseIni(config: WordPressConfig): Record<string, string> {
+  if (config.database.kind !== 'mysql') return config.ini;
+  return { 'mysqlnd.net_read_timeout': String(Math.max(5, config.requestTimeout - 5)), ...config.ini };
+}
+
+/** The site's wp-config.php as text ('' when there is none yet). */
+function readWpConfig(dir: string): string {
+  try {
+    return readFileSync(join(dir, 'wp-config.php'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * What the server defines for a MySQL site before WordPress loads: connection, keys from the
+ * environment, replica locks. Constants the site's own wp-config.php defines are left to it.
+ */
+function databasePrepend(config: WordPressConfig, wpConfig: string): string {
+  const db = config.database;
+  if (db.kind !== 'mysql') return saltConstants(withoutDefined(config.salts, wpConfig));
+  const ownConnection = constantsDefinedIn(wpConfig, CONNECTION_CONSTANTS).length > 0;
+  const salts = withoutDefined(config.salts, wpConfig);
+  return [
+    ownConnection ? '' : connectionConstants(db),
+    saltConstants(salts),
+    Object.keys(salts).length === SALT_NAMES.length ? '' : SALTS_AT_INSTALL,
+    ownConnection ? '' : replicaLocks(db, config.cronInterval || 60),
+  ].join('\n');
+}
+
+function withoutDefined(salts: Record<string, string>, wpConfig: string): Record<string, string> {
+  const defined = new Set(constantsDefinedIn(wpConfig, Object.keys(salts)));
+  return Object.fromEntries(Object.entries(salts).filter(([name]) => !defined.has(name)));
 }
 
 /** The server settings a WordPress site runs with: its folder as docroot, and what runs before every script. */
 export function wordpressServerConfig(config: WordPressConfig): WordPressConfig {
-  const allowNetwork = wordpressAllowlist(config.allowNetwork, config.wordpressOrg);
+  const httpAllowlist = wordpressAllowlist(config.allowNetwork, config.wordpressOrg);
+  // The database's address is open to PHP, but it is not a host WordPress's HTTP API may call.
+  const allowNetwork = config.database.kind === 'mysql' ? [...new Set([...httpAllowlist, databaseAddress(config.database)])] : httpAllowlist;
+  const wpConfig = readWpConfig(config.dir);
   const prepend = [
-    outboundHttpConstants(allowNetwork),
-    allowlistedHostsAreExternal(allowNetwork),
+    databasePrepend(config, wpConfig),
+    outboundHttpConstants(httpAllowlist),
+    allowlistedHostsAreExternal(httpAllowlist),
     UPDATE_CHECK_NOTICE,
     TLS_SELF_CALLS,
     URL_REWRITE_FILTER,
@@ -115,14 +174,17 @@ export function wordpressServerConfig(config: WordPressConfig): WordPressConfig 
     TABLE_STATUS_FILTER,
     MAIL_FILTERS,
     config.cronInterval > 0 ? CRON_BY_SERVER_ONLY : '',
+    config.fileMods ? '' : NO_FILE_MODS,
     siteUrlConstants(config.siteUrl),
     fallbackNotice(config.dir),
   ].join('\n');
-  return { ...config, docroot: config.dir, allowNetwork, extraPrepend: prepend };
+  // --uploads: the shared folder is mounted where WordPress writes uploads, and served from there.
+  const mounts = config.uploads ? [...config.mounts, { host: config.uploads, guest: `${GUEST_DOCROOT}/wp-content/uploads`, readOnly: false }] : config.mounts;
+  return { ...config, docroot: config.dir, allowNetwork, mounts, ini: databaseIni(config), extraPrepend: prepend };
 }
 
 /** WordPress settings a reload applies (through the prepend, see wordpressServerConfig). */
-export const WORDPRESS_RELOADABLE = ['siteUrl', 'wordpressOrg'];
+export const WORDPRESS_RELOADABLE = ['siteUrl', 'wordpressOrg', 'fileMods', 'db', 'database', 'salts'];
 
 /**
  * A new site is assembled from what --wordpress-version chooses (fetched into `cache/` beside the
@@ -137,8 +199,9 @@ async function assembleNewSite(config: WordPressConfig, log: Logger): Promise<{ 
   const cacheDir = join(dirname(resolve(config.dir)), 'cache');
   const seedDir = join(projectRoot, SEED_CACHE);
   const core = await chooseWordPress(config.wordpressVersion, config.wordpressMirror, cacheDir, log, seedDir);
-  const sqliteZip = core.zip ? await chooseSqlitePlugin(config.wordpressMirror, cacheDir, log, seedDir) : undefined;
-  const result = await assembleWordPress(config.dir, { log, wordpressZip: core.zip, sqliteZip });
+  const database = config.database.kind;
+  const sqliteZip = core.zip && database === 'sqlite' ? await chooseSqlitePlugin(config.wordpressMirror, cacheDir, log, seedDir) : undefined;
+  const result = await assembleWordPress(config.dir, { log, wordpressZip: core.zip, sqliteZip, database });
   if (result.assembled && core.fallbackReason) recordFallback(config.dir, core.fallbackReason);
   return result;
 }
@@ -151,7 +214,13 @@ export async function startWordPress(config: WordPressConfig, log: Logger): Prom
   const { assembled } = await assembleNewSite(config, log);
   if (!assembled) {
     log.info({ dir: config.dir }, 'serving existing WordPress');
+    checkDatabaseOfExistingSite(config);
     await migrateWpConfig(config.dir, log);
+  }
+  if (config.database.kind === 'mysql') {
+    await ensureDbErrorDropin(config.dir, log);
+    const own = constantsDefinedIn(readWpConfig(config.dir), CONNECTION_CONSTANTS);
+    if (own.length > 0) log.warn({ constants: own }, "wp-config.php defines the database connection itself: it is used, not the server's --db / WORDPRESS_DB_* settings");
   }
   const server = await startServer(wordpressServerConfig(config), log, wasmModule);
   try {

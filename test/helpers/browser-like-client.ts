@@ -25,6 +25,13 @@ export class CookieClient {
     return response;
   }
 
+  /** A client for another address holding the same cookies (one login, several servers of one site). */
+  at(baseUrl: string): CookieClient {
+    const other = new CookieClient(baseUrl, this.fetcher);
+    for (const [name, value] of this.cookies) other.cookies.set(name, value);
+    return other;
+  }
+
   get(path: string, headers: Record<string, string> = {}): Promise<Response> {
     return this.request(path, { headers });
   }
