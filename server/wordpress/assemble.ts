@@ -19,10 +19,10 @@ import { readFileSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import AdmZip from 'adm-zip';
 import { GUEST_DOCROOT } from '../paths.js';
 import { renderWpConfig } from './wp-config.js';
 import { DB_ERROR_DROPIN } from './database-php.js';
+import { extractZip, safeRelative } from './zip-extract.js';
 
 export interface AssembleOptions {
   log: { info(obj: object, msg?: string): void; info(msg: string): void };
@@ -226,14 +226,14 @@ export const PACKED_ASSETS = 'wordpress-remote-assets.zip';
  * files were packed. Sources that do not exist are skipped here; the caller's existence check names them.
  */
 export async function restoreAssets(fromDir: string, toDir: string, assetPaths: string[]): Promise<void> {
-  const dirs = new Set(assetPaths.map((p) => path.dirname(path.join(toDir, p))));
-  for (const d of dirs) await fs.mkdir(d, { recursive: true });
   const packed = path.join(fromDir, PACKED_ASSETS);
   if (isFile(packed)) {
     const wanted = new Set(assetPaths);
     await extractZip(packed, toDir, (rel) => wanted.has(rel));
     return;
   }
+  const dirs = new Set(assetPaths.map((p) => path.dirname(path.join(toDir, p))));
+  for (const d of dirs) await fs.mkdir(d, { recursive: true });
   await forEachLimited(assetPaths, 32, async (rel) => {
     try {
       await fs.copyFile(path.join(fromDir, rel), path.join(toDir, rel));
@@ -241,60 +241,6 @@ export async function restoreAssets(fromDir: string, toDir: string, assetPaths: 
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   });
-}
-
-/**
- * Extracts a zip into dest, stripping a single top-level folder shared by all
- * entries (e.g. "wordpress/" or "sqlite-database-integration-main/") so the
- * files land directly in dest. keep() gets the stripped relative path.
- * Returns the number of files written.
- */
-async function extractZip(zipFile: string, dest: string, keep: (rel: string) => boolean): Promise<number> {
-  const zip = new AdmZip(zipFile);
-  const entries = zip.getEntries().map((entry) => ({ entry, name: entry.entryName.replace(/\\/g, '/') }));
-  const top = commonTopFolder(entries.map((e) => e.name));
-
-  const files: { entry: AdmZip.IZipEntry; rel: string }[] = [];
-  const dirs = new Set<string>();
-  for (const { entry, name } of entries) {
-    const rel = name.slice(top.length).replace(/\/+$/, '');
-    if (rel === '' || !keep(entry.isDirectory ? `${rel}/` : rel)) continue;
-    safeRelative(rel, zipFile);
-    if (entry.isDirectory) {
-      dirs.add(path.join(dest, rel));
-    } else {
-      files.push({ entry, rel });
-      dirs.add(path.dirname(path.join(dest, rel)));
-    }
-  }
-  for (const d of dirs) await fs.mkdir(d, { recursive: true });
-  await forEachLimited(files, 16, async ({ entry, rel }) => {
-    const data = entry.getData();
-    if (data.length !== entry.header.size) {
-      throw new Error(`${zipFile}: cannot extract ${entry.entryName} (corrupt or unsupported entry)`);
-    }
-    await fs.writeFile(path.join(dest, rel), data);
-  });
-  return files.length;
-}
-
-/** "x/" if every entry name starts with the same folder "x/", else "". */
-function commonTopFolder(names: string[]): string {
-  if (names.length === 0) return '';
-  const first = names[0];
-  const slash = first.indexOf('/');
-  if (slash <= 0) return '';
-  const top = first.slice(0, slash + 1);
-  return names.every((n) => n.startsWith(top)) ? top : '';
-}
-
-/** Rejects absolute paths and ".." segments (zip-slip / hostile list entries). */
-function safeRelative(rel: string, origin: string): string {
-  const segments = rel.split('/');
-  if (path.isAbsolute(rel) || /^[A-Za-z]:/.test(rel) || segments.includes('..')) {
-    throw new Error(`${origin}: refusing unsafe path "${rel}"`);
-  }
-  return rel;
 }
 
 async function assertEmptyOrMissing(dir: string): Promise<void> {
