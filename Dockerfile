@@ -64,7 +64,8 @@ COPY --from=build /app/bin bin
 COPY --from=build /app/config config
 COPY --from=build /app/docroot docroot
 COPY --from=build /app/var/seed-cache var/seed-cache
-RUN mkdir -p /data && chown node:node /data
+# /uploads: where replicas mount their shared uploads (deploy/); a new named volume takes this owner.
+RUN mkdir -p /data /uploads && chown node:node /data /uploads
 USER node
 VOLUME /data
 EXPOSE 8087 9087
