@@ -22,6 +22,7 @@ import { closeWhenDraining, singleHost } from './http/request-checks.js';
 import { createPhpHandler } from './http/php-handler.js';
 import { siteRoute } from './http/site-route.js';
 import { docrootOverlays } from './site-overlays.js';
+import type { PageCache } from './page-cache/page-cache.js';
 
 export interface AppDeps {
   config: ServerConfig;
@@ -32,6 +33,8 @@ export interface AppDeps {
   draining?: () => boolean;
   /** What a self-call shows to have its X-Forwarded-* believed (see http/self-calls.ts). */
   selfCallToken?: string;
+  /** --page-cache. */
+  pageCache?: PageCache;
 }
 
 /** Request bodies above this are spooled to a file while they wait for a worker. */
@@ -41,7 +44,7 @@ const SPOOL_ABOVE_BYTES = 1024 * 1024;
  * The HTTP server: Fastify with its limits, and one plugin per concern (server/http/), in the order
  * their hooks must run. Nothing here handles a request itself.
  */
-export function buildApp({ config, pool, log, metrics, draining, selfCallToken }: AppDeps): FastifyInstance {
+export function buildApp({ config, pool, log, metrics, draining, selfCallToken, pageCache }: AppDeps): FastifyInstance {
   const trusted = proxyAddr.compile(config.trustProxy);
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -105,6 +108,10 @@ export function buildApp({ config, pool, log, metrics, draining, selfCallToken }
     cgiContext,
     isTrustedProxy: (address) => config.trustProxy.length > 0 && trusted(address, 0),
     selfCallToken,
+    pageCache,
+    frontController: config.frontController,
+    pageCacheMaxEntryBytes: Math.floor(config.pageCacheSize / 16),
+    compress: config.compress,
   });
   void app.register(siteRoute, {
     view,

@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { OpcacheSample } from './pool/opcache-sample.js';
 import type { PoolObserver, WorkerExit, WorkerPool } from './pool/pool.js';
 
-export type RequestKind = 'static' | 'php' | 'other';
+export type RequestKind = 'static' | 'php' | 'page-cache' | 'other';
 
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -15,7 +15,7 @@ export class ServerMetrics implements PoolObserver {
   readonly registry = new Registry();
   private readonly requests = new Counter({
     name: 'php_wasm_server_requests_total',
-    help: 'HTTP requests answered, by kind (static, php, other) and status class',
+    help: 'HTTP requests answered, by kind (static, php, page-cache, other) and status class',
     labelNames: ['kind', 'status_class'] as const,
     registers: [this.registry],
   });

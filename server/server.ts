@@ -2,6 +2,7 @@ import { prepareSessionDir } from './config/session-dir.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
+import { PageCache } from './page-cache/page-cache.js';
 import type { PhpJob } from './cgi.js';
 import { localPhpJob } from './local-job.js';
 import type { ServerConfig } from './config/types.js';
@@ -39,6 +40,8 @@ export interface RunningServer {
   reload(next: ServerConfig, alsoReloadable?: readonly string[]): Promise<ReloadPlan>;
   /** Runs before shutdown starts (timers and other background work stop first). */
   onClose(stop: () => void): void;
+  /** The page cache (--page-cache), for purges signalled outside a visitor's request (WordPress's cron). */
+  pageCache?: PageCache;
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -91,7 +94,10 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     siteLock.release();
     throw error;
   }
-  const app = buildApp({ config, pool, log, metrics, draining: () => draining, selfCallToken: selfCall.token });
+  const pageCache = config.pageCache
+    ? new PageCache({ ttlMs: config.pageCacheTtl * 1000, maxBytes: config.pageCacheSize, maxEntryBytes: Math.floor(config.pageCacheSize / 16) })
+    : undefined;
+  const app = buildApp({ config, pool, log, metrics, draining: () => draining, selfCallToken: selfCall.token, pageCache });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -130,10 +136,12 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     log.info({ settings: plan.applied }, 'reload: replacing workers one at a time');
     routeSelfCalls(running);
     await pool.reconfigure(workerSettings(running, sessionDir.path, selfCall));
+    // Pages made with the old settings (a site URL, a prepend) must not outlive them.
+    if (plan.applied.length) pageCache?.purge();
     log.info({ settings: plan.applied }, 'reload done');
     return plan;
   };
-  return { app, pool, url, adminUrl, port, close, reload, onClose: (stop) => stoppers.push(stop) };
+  return { app, pool, url, adminUrl, port, close, reload, onClose: (stop) => stoppers.push(stop), pageCache };
 }
 
 /** What the workers are started with and the pool's limits: everything a reload can change. */

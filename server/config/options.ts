@@ -110,6 +110,18 @@ export const SERVER_SCHEMA = defineOptions({
     kind: 'bool',
     docs: { arg: 'BOOL', default: '`true`', meaning: 'br or gzip (by `Accept-Encoding`, q-values respected) for PHP output and static text of 1 KB and more' },
   },
+  pageCache: {
+    kind: 'bool',
+    docs: { arg: 'BOOL', default: '`false` (`wordpress`: `true`)', meaning: 'keep anonymous `GET`/`HEAD` pages in memory (no login, commenter, post-password or session cookie, no `Authorization`; not `/wp-admin`, `/wp-login.php`, `/wp-json`, or a query other than tracking parameters); `X-Cache: HIT`/`MISS`' },
+  },
+  pageCacheTtl: {
+    kind: 'seconds', min: 1, max: 86400,
+    docs: { arg: 'S', default: '`10`', meaning: 'how long a page is kept; WordPress also empties the cache when content changes (on this server: with several, each keeps its own, and this bounds how stale the others are)' },
+  },
+  pageCacheSize: {
+    kind: 'size', min: 1024 * 1024, max: 4 * 1024 * 1024 * 1024,
+    docs: { arg: 'SIZE', default: '`64M`', meaning: 'memory the page cache may hold (least recently used pages leave first; a page above 1/16 of it is not kept)' },
+  },
   headerTimeout: {
     kind: 'seconds', min: 1, max: 3600,
     docs: { arg: 'S', default: '`60`', meaning: 'a client must send its whole request head within this (408 and close; nginx `client_header_timeout`)' },

@@ -35,7 +35,7 @@ export function logAccess({ log, metrics }: AccessLogOptions, request: FastifyRe
     ...(reply.raw.writableFinished ? {} : { aborted: true }),
   }, 'request');
   if (metrics) {
-    const kind = request.servedBy === 'static' ? 'static' : request.servedBy?.startsWith('php-') ? 'php' : 'other';
+    const kind = request.servedBy === 'static' || request.servedBy === 'page-cache' ? request.servedBy : request.servedBy?.startsWith('php-') ? 'php' : 'other';
     metrics.observeRequest(kind, status, reply.elapsedTime / 1000);
     if (request.fromMemory) metrics.staticCacheHit();
   }

@@ -8,6 +8,8 @@ import { bodyOf } from './request-bodies.js';
 import { sendPlain } from './plain-reply.js';
 import { isSelfCall, SELF_CALL_TOKEN_HEADER } from './self-calls.js';
 import { timingSafeEqual } from 'node:crypto';
+import type { PageCache } from '../page-cache/page-cache.js';
+import { keepWhenComplete, lookupFor, sendCachedPage, takePurge } from '../page-cache/serve.js';
 
 export interface PhpHandlerDeps {
   pool: WorkerPool;
@@ -18,6 +20,11 @@ export interface PhpHandlerDeps {
   isTrustedProxy: (address: string) => boolean;
   /** A self-call showing it (SELF_CALL_TOKEN_HEADER) has its X-Forwarded-* believed: PHP itself made it. */
   selfCallToken?: string;
+  /** --page-cache: anonymous pages answered from memory (only pages of the front controller, e.g. WordPress's index.php). */
+  pageCache?: PageCache;
+  frontController?: string;
+  pageCacheMaxEntryBytes?: number;
+  compress?: boolean;
 }
 
 export interface PhpTarget {
@@ -31,7 +38,7 @@ export interface PhpTarget {
  * response streamed back at the client's pace. A client that leaves while waiting for a worker costs
  * no worker; one that leaves later aborts PHP at its next output (unless ignore_user_abort).
  */
-export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedProxy, selfCallToken }: PhpHandlerDeps) {
+export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedProxy, selfCallToken, pageCache, frontController, pageCacheMaxEntryBytes = 0, compress = false }: PhpHandlerDeps) {
   const spool = bodyLimits.spool;
   return async function runPhp(request: FastifyRequest, reply: FastifyReply, target: PhpTarget) {
     const body = await bodyOf(request, bodyLimits);
@@ -58,6 +65,17 @@ export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedP
       bodyLength: body ? bodySize(body) : null,
     };
     const job = toCgi(cgiRequest, target, cgiContext);
+    // The app's pages only: other scripts (a plugin's own endpoint, a tool in the docroot) are not
+    // written with a shared cache in mind. The key holds the scheme and host PHP sees (behind a
+    // trusted proxy: the public ones).
+    const cached = pageCache && target.scriptName === frontController && lookupFor(request, job.protocol, job.server.HTTP_HOST ?? '');
+    if (pageCache && cached) {
+      const page = pageCache.get(cached.key, cached.header);
+      if (page) {
+        removeSpooled();
+        return sendCachedPage(request, reply, pageCache, page, compress);
+      }
+    }
     const clientGone = new AbortController();
     const onClose = () => { if (!reply.raw.writableFinished) clientGone.abort(); };
     reply.raw.once('close', onClose);
@@ -86,6 +104,13 @@ export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedP
     if (declared === 'invalid') {
       log.warn({ path: request.url, worker: response.workerId, contentLength: head.headers['content-length'] }, 'php sent an unusable Content-Length; dropped');
       delete head.headers['content-length'];
+    }
+    if (takePurge(head.headers, pageCache)) log.debug({ path: request.url }, 'page cache purged');
+    if (pageCache && cached) {
+      reply.header('x-cache', 'MISS');
+      if (request.method === 'GET') {
+        keepWhenComplete(pageCache, cached, head.status, head.headers, response.body, response.whole, typeof declared === 'number' ? declared : undefined, pageCacheMaxEntryBytes);
+      }
     }
     reply.code(head.status).headers(head.headers);
     let bytes = 0;

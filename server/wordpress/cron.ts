@@ -4,6 +4,7 @@ import { localPhpJob } from '../local-job.js';
 import type { RunningServer } from '../server.js';
 import type { WordPressConfig } from './options.js';
 import { SERVER_JOB_VARIABLE } from './database-php.js';
+import { PURGE_HEADER } from '../page-cache/serve.js';
 
 /**
  * WP-Cron normally runs when a page load makes WordPress request its own wp-cron.php: cron then
@@ -34,6 +35,8 @@ export function startCron(server: RunningServer, config: WordPressConfig, log: L
       const response = await server.pool.run(job, null, undefined, { timeoutMs: Math.max(config.requestTimeout * 1000, CRON_TIMEOUT_MS) });
       for await (const _ of response.body); // eslint-disable-line @typescript-eslint/no-unused-vars -- drain
       const skipped = response.headers['x-php-wasm-server-cron']?.[0];
+      // Cron publishes scheduled posts: their purge request comes back here, not through a visitor's request.
+      if (response.headers[PURGE_HEADER] !== undefined) server.pageCache?.purge();
       log.debug({ status: response.status, ms: Math.round(performance.now() - started), ...(skipped ? { skipped } : {}) }, skipped ? 'wp-cron skipped' : 'wp-cron ran');
     } catch (error) {
       log.warn({ err: error }, 'wp-cron run failed');

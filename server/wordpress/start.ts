@@ -126,6 +126,23 @@ function databaseIni(config: WordPressConfig): Record<string, string> {
   return { 'mysqlnd.net_read_timeout': String(Math.max(5, config.requestTimeout - 5)), ...config.ini };
 }
 
+/**
+ * The page cache keeps anonymous pages for --page-cache-ttl; WordPress tells the server when content
+ * changed (a header the server consumes, never sent on): posts saved, published (also by cron),
+ * trashed or deleted; comments approved or changed; menus, theme, plugins, and options changed by a
+ * logged-in user. Transients and a visitor's held comment do not empty it.
+ */
+const PAGE_CACHE_PURGE = String.raw`(static function () {
+  $purge = static function () { if (!headers_sent()) header('X-PHP-Wasm-Server-Purge: 1'); };
+  $post = static function ($id) use ($purge) { if (!wp_is_post_revision($id) && !wp_is_post_autosave($id)) $purge(); };
+  $hook = static function (string $name, callable $fn, int $args = 1) { $GLOBALS['wp_filter'][$name][10][] = ['function' => $fn, 'accepted_args' => $args]; };
+  foreach (['save_post', 'deleted_post', 'trashed_post', 'untrashed_post'] as $name) $hook($name, $post);
+  $hook('transition_post_status', static function ($new, $old) use ($purge) { if ($new === 'publish' || $old === 'publish') $purge(); }, 2);
+  $hook('comment_post', static function ($id, $approved) use ($purge) { if ((string) $approved === '1') $purge(); }, 2);
+  foreach (['wp_set_comment_status', 'edit_comment', 'deleted_comment', 'switch_theme', 'customize_save_after', 'wp_update_nav_menu', 'activated_plugin', 'deactivated_plugin', 'upgrader_process_complete'] as $name) $hook($name, $purge, 0);
+  $hook('updated_option', static function ($name) use ($purge) { if (is_user_logged_in() && !str_starts_with((string) $name, '_transient') && !str_starts_with((string) $name, '_site_transient')) $purge(); });
+})();`;
+
 /** The site's wp-config.php as text ('' when there is none yet). */
 function readWpConfig(dir: string): string {
   try {
@@ -175,6 +192,7 @@ export function wordpressServerConfig(config: WordPressConfig): WordPressConfig 
     MAIL_FILTERS,
     config.cronInterval > 0 ? CRON_BY_SERVER_ONLY : '',
     config.fileMods ? '' : NO_FILE_MODS,
+    config.pageCache ? PAGE_CACHE_PURGE : '',
     siteUrlConstants(config.siteUrl),
     fallbackNotice(config.dir),
   ].join('\n');
