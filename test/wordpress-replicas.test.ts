@@ -62,6 +62,7 @@ const nginx = spawn('/usr/sbin/nginx', ['-p', nginxDir, '-c', join(nginxDir, 'ng
 let nginxErrors = '';
 nginx.stderr.on('data', (chunk) => { nginxErrors += chunk; });
 const nginxExited = new Promise((resolve) => nginx.on('exit', resolve));
+process.once('exit', () => { if (nginx.exitCode === null) nginx.kill('SIGKILL'); });
 t.teardown(async () => { if (nginx.exitCode === null) nginx.kill('SIGTERM'); await nginxExited; });
 await until('nginx to listen', async () => {
   if (nginx.exitCode !== null) throw new Error(`nginx exited: ${nginxErrors}`);

@@ -40,6 +40,10 @@ export function runCli(args: string[], env: Record<string, string> = {}): Run {
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk; });
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  // Also when the test process ends without its teardowns (a failed top-level await): never a stray server.
+  const killOnExit = () => { if (child.exitCode === null) child.kill('SIGKILL'); };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   return { child, lines, stderr: () => stderr, exit, listening };
 }
 

@@ -39,6 +39,10 @@ export async function startMariaDb(): Promise<TestMariaDb> {
     '--skip-name-resolve', '--innodb-buffer-pool-size=64M', '--max-connections=300', `--log-error=${join(dir, 'error.log')}`, `--pid-file=${join(dir, 'mysqld.pid')}`, ...asRoot,
   ], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  // A test process that ends without its teardowns must not leave a database server behind.
+  const killOnExit = () => { if (child.exitCode === null) child.kill('SIGKILL'); };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const run = (sql: string, database?: string) => spawnSync('mariadb', ['--no-defaults', '-uroot', `--socket=${socket}`, '-N', '-B', ...(database ? [database] : []), '-e', sql], { encoding: 'utf8' });
   const log = () => { try { return readFileSync(join(dir, 'error.log'), 'utf8').slice(-2000); } catch { return ''; } };
   await until('MariaDB to accept connections', () => {
