@@ -74,7 +74,7 @@ export function buildPrepend(config: ServerConfig, selfCall?: SelfCallConstants)
  * written bare; anything else is quoted so spaces and ini syntax characters stay literal.
  */
 function iniValue(value: string): string {
-  const bare = /^[\w.\/-]+$/.test(value) || /^[A-Z0-9_\s|&~^!()]+$/.test(value);
+  const bare = /^[\w./-]+$/.test(value) || /^[A-Z0-9_\s|&~^!()]+$/.test(value);
   return bare ? value : `"${value.replace(/"/g, '\\"')}"`;
 }
 

@@ -5,7 +5,6 @@ import { symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
-import { projectRoot } from '../server/paths.js';
 import { FIXTURE_DOCROOT, tempDir } from './helpers/server.js';
 import { freePort } from './helpers/ports.js';
 import { runCli as run } from './helpers/cli.js';

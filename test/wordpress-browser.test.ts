@@ -14,6 +14,10 @@ import { freePort } from './helpers/ports.js';
  */
 
 const ARTIFACTS = join(projectRoot, 'test-artifacts');
+/** The page's `window.wp` (WordPress ships no types): only what page.evaluate calls here. */
+type WpWindow = {
+  wp: { data: { select(store: 'core/editor'): { getEditedPostAttribute(name: string): unknown; getCurrentPostAttribute(name: string): unknown; getPermalink(): unknown } } };
+};
 const USER = 'admin';
 const PASSWORD = 'browser-pass-123';
 
@@ -104,7 +108,7 @@ if (!chromiumAvailable()) {
       const editorShot = join(ARTIFACTS, 'wordpress-editor.png');
       await page.screenshot({ path: editorShot });
       t.comment(`editor screenshot: ${editorShot}`);
-      t.equal(await page.evaluate(() => (window as any).wp.data.select('core/editor').getEditedPostAttribute('title')), title, 'the editor holds the title');
+      t.equal(await page.evaluate(() => (window as unknown as WpWindow).wp.data.select('core/editor').getEditedPostAttribute('title')), title, 'the editor holds the title');
 
       // --- Publish: the header button opens the pre-publish panel; its own button publishes.
       const postUrl = await step('publish', async () => {
@@ -115,12 +119,12 @@ if (!chromiumAvailable()) {
         await viewPost.or(snackbar).first().waitFor({ timeout: 60_000 });
         await viewPost.waitFor({ timeout: 10_000 }).catch(() => {});
         const href = (await viewPost.getAttribute('href').catch(() => null))
-          ?? (await page.evaluate(() => (window as any).wp.data.select('core/editor').getPermalink() as string));
+          ?? (await page.evaluate(() => (window as unknown as WpWindow).wp.data.select('core/editor').getPermalink() as string));
         return href;
       });
       t.ok(postUrl, `post URL: ${postUrl}`);
       t.equal(
-        await page.evaluate(() => (window as any).wp.data.select('core/editor').getCurrentPostAttribute('status')),
+        await page.evaluate(() => (window as unknown as WpWindow).wp.data.select('core/editor').getCurrentPostAttribute('status')),
         'publish',
         'the saved post is published',
       );
