@@ -3,8 +3,13 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SCENARIOS } from './scenarios.js';
 
+export type BenchDb = 'sqlite' | 'mariadb';
+
 export interface BenchArgs {
   compareNative: boolean;
+  db: BenchDb;
+  /** --db mariadb: our server as this many processes behind nginx, after 1. */
+  replicas: number;
   durationSeconds: number;
   warmupSeconds: number;
   warmupRequests: number;
@@ -19,6 +24,9 @@ export interface BenchArgs {
   help: boolean;
 }
 
+/** What --db mariadb measures unless --scenarios says otherwise. */
+export const MARIADB_SCENARIOS = ['home', 'rest'];
+
 /** Other processes may use this many cores before a measurement counts as disturbed. */
 export const QUIET_CORES = 0.25;
 
@@ -26,12 +34,20 @@ export const USAGE = `usage: npm run bench -- [options]
 
   --compare-native       also run nginx + php-fpm (Debian packages, installed if missing) on a copy
                          of the same WordPress, and print ours/native ratios
+  --db sqlite|mariadb    the sites' database (default sqlite). mariadb implies --compare-native: the
+                         bench starts its own MariaDB (Debian's mariadb-server, a fresh data folder each
+                         run, 127.0.0.1), one database for ours and one for native, both installed by
+                         WordPress's installer; then measures native, ours as 1 process, and ours as
+                         --replicas processes behind nginx (round robin), all on that one MariaDB.
+                         Default scenarios: home, rest (the ones that query the database)
+  --replicas N           with --db mariadb: processes of ours behind nginx, each with --workers
+                         workers (default 3; 1 = skip that part)
   --duration S           seconds of load per scenario and server (default 10)
   --warmup S             warm-up seconds before each measurement (default 3) ...
   --warmup-requests N    ... or this many requests, whichever comes first (default 100)
   --connections N        concurrent keep-alive connections (default 8)
   --max-requests N       upper bound of requests per measurement (default 500000)
-  --workers N            our PHP workers = php-fpm children (default 2)
+  --workers N            our PHP workers (per process) = php-fpm children (default 2)
   --quiet-wait S         before each measurement, wait up to S seconds for other processes to use
                          less than ${QUIET_CORES} cores (default 20; 0 = don't wait)
   --scenarios LIST       comma-separated subset of: ${SCENARIOS.map((s) => s.id).join(', ')}
@@ -46,6 +62,8 @@ export function parseBenchArgs(argv: string[], projectRoot: string): BenchArgs {
     allowPositionals: true,
     options: {
       'compare-native': { type: 'boolean', default: false },
+      db: { type: 'string', default: 'sqlite' },
+      replicas: { type: 'string' },
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '3' },
       'warmup-requests': { type: 'string', default: '100' },
@@ -61,10 +79,17 @@ export function parseBenchArgs(argv: string[], projectRoot: string): BenchArgs {
     },
   });
   if (positionals.length) throw new Error(`unexpected argument ${positionals[0]}`);
-  const scenarios = values.scenarios ? values.scenarios.split(',').map((s) => s.trim()).filter(Boolean) : SCENARIOS.map((s) => s.id);
+  const db = values.db!;
+  if (db !== 'sqlite' && db !== 'mariadb') throw new Error(`--db must be sqlite or mariadb, got ${db}`);
+  if (values.replicas !== undefined && db !== 'mariadb') throw new Error('--replicas needs --db mariadb (replicas share one database)');
+  // The static file and the trivial script never reach the database: the same as with SQLite.
+  const defaults = db === 'mariadb' ? MARIADB_SCENARIOS : SCENARIOS.map((s) => s.id);
+  const scenarios = values.scenarios ? values.scenarios.split(',').map((s) => s.trim()).filter(Boolean) : defaults;
   for (const id of scenarios) if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`unknown scenario ${id}`);
   return {
-    compareNative: values['compare-native']!,
+    compareNative: values['compare-native']! || db === 'mariadb',
+    db,
+    replicas: number('--replicas', values.replicas ?? '3', 1, 8),
     durationSeconds: number('--duration', values.duration!, 1, 600),
     warmupSeconds: number('--warmup', values.warmup!, 0, 120),
     warmupRequests: number('--warmup-requests', values['warmup-requests']!, 0, 1_000_000),

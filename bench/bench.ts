@@ -1,25 +1,24 @@
 /**
- * `npm run bench -- [--compare-native] [--duration S] [--json FILE] ...`
+ * `npm run bench -- [--compare-native] [--db mariadb] [--duration S] [--json FILE] ...`
  *
  * Starts our server as a user would (and, with --compare-native, nginx + php-fpm on a copy of the
  * same WordPress), checks that each scenario returns what it claims, loads it over loopback with
- * autocannon and prints req/s, latency, errors and memory. Every child process is stopped on exit,
- * and the whole run has a time limit.
+ * autocannon and prints req/s, latency, errors and memory. With --db mariadb both use the bench's
+ * own MariaDB, and ours is also measured as several processes behind nginx (mariadb-run.ts). Every
+ * child process is stopped on exit, and the whole run has a time limit.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseBenchArgs, QUIET_CORES, USAGE, type BenchArgs } from './args.js';
-import { killAllChildrenNow, logTail, stopAllChildren, usePidFile } from './children.js';
-import { linesSince, markLogs, type LogMark } from './logs.js';
-import { measure } from './measure.js';
-import { ensureNativePackages } from './native-packages.js';
+import { parseBenchArgs, USAGE, type BenchArgs } from './args.js';
+import { killAllChildrenNow, stopAllChildren, usePidFile } from './children.js';
+import { runMariaDbBench } from './mariadb-run.js';
+import { ensureNativePackages, MARIADB_PACKAGES, type NativeBinaries } from './native-packages.js';
 import { startNative } from './native.js';
 import { startOurs } from './ours.js';
-import { describeBusy } from './other-processes.js';
-import { probe } from './probe.js';
-import { formatReport, newReport, type BenchReport, type ServerReport } from './report.js';
-import { SCENARIOS } from './scenarios.js';
+import { measurePhase } from './phase.js';
+import { formatReport, newReport, type BenchReport } from './report.js';
+import { SCENARIOS, type Scenario } from './scenarios.js';
 import { alignPermalinks } from './site.js';
 import type { Target } from './target.js';
 
@@ -46,12 +45,12 @@ async function main(): Promise<number> {
   }
   jsonFile = args.json;
   // Packages first (apt-get has its own time limits): the run's time limit starts after it.
-  const binaries = args.compareNative ? ensureNativePackages(say) : undefined;
+  const binaries = args.compareNative ? ensureNativePackages(say, args.db === 'mariadb' ? MARIADB_PACKAGES : []) : undefined;
   benchStarted = performance.now();
   mkdirSync(args.dataDir, { recursive: true });
   await usePidFile(join(args.dataDir, 'children.json'));
   if (args.fresh) {
-    for (const entry of ['ours', 'native', 'state.json', 'logs']) rmSync(join(args.dataDir, entry), { recursive: true, force: true });
+    for (const entry of ['ours', 'native', 'state.json', 'logs', 'ours-mariadb', 'native-mariadb', 'mariadb', 'balancer']) rmSync(join(args.dataDir, entry), { recursive: true, force: true });
   }
   const limitSeconds = timeLimitSeconds(args);
   const limit = setTimeout(() => void abort(`the bench exceeded its time limit of ${limitSeconds} s`, 1), limitSeconds * 1000);
@@ -59,8 +58,15 @@ async function main(): Promise<number> {
 
   const r = (report = newReport(args));
   const scenarios = SCENARIOS.filter((s) => args.scenarios.includes(s.id));
-  const targets: Target[] = [];
+  if (args.db === 'mariadb') await runMariaDbBench({ projectRoot, args, binaries: binaries!, report: r, scenarios, say });
+  else await runSqliteBench(args, binaries, r, scenarios);
+  await finish();
+  return r.problems.length ? 1 : 0;
+}
 
+/** Ours and, with --compare-native, nginx + php-fpm, each on its own SQLite site. */
+async function runSqliteBench(args: BenchArgs, binaries: NativeBinaries | undefined, r: BenchReport, scenarios: Scenario[]): Promise<void> {
+  const targets: Target[] = [];
   say(`bench: starting php-wasm-server (data in ${args.dataDir})`);
   const ours = await startOurs({ projectRoot, dataDir: args.dataDir, workers: args.workers, startTimeoutMs: 120_000 });
   targets.push(ours);
@@ -75,79 +81,7 @@ async function main(): Promise<number> {
       native.notes.push(`permalink structure set from ${JSON.stringify(aligned.from)} (what its installer chose) to ours, ${JSON.stringify(aligned.to)}, so both serve the same pages`);
     }
   }
-
-  await sleep(1000); // let start-up work settle before the idle reading
-  const marks = new Map<Target, LogMark>();
-  for (const t of targets) {
-    const rss = t.rss();
-    r.servers[t.name] = {
-      name: t.name,
-      label: t.label,
-      baseUrl: t.baseUrl,
-      startSeconds: t.startSeconds,
-      notes: t.notes,
-      probeBefore: await probe(t),
-      rssIdleKb: rss.kb,
-      processes: rss.processes,
-      requestsSent: 1,
-      logLines: [],
-    };
-    marks.set(t, markLogs(t.logFiles));
-  }
-
-  for (const scenario of scenarios) {
-    say(`bench: ${scenario.title} (GET ${scenario.path})`);
-    const entry: BenchReport['scenarios'][number] = { id: scenario.id, title: scenario.title, path: scenario.path, results: {} };
-    r.scenarios.push(entry);
-    for (const t of targets) {
-      const dead = t.children.find((c) => c.exitCode !== undefined);
-      const server = r.servers[t.name]!;
-      if (dead) {
-        entry.results[t.name] = { check: { ok: false, problem: `${dead.name} is not running`, status: 0, bytes: 0, ms: 0 }, skipped: `${dead.name} exited` };
-        continue;
-      }
-      const m = await measure(scenario, t, targets, args, say);
-      entry.results[t.name] = m;
-      server.requestsSent += 1 + (m.warmup?.requests ?? 0) + (m.load?.sent ?? 0);
-      if (!m.check.ok) r.problems.push(`${t.name}: ${scenario.title} (GET ${scenario.path}) is not what it should be: ${m.check.problem}; not measured`);
-      const l = m.load;
-      if (l && l.requests < 20) {
-        r.warnings.push(`${t.name}: ${scenario.title}: only ${l.requests} responses completed within the ${args.durationSeconds} s window: req/s and percentiles are rough (use a longer --duration)`);
-      }
-      if (l && (l.errors || l.non2xx)) r.problems.push(`${t.name}: ${scenario.title}: ${l.errors} errors and ${l.non2xx} non-2xx responses under load`);
-      if (m.cpu && m.cpu.otherCores >= QUIET_CORES) {
-        const who = m.busyOthers?.length ? ` (busiest: ${describeBusy(m.busyOthers)})` : ' (processes that ended before the window did)';
-        r.warnings.push(`${t.name}: ${scenario.title}: other processes kept ${m.cpu.otherCores.toFixed(2)} cores busy during the measurement${who}; the numbers are skewed`);
-      }
-      if (m.cpu && m.cpu.loadGeneratorCores >= 0.9) {
-        r.warnings.push(`${t.name}: ${scenario.title}: the load generator (this process) kept ${m.cpu.loadGeneratorCores.toFixed(2)} cores busy: it may be the bottleneck, so the server can be faster than measured`);
-      }
-      const died = t.children.find((c) => c.exitCode !== undefined);
-      if (died) r.problems.push(`${t.name}: ${died.name} exited (code ${died.exitCode}) during ${scenario.title}; log:\n${logTail(died)}`);
-    }
-    const ours = entry.results.ours?.load;
-    const native = entry.results.native?.load;
-    if (ours && native && ours.requests > 0 && native.requests > 0) entry.ratio = ours.reqPerSec / native.reqPerSec;
-  }
-
-  for (const t of targets) {
-    const server = r.servers[t.name]!;
-    if (!t.children.some((c) => c.exitCode !== undefined)) {
-      server.rssAfterKb = t.rss().kb;
-      server.probeAfter = await probe(t);
-    }
-    server.logLines = linesSince(marks.get(t)!);
-    checkServer(server, r);
-  }
-  await finish();
-  return r.problems.length ? 1 : 0;
-}
-
-/** Things worth flagging about a server as a whole. */
-function checkServer(server: ServerReport, r: BenchReport): void {
-  const p = server.probeAfter ?? server.probeBefore;
-  if (p.error) r.problems.push(`${server.name}: PHP probe failed: ${p.error}`);
-  else if (p.cachedScripts === false || !p.opcacheLoaded) r.warnings.push(`${server.name}: opcache is not active`);
+  await measurePhase(targets, scenarios, r, args, say);
 }
 
 /** Stops the servers, prints the report, writes --json. */
@@ -182,12 +116,13 @@ async function abort(reason: string, code: number): Promise<never> {
 /** Generous upper bound for the whole run; past it the bench stops everything and exits 1. */
 function timeLimitSeconds(args: BenchArgs): number {
   const perMeasurement = args.quietWaitSeconds + 2 + args.warmupSeconds + args.durationSeconds + 2 * Math.max(10, args.durationSeconds * 2) + 10;
-  const servers = args.compareNative ? 2 : 1;
-  const startup = 300 + (args.compareNative ? 240 : 0);
-  return Math.ceil(startup + args.scenarios.length * servers * perMeasurement + 120);
+  const replicas = args.db === 'mariadb' && args.replicas > 1;
+  const servers = (args.compareNative ? 2 : 1) + (replicas ? 1 : 0);
+  // --db mariadb: MariaDB, and the replicas' start (first run: each assembles its WordPress).
+  const startup = 300 + (args.compareNative ? 240 : 0) + (args.db === 'mariadb' ? 120 : 0) + (replicas ? 300 : 0);
+  const replicaWarmup = replicas ? args.scenarios.length * (args.replicas - 1) * args.warmupSeconds : 0; // warmupScale
+  return Math.ceil(startup + args.scenarios.length * servers * perMeasurement + replicaWarmup + 120);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 process.once('SIGINT', () => void abort('interrupted (SIGINT)', 130));
 process.once('SIGTERM', () => void abort('terminated (SIGTERM)', 143));

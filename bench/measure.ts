@@ -6,7 +6,7 @@ import { allProcessTicks, busiestBetween, waitForQuiet } from './other-processes
 import type { Measurement } from './report.js';
 import { treePids } from './rss.js';
 import { checkScenario, type Scenario } from './scenarios.js';
-import type { Target } from './target.js';
+import { processesOf, type Target } from './target.js';
 
 export async function measure(scenario: Scenario, target: Target, all: Target[], args: BenchArgs, say: (line: string) => void): Promise<Measurement> {
   const check = await checkScenario(scenario, target);
@@ -15,8 +15,8 @@ export async function measure(scenario: Scenario, target: Target, all: Target[],
     return { check, skipped: `check failed: ${check.problem}` };
   }
   const url = target.baseUrl + scenario.path;
-  const pids = target.children.map((c) => c.pid);
-  const allPids = all.flatMap((t) => t.children.map((c) => c.pid));
+  const pids = processesOf(target).map((c) => c.pid);
+  const allPids = all.flatMap((t) => processesOf(t).map((c) => c.pid));
 
   let quiet: Measurement['quiet'];
   if (args.quietWaitSeconds > 0) {
@@ -28,7 +28,8 @@ export async function measure(scenario: Scenario, target: Target, all: Target[],
   const timeoutSeconds = Math.max(10, args.durationSeconds * 2);
   let warmup: Measurement['warmup'];
   if (args.warmupSeconds > 0 && args.warmupRequests > 0) {
-    const w = await runLoad(url, { connections: args.connections, durationSeconds: args.warmupSeconds, maxRequests: args.warmupRequests, timeoutSeconds });
+    const scale = target.warmupScale ?? 1;
+    const w = await runLoad(url, { connections: args.connections, durationSeconds: args.warmupSeconds * scale, maxRequests: args.warmupRequests * scale, timeoutSeconds });
     warmup = { requests: w.sent, errors: w.errors, non2xx: w.non2xx };
   }
 

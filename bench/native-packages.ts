@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 
 export const NATIVE_PACKAGES = ['nginx', 'php-fpm', 'php-sqlite3', 'php-xml', 'php-mbstring'];
+/** --db mariadb: php-fpm's mysqli (php-mysql follows php-fpm's default PHP version) and the server. */
+export const MARIADB_PACKAGES = ['php-mysql', 'mariadb-server'];
 
 export interface NativeBinaries {
   nginx: string;
@@ -14,24 +16,25 @@ export interface NativeBinaries {
   phpFpmVersion: string;
 }
 
-/** Installs the missing packages, then returns the binaries. */
-export function ensureNativePackages(say: (line: string) => void): NativeBinaries {
-  const missing = NATIVE_PACKAGES.filter((name) => !isInstalled(name));
+/** Installs the missing packages (NATIVE_PACKAGES and extra), then returns the binaries. */
+export function ensureNativePackages(say: (line: string) => void, extra: string[] = []): NativeBinaries {
+  const packages = [...NATIVE_PACKAGES, ...extra];
+  const missing = packages.filter((name) => !isInstalled(name));
   if (missing.length > 0 || !findBinaries()) {
-    const wanted = missing.length > 0 ? missing : NATIVE_PACKAGES;
+    const wanted = missing.length > 0 ? missing : packages;
     if (process.getuid?.() !== 0) {
-      throw new Error(`--compare-native needs Debian packages ${wanted.join(' ')}: run as root, or install them: apt-get install -y ${NATIVE_PACKAGES.join(' ')}`);
+      throw new Error(`--compare-native needs Debian packages ${wanted.join(' ')}: run as root, or install them: apt-get install -y ${packages.join(' ')}`);
     }
     say(`installing ${wanted.join(' ')} (apt-get)`);
-    if (!aptGet(['install', '-y', '--no-install-recommends', ...NATIVE_PACKAGES])) {
+    if (!aptGet(['install', '-y', '--no-install-recommends', ...packages])) {
       say('apt-get install failed; running apt-get update and trying again');
-      if (!aptGet(['update']) || !aptGet(['install', '-y', '--no-install-recommends', ...NATIVE_PACKAGES])) {
-        throw new Error(`apt-get could not install ${NATIVE_PACKAGES.join(' ')}`);
+      if (!aptGet(['update']) || !aptGet(['install', '-y', '--no-install-recommends', ...packages])) {
+        throw new Error(`apt-get could not install ${packages.join(' ')}`);
       }
     }
   }
   const binaries = findBinaries();
-  if (!binaries) throw new Error(`nginx or php-fpm not found after installing ${NATIVE_PACKAGES.join(' ')}`);
+  if (!binaries) throw new Error(`nginx or php-fpm not found after installing ${packages.join(' ')}`);
   return binaries;
 }
 

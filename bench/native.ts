@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { spawnChild, stopChild, type Child } from './children.js';
 import { nginxConf, PHP_FPM_INI_ARGS, phpFpmConf, type NativeConfigInput } from './native-config.js';
 import type { NativeBinaries } from './native-packages.js';
-import { nativeDbFile, prepareNativeTree } from './native-tree.js';
+import type { DbConnection } from './mariadb.js';
+import { nativeDbFile, prepareNativeMysqlTree, prepareNativeTree } from './native-tree.js';
 import { freePort, HOST, waitFor200 } from './loopback.js';
 import { treeRss } from './rss.js';
 import { installWordPress, siteAddress, writeBenchScripts } from './site.js';
@@ -22,23 +23,26 @@ export interface NativeOptions {
   sourceDir: string;
   children: number;
   startTimeoutMs: number;
+  /** MySQL instead of SQLite: an empty database (new every run), so the site is always installed. */
+  db?: DbConnection;
 }
 
 export async function startNative(opts: NativeOptions): Promise<Target> {
   const { bin } = opts;
   const notes: string[] = [];
-  const base = join(opts.dataDir, 'native');
+  const base = join(opts.dataDir, opts.db ? 'native-mariadb' : 'native');
   const root = join(base, 'wordpress');
-  const { copied } = prepareNativeTree(opts.sourceDir, root);
+  const { copied } = opts.db ? prepareNativeMysqlTree(opts.sourceDir, root, opts.db) : prepareNativeTree(opts.sourceDir, root);
   if (copied) notes.push(`copied ${opts.sourceDir} to ${root}`);
   writeBenchScripts(root);
 
   const dbFile = nativeDbFile(root);
-  const { port: nginxPort, note } = await choosePort(opts.dataDir, 'native', dbFile);
+  // A MySQL site is installed anew every run, at whichever port is free.
+  const { port: nginxPort, note } = opts.db ? { port: await freePort(), note: undefined } : await choosePort(opts.dataDir, 'native', dbFile);
   if (note) notes.push(note);
   let fpmPort = await freePort();
   while (fpmPort === nginxPort) fpmPort = await freePort();
-  const needsInstall = !existsSync(dbFile);
+  const needsInstall = opts.db !== undefined || !existsSync(dbFile);
 
   const config: NativeConfigInput = {
     root,
@@ -82,16 +86,18 @@ export async function startNative(opts: NativeOptions): Promise<Target> {
     }
     await waitFor200(`${baseUrl}/wp-login.php`, children, opts.startTimeoutMs);
     const address = await siteAddress(baseUrl);
+    if (address !== baseUrl && opts.db) throw new Error(`native WordPress installed at ${baseUrl} reports its address as ${address}`);
     if (address !== baseUrl) {
       // Installed at another address (e.g. by an older bench whose nginx dropped the port): again.
       rmSync(dbFile, { force: true });
       await installWordPress(baseUrl);
       notes.push(`WordPress was installed at ${address}: reinstalled at ${baseUrl}`);
     }
-    rememberPort(opts.dataDir, 'native', nginxPort);
+    if (!opts.db) rememberPort(opts.dataDir, 'native', nginxPort);
     return {
       name: 'native',
       label: `nginx ${nginxVersion(bin.nginx)} + php-fpm ${bin.phpFpmVersion} (${opts.children} children, pm=static)`,
+      workers: opts.children,
       baseUrl,
       wordpressDir: root,
       rss: () => treeRss(children.map((c) => c.pid)),
@@ -110,7 +116,7 @@ export async function startNative(opts: NativeOptions): Promise<Target> {
   }
 }
 
-function nginxVersion(nginx: string): string {
+export function nginxVersion(nginx: string): string {
   const result = spawnSync(nginx, ['-v'], { encoding: 'utf8', timeout: 10_000 });
   return /nginx\/(\S+)/.exec(result.stderr ?? '')?.[1] ?? '?';
 }

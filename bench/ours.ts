@@ -1,12 +1,14 @@
 /**
  * Our server, started exactly as a user starts it: `node dist/server/cli.js wordpress ...` as a
  * child process. The first run assembles WordPress into the bench's data folder and the site flags
- * install it unattended; later runs reuse both.
+ * install it unattended; later runs reuse both. With --db mariadb each process gets the flags of a
+ * replica in deploy/compose.yaml (a MySQL database, shared uploads, one site URL for all).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnChild, stopChild } from './children.js';
+import { spawnChild, stopChild, type Child } from './children.js';
 import { HOST, waitFor200 } from './loopback.js';
+import type { DbConnection } from './mariadb.js';
 import { treeRss } from './rss.js';
 import { SITE, writeBenchScripts } from './site.js';
 import { choosePort, rememberPort } from './site-ports.js';
@@ -19,62 +21,148 @@ export interface OursOptions {
   startTimeoutMs: number;
 }
 
+/** One process of a MySQL site (each has its own WordPress tree, as on separate machines). */
+export interface OursMysqlSite {
+  /** Names the child and its log, e.g. "replica-1". */
+  name: string;
+  dir: string;
+  sessions: string;
+  /** One uploads folder for every process of the site. */
+  uploads: string;
+  db: DbConnection;
+  port: number;
+  /** The public address: the process's own, or the load balancer's. */
+  siteUrl: string;
+}
+
+/** A started process of ours, not yet known to serve the site. */
+export interface OursProcess {
+  child: Child;
+  /** Its own address (not the site URL). */
+  url: string;
+  dir: string;
+  /** Resolves once the installed site answers; stops the process and throws if it does not. */
+  ready(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The server's page cache (on by default for WordPress) would answer the home page from memory:
+ * native has no such cache, and the bench measures what PHP (and the database) cost, so it is off.
+ */
+export const PAGE_CACHE_NOTE = 'page cache off (--page-cache false): native has none; every page is made by PHP';
+
+/** The SQLite site in dataDir/ours, as a target. */
 export async function startOurs(opts: OursOptions): Promise<Target> {
   const dir = join(opts.dataDir, 'ours', 'wordpress');
   const sessions = join(opts.dataDir, 'ours', 'sessions');
   const notes: string[] = [];
-  const assembling = !existsSync(join(dir, 'wp-settings.php'));
-  if (assembling) notes.push(`first run: WordPress assembled into ${dir}`);
+  if (!existsSync(join(dir, 'wp-settings.php'))) notes.push(`first run: WordPress assembled into ${dir}`);
   const { port, note } = await choosePort(opts.dataDir, 'ours', join(dir, 'wp-content', 'database', '.ht.sqlite'));
   if (note) notes.push(note);
-  mkdirSync(sessions, { recursive: true });
+  const started = performance.now();
+  const proc = spawnOurs(opts, { name: 'php-wasm-server', dir, sessions, port, siteUrl: `http://${HOST}:${port}`, logFile: join(opts.dataDir, 'logs', 'ours.log') });
+  await proc.ready();
+  rememberPort(opts.dataDir, 'ours', port);
+  return oursTarget(opts, proc, notes, started);
+}
 
-  const cli = join(opts.projectRoot, 'dist', 'server', 'cli.js');
+/** One process of a MySQL site, as a target (ours × 1). */
+export async function startOursMysql(opts: OursOptions, site: OursMysqlSite): Promise<Target> {
+  const notes = existsSync(join(site.dir, 'wp-settings.php')) ? [] : [`first run: WordPress assembled into ${site.dir}`];
+  const started = performance.now();
+  const proc = spawnOursMysql(opts, site);
+  await proc.ready();
+  return oursTarget(opts, proc, notes, started);
+}
+
+/** Starts one process of a MySQL site; the caller awaits ready(). */
+export function spawnOursMysql(opts: OursOptions, site: OursMysqlSite): OursProcess {
+  const { db } = site;
+  mkdirSync(site.uploads, { recursive: true }); // the server mounts it: it must exist
+  return spawnOurs(opts, {
+    ...site,
+    logFile: join(opts.dataDir, 'logs', `ours-${site.name}.log`),
+    env: { WORDPRESS_DB_PASSWORD: db.password },
+    extraArgs: [
+      '--db', `mysql://${db.user}@${db.host}:${db.port}/${db.name}`,
+      '--uploads', site.uploads,
+      '--file-mods', 'false',
+      // Behind the bench's nginx; a direct client sends no X-Forwarded-* to believe.
+      '--trust-proxy', 'loopback',
+      '--wordpress-org', 'false',
+    ],
+  });
+}
+
+interface SpawnSpec {
+  name: string;
+  dir: string;
+  sessions: string;
+  port: number;
+  siteUrl: string;
+  logFile: string;
+  extraArgs?: string[];
+  env?: Record<string, string>;
+}
+
+function spawnOurs(opts: OursOptions, spec: SpawnSpec): OursProcess {
+  const { dir } = spec;
+  const url = `http://${HOST}:${spec.port}`;
+  mkdirSync(spec.sessions, { recursive: true });
   const args = [
-    cli, 'wordpress',
+    join(opts.projectRoot, 'dist', 'server', 'cli.js'), 'wordpress',
     '--dir', dir,
-    '--session-dir', sessions,
-    '--port', String(port),
+    '--session-dir', spec.sessions,
+    '--port', String(spec.port),
     '--host', HOST,
     // The address the load generator uses: the page's links are checked against it.
-    '--site-url', `http://${HOST}:${port}`,
+    '--site-url', spec.siteUrl,
+    ...(spec.extraArgs ?? []),
     '--workers', String(opts.workers),
     '--site-title', SITE.title,
     '--admin-user', SITE.adminUser,
     '--admin-password', SITE.adminPassword,
     '--admin-email', SITE.adminEmail,
     '--cron-interval', '0',
+    '--page-cache', 'false',
     // The same WordPress in every run and on every machine, so runs compare.
     '--wordpress-version', 'bundled',
     '--log-level', 'warn',
   ];
-  const started = performance.now();
-  const child = spawnChild('php-wasm-server', process.execPath, args, {
-    cwd: opts.projectRoot,
-    logFile: join(opts.dataDir, 'logs', 'ours.log'),
-    marker: dir,
-  });
-  const baseUrl = `http://${HOST}:${port}`;
+  const child = spawnChild(spec.name, process.execPath, args, { cwd: opts.projectRoot, env: { ...process.env, ...spec.env }, logFile: spec.logFile, marker: dir });
   const stop = () => stopChild(child, 12_000);
-  try {
-    // The port answers before the unattended install is done; wp-login.php is 200 only after it.
-    await waitFor200(`${baseUrl}/wp-login.php`, child, opts.startTimeoutMs);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  rememberPort(opts.dataDir, 'ours', port);
-  writeBenchScripts(dir);
+  return {
+    child,
+    url,
+    dir,
+    stop,
+    async ready() {
+      try {
+        // The port answers before the unattended install is done; wp-login.php is 200 only after it.
+        await waitFor200(`${url}/wp-login.php`, child, opts.startTimeoutMs);
+      } catch (error) {
+        await stop();
+        throw error;
+      }
+      writeBenchScripts(dir);
+    },
+  };
+}
+
+function oursTarget(opts: OursOptions, proc: OursProcess, notes: string[], started: number): Target {
+  notes.push(PAGE_CACHE_NOTE);
   return {
     name: 'ours',
     label: `php-wasm-server (${opts.workers} workers)`,
-    baseUrl,
-    wordpressDir: dir,
-    rss: () => treeRss([child.pid]),
-    children: [child],
-    logFiles: [child.logFile],
+    workers: opts.workers,
+    baseUrl: proc.url,
+    wordpressDir: proc.dir,
+    rss: () => treeRss([proc.child.pid]),
+    children: [proc.child],
+    logFiles: [proc.child.logFile],
     notes,
     startSeconds: (performance.now() - started) / 1000,
-    stop,
+    stop: proc.stop,
   };
 }

@@ -3,16 +3,21 @@ import { cpus, totalmem } from 'node:os';
 import { QUIET_CORES, type BenchArgs } from './args.js';
 import type { CpuUse } from './cpu.js';
 import type { LoadResult } from './load.js';
-import { describeBusy, type BusyProcess } from './other-processes.js';
+import type { BusyProcess } from './other-processes.js';
 import { describeOpcache, type ProbeResult } from './probe.js';
+import { formatReplicaSummary } from './report-replicas.js';
 import { mb } from './rss.js';
+import { fmtInt, fmtMs, fmtRate, table } from './table.js';
 import type { CheckResult } from './scenarios.js';
 
-export type ServerName = 'ours' | 'native';
+/** ours: one process of our server; replicas: several behind nginx (--db mariadb). */
+export type ServerName = 'ours' | 'native' | 'replicas';
 
 export interface ServerReport {
   name: ServerName;
   label: string;
+  /** PHP workers (php-fpm children) in all its processes. */
+  workers: number;
   baseUrl: string;
   startSeconds: number;
   notes: string[];
@@ -48,6 +53,8 @@ export interface ScenarioReport {
   results: Partial<Record<ServerName, Measurement>>;
   /** ours req/s ÷ native req/s */
   ratio?: number;
+  /** replicas req/s ÷ ours req/s (N processes ÷ 1, same workers each) */
+  replicaRatio?: number;
 }
 
 export interface BenchReport {
@@ -61,8 +68,12 @@ export interface BenchReport {
     warmupRequests: number;
     maxRequests: number;
     workers: number;
+    /** Processes of ours behind nginx (--db mariadb), measured after 1. */
+    replicas?: number;
     loadGenerator: string;
   };
+  /** The database both sites use: "SQLite" (a file per site), or the bench's MariaDB. */
+  database: { kind: 'sqlite' | 'mariadb'; label: string; notes: string[]; logLines: string[] };
   servers: Partial<Record<ServerName, ServerReport>>;
   scenarios: ScenarioReport[];
   /** Failures: a check failed, errors under load, a server died (the bench exits 1). */
@@ -88,8 +99,10 @@ export function newReport(args: BenchArgs): BenchReport {
       warmupRequests: args.warmupRequests,
       maxRequests: args.maxRequests,
       workers: args.workers,
+      replicas: args.db === 'mariadb' && args.replicas > 1 ? args.replicas : undefined,
       loadGenerator: 'autocannon 9 (in the bench process, same machine), HTTP/1.1 keep-alive, loopback',
     },
+    database: { kind: args.db, label: args.db === 'sqlite' ? 'SQLite (a file per site, the SQLite Database Integration drop-in)' : 'MariaDB', notes: [], logLines: [] },
     servers: {},
     scenarios: [],
     problems: [],
@@ -97,7 +110,24 @@ export function newReport(args: BenchArgs): BenchReport {
   };
 }
 
-const SERVERS: ServerName[] = ['ours', 'native'];
+const SERVERS: ServerName[] = ['ours', 'native', 'replicas'];
+
+/** The name a server has in the tables: with replicas, "ours ×1" and "ours ×3". */
+export function serverTitle(r: BenchReport, name: ServerName): string {
+  if (!r.servers.replicas) return name;
+  return name === 'ours' ? 'ours ×1' : name === 'replicas' ? `ours ×${r.settings.replicas}` : name;
+}
+
+/** Fills in the scenario's ratios from what has been measured so far. */
+export function updateRatios(sc: ScenarioReport): void {
+  const rate = (name: ServerName) => {
+    const l = sc.results[name]?.load;
+    return l && l.requests > 0 ? l.reqPerSec : undefined;
+  };
+  const ours = rate('ours'), native = rate('native'), replicas = rate('replicas');
+  if (ours && native) sc.ratio = ours / native;
+  if (ours && replicas) sc.replicaRatio = replicas / ours;
+}
 
 export function formatReport(r: BenchReport): string {
   const out: string[] = [];
@@ -105,13 +135,15 @@ export function formatReport(r: BenchReport): string {
   out.push(`Machine: ${r.machine.cores} × ${r.machine.cpu}, ${r.machine.memoryGb} GB, Node ${r.machine.node}, ${r.machine.platform}`);
   out.push(`Load: ${s.connections} keep-alive connections, ${s.durationSeconds} s per measurement (≤ ${fmtInt(s.maxRequests)} requests), ` +
     `after a warm-up of ${s.warmupSeconds} s or ${s.warmupRequests} requests; ${s.loadGenerator}`);
+  out.push(`Database: ${r.database.label}`);
+  for (const note of r.database.notes) out.push(`          note: ${note}`);
   out.push('');
   out.push('Servers:');
   for (const name of SERVERS) {
     const sv = r.servers[name];
     if (!sv) continue;
     const p = sv.probeAfter ?? sv.probeBefore;
-    out.push(`  ${name.padEnd(6)} ${sv.label} at ${sv.baseUrl}, ready in ${sv.startSeconds.toFixed(1)} s`);
+    out.push(`  ${serverTitle(r, name).padEnd(7)} ${sv.label} at ${sv.baseUrl}, ready in ${sv.startSeconds.toFixed(1)} s`);
     out.push(`         PHP ${p.php ?? '?'} (${p.sapi ?? '?'}${sv.probeBefore.xPoweredBy ? `, X-Powered-By: ${sv.probeBefore.xPoweredBy}` : ''})`);
     out.push(`         opcache before load: ${describeOpcache(sv.probeBefore)}`);
     if (sv.probeAfter) out.push(`         opcache after load:  ${describeOpcache(sv.probeAfter)}`);
@@ -124,7 +156,7 @@ export function formatReport(r: BenchReport): string {
       const m = sc.results[name];
       if (!m) continue;
       const c = m.check;
-      out.push(`  ${sc.title.padEnd(30)} ${name.padEnd(6)} GET ${sc.path}: ${c.status} ${fmtInt(c.bytes)} bytes in ${fmtMs(c.ms)} ms — ${c.ok ? 'ok' : `FAILED: ${c.problem}`}`);
+      out.push(`  ${sc.title.padEnd(30)} ${serverTitle(r, name).padEnd(7)} GET ${sc.path}: ${c.status} ${fmtInt(c.bytes)} bytes in ${fmtMs(c.ms)} ms — ${c.ok ? 'ok' : `FAILED: ${c.problem}`}`);
     }
     const a = sc.results.ours?.check.normalizedBytes;
     const b = sc.results.native?.check.normalizedBytes;
@@ -135,32 +167,43 @@ export function formatReport(r: BenchReport): string {
   out.push('');
 
   const native = r.servers.native !== undefined;
-  const head = ['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'errors / non-2xx', 'requests', 'server CPU ms/req', 'cores: server/loadgen/other', ...(native ? ['ours/native req/s'] : [])];
+  const replicas = r.servers.replicas !== undefined;
+  const ratioHeads = [...(native ? ['ours/native req/s'] : []), ...(replicas ? [`×${r.settings.replicas}/×1 req/s`] : [])];
+  const head = ['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'errors / non-2xx', 'requests', 'server CPU ms/req', 'cores: server/loadgen/other', ...ratioHeads];
   const rows: string[][] = [];
   for (const sc of r.scenarios) {
+    let first = true;
     SERVERS.forEach((name) => {
       const m = sc.results[name];
       if (!m) return;
-      const first = name === 'ours' || !sc.results.ours;
+      const title = first ? sc.title : '';
+      first = false;
       const l = m.load;
-      const disturbed = SERVERS.some((n) => (sc.results[n]?.cpu?.otherCores ?? 0) >= QUIET_CORES);
-      const ratio = native && name === 'ours' ? (sc.ratio !== undefined ? `${sc.ratio.toFixed(3)}×${disturbed ? ' *' : ''}` : '—') : '';
+      const ratioCell = (ratio: number | undefined, pair: ServerName[]) => {
+        const disturbed = pair.some((n) => (sc.results[n]?.cpu?.otherCores ?? 0) >= QUIET_CORES);
+        return ratio !== undefined ? `${ratio.toFixed(3)}×${disturbed ? ' *' : ''}` : '—';
+      };
+      const ratios = [
+        ...(native ? [name === 'ours' ? ratioCell(sc.ratio, ['ours', 'native']) : ''] : []),
+        ...(replicas ? [name === 'replicas' ? ratioCell(sc.replicaRatio, ['ours', 'replicas']) : ''] : []),
+      ];
       if (!l) {
-        rows.push([first ? sc.title : '', name, 'skipped', '', '', '', '', '', '', ...(native ? [ratio] : [])]);
+        rows.push([title, serverTitle(r, name), 'skipped', '', '', '', '', '', '', ...ratios]);
         return;
       }
       const errors = `${l.errors}${l.timeouts ? ` (${l.timeouts} timeouts)` : ''} / ${l.non2xx}`;
       const c = m.cpu;
       const cores = c ? `${c.serverCores.toFixed(2)} / ${c.loadGeneratorCores.toFixed(2)} / ${c.otherCores.toFixed(2)}` : '';
       rows.push([
-        first ? sc.title : '', name, fmtRate(l.reqPerSec), fmtMs(l.latencyMs.p50), fmtMs(l.latencyMs.p99), errors, fmtInt(l.requests),
-        c ? fmtMs(c.serverMsPerRequest) : '', cores, ...(native ? [ratio] : []),
+        title, serverTitle(r, name), fmtRate(l.reqPerSec), fmtMs(l.latencyMs.p50), fmtMs(l.latencyMs.p99), errors, fmtInt(l.requests),
+        c ? fmtMs(c.serverMsPerRequest) : '', cores, ...ratios,
       ]);
     });
   }
   out.push(...table(head, rows, [2, 3, 4, 6, 7, 8]));
   out.push(`  cores busy during the window: the server's processes / the load generator (this bench process) / every other process on the machine.`);
-  if (rows.some((row) => row[row.length - 1].endsWith('*'))) {
+  if (r.database.kind === 'mariadb') out.push(`  The server's CPU includes MariaDB's: one instance serves all, and only the server being measured queries it.`);
+  if (rows.some((row) => row.some((cell) => cell.endsWith(' *')))) {
     out.push(`  * other processes used ≥ ${QUIET_CORES} cores during one of the two measurements: that ratio is skewed (see Warnings).`);
   }
   out.push('');
@@ -168,13 +211,15 @@ export function formatReport(r: BenchReport): string {
   const memHead = ['server', 'RSS idle (before load)', 'RSS after load', 'processes', 'requests sent'];
   const memRows = SERVERS.filter((n) => r.servers[n]).map((n) => {
     const sv = r.servers[n]!;
-    return [n, `${mb(sv.rssIdleKb)} MB`, sv.rssAfterKb !== undefined ? `${mb(sv.rssAfterKb)} MB` : '—', String(sv.processes), fmtInt(sv.requestsSent)];
+    return [serverTitle(r, n), `${mb(sv.rssIdleKb)} MB`, sv.rssAfterKb !== undefined ? `${mb(sv.rssAfterKb)} MB` : '—', String(sv.processes), fmtInt(sv.requestsSent)];
   });
   if (native && r.servers.ours && r.servers.native) {
     const o = r.servers.ours, nv = r.servers.native;
-    memRows.push(['ours/native', `${(o.rssIdleKb / nv.rssIdleKb).toFixed(2)}×`, o.rssAfterKb && nv.rssAfterKb ? `${(o.rssAfterKb / nv.rssAfterKb).toFixed(2)}×` : '—', '', '']);
+    memRows.push([replicas ? 'ours ×1/native' : 'ours/native', `${(o.rssIdleKb / nv.rssIdleKb).toFixed(2)}×`, o.rssAfterKb && nv.rssAfterKb ? `${(o.rssAfterKb / nv.rssAfterKb).toFixed(2)}×` : '—', '', '']);
   }
   out.push(...table(memHead, memRows, [1, 2, 3, 4]));
+  if (r.database.kind === 'mariadb') out.push(`  MariaDB's memory is in none of them.`);
+  if (replicas) out.push('', ...formatReplicaSummary(r));
 
   const errorDetails: string[] = [];
   for (const sc of r.scenarios) {
@@ -184,35 +229,19 @@ export function formatReport(r: BenchReport): string {
       const codes = Object.entries(l.statusCodes).filter(([code]) => !code.startsWith('2'));
       const messages = Object.entries(l.errorMessages);
       if (codes.length || messages.length) {
-        errorDetails.push(`  ${sc.title} / ${name}: ${[...codes.map(([c, n]) => `${n}× status ${c}`), ...messages.map(([m, n]) => `${n}× ${m}`)].join(', ')}`);
+        errorDetails.push(`  ${sc.title} / ${serverTitle(r, name)}: ${[...codes.map(([c, n]) => `${n}× status ${c}`), ...messages.map(([m, n]) => `${n}× ${m}`)].join(', ')}`);
       }
     }
   }
   if (errorDetails.length) out.push('', 'Errors under load:', ...errorDetails);
   for (const name of SERVERS) {
     const lines = r.servers[name]?.logLines ?? [];
-    if (lines.length) out.push('', `${name}: warnings/errors in its logs during the run (${lines.length}, last 20):`, ...lines.slice(-20).map((l) => `  ${l}`));
+    if (lines.length) out.push('', `${serverTitle(r, name)}: warnings/errors in its logs during the run (${lines.length}, last 20):`, ...lines.slice(-20).map((l) => `  ${l}`));
   }
+  const dbLines = r.database.logLines;
+  if (dbLines.length) out.push('', `MariaDB: warnings/errors in its log during the measurements (${dbLines.length}, last 20):`, ...dbLines.slice(-20).map((l) => `  ${l}`));
   if (r.warnings.length) out.push('', 'Warnings:', ...r.warnings.map((w) => `  - ${w}`));
   if (r.problems.length) out.push('', 'PROBLEMS:', ...r.problems.map((p) => `  - ${p}`));
   if (r.benchSeconds !== undefined) out.push('', `Bench took ${r.benchSeconds.toFixed(0)} s.`);
   return out.join('\n');
-}
-
-/** A Markdown table, columns padded; numeric columns (by index) right-aligned. */
-function table(head: string[], rows: string[][], rightAligned: number[]): string[] {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const cell = (text: string, i: number) => (rightAligned.includes(i) ? text.padStart(widths[i]) : text.padEnd(widths[i]));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => cell(c ?? '', i)).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (rightAligned.includes(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
-  return [line(head), rule, ...rows.map(line)];
-}
-
-const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
-function fmtRate(n: number): string {
-  return n >= 100 ? fmtInt(n) : n.toFixed(n >= 10 ? 1 : 2);
-}
-function fmtMs(n: number): string {
-  if (!Number.isFinite(n)) return '—';
-  return n >= 100 ? fmtInt(n) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
 }

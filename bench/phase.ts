@@ -1,0 +1,92 @@
+/**
+ * One group of servers that run at the same time, measured one after another on every scenario:
+ * each is probed and its memory read before and after, and what its logs gained is kept. The
+ * bench runs one group (ours, native), or with --db mariadb a second one (the replicas) after the
+ * first has stopped; results of the same scenario go into one entry.
+ */
+import { QUIET_CORES, type BenchArgs } from './args.js';
+import { logTail } from './children.js';
+import { linesSince, markLogs, type LogMark } from './logs.js';
+import { measure } from './measure.js';
+import { describeBusy } from './other-processes.js';
+import { probe } from './probe.js';
+import { updateRatios, type BenchReport, type ScenarioReport, type ServerReport } from './report.js';
+import type { Scenario } from './scenarios.js';
+import { processesOf, type Target } from './target.js';
+
+export async function measurePhase(targets: Target[], scenarios: Scenario[], r: BenchReport, args: BenchArgs, say: (line: string) => void): Promise<void> {
+  await sleep(1000); // let start-up work settle before the idle reading
+  const marks = new Map<Target, LogMark>();
+  for (const t of targets) {
+    const rss = t.rss();
+    r.servers[t.name] = {
+      name: t.name,
+      label: t.label,
+      workers: t.workers,
+      baseUrl: t.baseUrl,
+      startSeconds: t.startSeconds,
+      notes: t.notes,
+      probeBefore: await probe(t),
+      rssIdleKb: rss.kb,
+      processes: rss.processes,
+      requestsSent: 1,
+      logLines: [],
+    };
+    marks.set(t, markLogs(t.logFiles));
+  }
+
+  for (const scenario of scenarios) {
+    say(`bench: ${scenario.title} (GET ${scenario.path})`);
+    let entry = r.scenarios.find((e) => e.id === scenario.id);
+    if (!entry) {
+      entry = { id: scenario.id, title: scenario.title, path: scenario.path, results: {} } satisfies ScenarioReport;
+      r.scenarios.push(entry);
+    }
+    for (const t of targets) {
+      const dead = processesOf(t).find((c) => c.exitCode !== undefined);
+      const server = r.servers[t.name]!;
+      if (dead) {
+        entry.results[t.name] = { check: { ok: false, problem: `${dead.name} is not running`, status: 0, bytes: 0, ms: 0 }, skipped: `${dead.name} exited` };
+        continue;
+      }
+      const m = await measure(scenario, t, targets, args, say);
+      entry.results[t.name] = m;
+      server.requestsSent += 1 + (m.warmup?.requests ?? 0) + (m.load?.sent ?? 0);
+      if (!m.check.ok) r.problems.push(`${t.name}: ${scenario.title} (GET ${scenario.path}) is not what it should be: ${m.check.problem}; not measured`);
+      const l = m.load;
+      if (l && l.requests < 20) {
+        r.warnings.push(`${t.name}: ${scenario.title}: only ${l.requests} responses completed within the ${args.durationSeconds} s window: req/s and percentiles are rough (use a longer --duration)`);
+      }
+      if (l && (l.errors || l.non2xx)) r.problems.push(`${t.name}: ${scenario.title}: ${l.errors} errors and ${l.non2xx} non-2xx responses under load`);
+      if (m.cpu && m.cpu.otherCores >= QUIET_CORES) {
+        const who = m.busyOthers?.length ? ` (busiest: ${describeBusy(m.busyOthers)})` : ' (processes that ended before the window did)';
+        r.warnings.push(`${t.name}: ${scenario.title}: other processes kept ${m.cpu.otherCores.toFixed(2)} cores busy during the measurement${who}; the numbers are skewed`);
+      }
+      if (m.cpu && m.cpu.loadGeneratorCores >= 0.9) {
+        r.warnings.push(`${t.name}: ${scenario.title}: the load generator (this process) kept ${m.cpu.loadGeneratorCores.toFixed(2)} cores busy: it may be the bottleneck, so the server can be faster than measured`);
+      }
+      const died = processesOf(t).find((c) => c.exitCode !== undefined);
+      if (died) r.problems.push(`${t.name}: ${died.name} exited (code ${died.exitCode}) during ${scenario.title}; log:\n${logTail(died)}`);
+    }
+    updateRatios(entry);
+  }
+
+  for (const t of targets) {
+    const server = r.servers[t.name]!;
+    if (!processesOf(t).some((c) => c.exitCode !== undefined)) {
+      server.rssAfterKb = t.rss().kb;
+      server.probeAfter = await probe(t);
+    }
+    server.logLines = linesSince(marks.get(t)!);
+    checkServer(server, r);
+  }
+}
+
+/** Things worth flagging about a server as a whole. */
+function checkServer(server: ServerReport, r: BenchReport): void {
+  const p = server.probeAfter ?? server.probeBefore;
+  if (p.error) r.problems.push(`${server.name}: PHP probe failed: ${p.error}`);
+  else if (p.cachedScripts === false || !p.opcacheLoaded) r.warnings.push(`${server.name}: opcache is not active`);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
