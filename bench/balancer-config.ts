@@ -5,6 +5,7 @@
  * bench measures what spreading requests over processes gives, not failover.
  */
 import { HOST } from './loopback.js';
+import { nginxHttpBasics } from './native-config.js';
 
 export interface BalancerConfigInput {
   listenPort: number;
@@ -28,14 +29,7 @@ events {
 
 http {
     access_log off;
-    keepalive_timeout 65;
-    keepalive_requests 100000;
-    client_max_body_size 64m;
-    client_body_temp_path ${c.runDir}/client_body;
-    proxy_temp_path ${c.runDir}/proxy;
-    fastcgi_temp_path ${c.runDir}/fastcgi;
-    uwsgi_temp_path ${c.runDir}/uwsgi;
-    scgi_temp_path ${c.runDir}/scgi;
+${nginxHttpBasics(c.runDir)}
 
     upstream php_wasm_server {
         # Round robin (nginx's default).

@@ -61,14 +61,7 @@ http {
     access_log off;
     sendfile on;
     tcp_nopush on;
-    keepalive_timeout 65;
-    keepalive_requests 100000;
-    client_max_body_size 64m;
-    client_body_temp_path ${c.runDir}/client_body;
-    proxy_temp_path ${c.runDir}/proxy;
-    fastcgi_temp_path ${c.runDir}/fastcgi;
-    uwsgi_temp_path ${c.runDir}/uwsgi;
-    scgi_temp_path ${c.runDir}/scgi;
+${nginxHttpBasics(c.runDir)}
 
     server {
         listen 127.0.0.1:${c.nginxPort};
@@ -123,3 +116,15 @@ php_admin_value[error_log] = ${c.logDir}/php-errors.log
 
 /** php-fpm command-line settings (startup stage, so opcache.enable=1 takes effect). */
 export const PHP_FPM_INI_ARGS = ['-d', 'opcache.enable=1'];
+
+/** The http-block settings every nginx of the bench shares: keep-alive, body size, temp folders under `runDir`. */
+export function nginxHttpBasics(runDir: string): string {
+  return `    keepalive_timeout 65;
+    keepalive_requests 100000;
+    client_max_body_size 64m;
+    client_body_temp_path ${runDir}/client_body;
+    proxy_temp_path ${runDir}/proxy;
+    fastcgi_temp_path ${runDir}/fastcgi;
+    uwsgi_temp_path ${runDir}/uwsgi;
+    scgi_temp_path ${runDir}/scgi;`;
+}
