@@ -110,7 +110,6 @@ export function buildApp({ config, pool, log, metrics, draining, selfCallToken, 
     selfCallToken,
     pageCache,
     frontController: config.frontController,
-    pageCacheMaxEntryBytes: Math.floor(config.pageCacheSize / 16),
     compress: config.compress,
   });
   void app.register(siteRoute, {

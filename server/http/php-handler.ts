@@ -23,7 +23,6 @@ export interface PhpHandlerDeps {
   /** --page-cache: anonymous pages answered from memory (only pages of the front controller, e.g. WordPress's index.php). */
   pageCache?: PageCache;
   frontController?: string;
-  pageCacheMaxEntryBytes?: number;
   compress?: boolean;
 }
 
@@ -38,7 +37,7 @@ export interface PhpTarget {
  * response streamed back at the client's pace. A client that leaves while waiting for a worker costs
  * no worker; one that leaves later aborts PHP at its next output (unless ignore_user_abort).
  */
-export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedProxy, selfCallToken, pageCache, frontController, pageCacheMaxEntryBytes = 0, compress = false }: PhpHandlerDeps) {
+export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedProxy, selfCallToken, pageCache, frontController, compress = false }: PhpHandlerDeps) {
   const spool = bodyLimits.spool;
   return async function runPhp(request: FastifyRequest, reply: FastifyReply, target: PhpTarget) {
     const body = await bodyOf(request, bodyLimits);
@@ -96,7 +95,12 @@ export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedP
       return sendPlain(reply, error.status);
     }
     reply.raw.off('close', onClose);
-    reply.raw.once('close', () => { if (!reply.raw.writableFinished) response.abort(); });
+    let clientLeft = false;
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished) return;
+      clientLeft = true;
+      response.abort();
+    });
     request.servedBy = `php-${response.workerId}`;
     const head = fromCgi(response.status, response.headers);
     if (head.dropped.length) log.warn({ path: request.url, worker: response.workerId, headers: head.dropped }, 'php sent headers HTTP cannot carry; dropped');
@@ -109,7 +113,7 @@ export function createPhpHandler({ pool, log, bodyLimits, cgiContext, isTrustedP
     if (pageCache && cached) {
       reply.header('x-cache', 'MISS');
       if (request.method === 'GET') {
-        keepWhenComplete(pageCache, cached, head.status, head.headers, response.body, response.whole, typeof declared === 'number' ? declared : undefined, pageCacheMaxEntryBytes);
+        keepWhenComplete(pageCache, cached, head.status, head.headers, response.body, response.whole, typeof declared === 'number' ? declared : undefined, () => clientLeft);
       }
     }
     reply.code(head.status).headers(head.headers);

@@ -34,6 +34,11 @@ export class PageCache {
     this.now = options.now ?? Date.now;
   }
 
+  /** Larger pages are not kept: callers stop collecting a response past it. */
+  get maxEntryBytes(): number {
+    return this.options.maxEntryBytes;
+  }
+
   get size(): { pages: number; bytes: number } {
     return { pages: this.pages.size, bytes: this.bytes };
   }

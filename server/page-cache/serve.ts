@@ -34,8 +34,9 @@ export function sendCachedPage(request: FastifyRequest, reply: FastifyReply, cac
     body = cache.encoded(page, encoding);
     reply.header('content-encoding', encoding);
   }
+  if (request.method === 'HEAD') return reply.header('content-length', String(body.length)).send();
   request.bytesSent = body.length;
-  return reply.send(request.method === 'HEAD' ? undefined : body);
+  return reply.send(body);
 }
 
 /** PHP's purge request: consumed (never sent on), and the cache emptied. */
@@ -48,9 +49,11 @@ export function takePurge(headers: Record<string, string | string[]>, cache: Pag
 
 /**
  * Keeps PHP's response once it has ended whole, if it may be kept. `declared`: PHP's Content-Length,
- * which the kept body must match (a cut or short body is not a page).
+ * which the kept body must match (a cut or short body is not a page). `clientLeft`: the visitor went
+ * away before the end, so PHP may have stopped early (its output then ends short, not with an error).
  */
-export function keepWhenComplete(cache: PageCache, lookup: PageCacheLookup, status: number, headers: Record<string, string | string[]>, body: Readable, whole: Buffer | undefined, declared: number | undefined, maxBytes: number): void {
+export function keepWhenComplete(cache: PageCache, lookup: PageCacheLookup, status: number, headers: Record<string, string | string[]>, body: Readable, whole: Buffer | undefined, declared: number | undefined, clientLeft: () => boolean): void {
+  const maxBytes = cache.maxEntryBytes;
   if (!responseCacheable(status, headers)) return;
   const store = (bytes: Buffer) => {
     if (declared !== undefined && bytes.length !== declared) return;
@@ -77,5 +80,5 @@ export function keepWhenComplete(cache: PageCache, lookup: PageCacheLookup, stat
   };
   body.on('data', onData);
   body.once('error', () => { failed = true; });
-  body.once('end', () => { if (!failed) store(Buffer.concat(chunks, size)); });
+  body.once('end', () => { if (!failed && !clientLeft()) store(Buffer.concat(chunks, size)); });
 }
