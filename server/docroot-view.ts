@@ -16,6 +16,8 @@ export interface DocrootViewOptions {
   host?: HostCalls;
   /** Folders mounted inside the docroot: their paths are looked up in the mounted folder. */
   overlays?: readonly Overlay[];
+  /** The time in ms (tests move it by hand to check cacheMs). */
+  now?: () => number;
 }
 
 export interface HostCalls {
@@ -46,7 +48,7 @@ export function meansAbsent(error: unknown): boolean {
  * The real docroot as the router sees it. A symlink is followed only while it stays inside the
  * docroot; one that points outside reads as absent, so neither PHP nor the static server reach it.
  */
-export function createDocrootView(docroot: string, { cacheMs = 0, maxEntries = 10_000, host = NATIVE, overlays = [] }: DocrootViewOptions = {}): DocrootView {
+export function createDocrootView(docroot: string, { cacheMs = 0, maxEntries = 10_000, host = NATIVE, overlays = [], now: clock = Date.now }: DocrootViewOptions = {}): DocrootView {
   const docrootReal = realpathSync(docroot);
   const cache = new Map<string, { kind: EntryKind; until: number }>();
 
@@ -66,7 +68,7 @@ export function createDocrootView(docroot: string, { cacheMs = 0, maxEntries = 1
   return {
     kind(relPath: string): EntryKind {
       if (cacheMs <= 0) return lookup(relPath);
-      const now = Date.now();
+      const now = clock();
       const hit = cache.get(relPath);
       if (hit && hit.until > now) return hit.kind;
       const kind = lookup(relPath);

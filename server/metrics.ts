@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OpcacheSample } from './pool/opcache-sample.js';
 import type { PoolObserver, WorkerExit, WorkerPool } from './pool/pool.js';
+import { WORKER_PHASES } from './pool/worker-lifecycle.js';
 
 export type RequestKind = 'static' | 'php' | 'page-cache' | 'other';
 
@@ -65,8 +66,8 @@ export class ServerMetrics implements PoolObserver {
       labelNames: ['state'] as const,
       registers: [this.registry],
       collect() {
-        const counts: Record<string, number> = { booting: 0, idle: 0, busy: 0 };
-        for (const worker of pool()?.workers() ?? []) if (worker.state in counts) counts[worker.state]++;
+        const counts: Record<string, number> = Object.fromEntries(WORKER_PHASES.filter((phase) => phase !== 'gone').map((phase) => [phase, 0]));
+        for (const worker of pool()?.workerStates() ?? []) if (worker.state in counts) counts[worker.state]++;
         for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
       },
     });
@@ -77,7 +78,7 @@ export class ServerMetrics implements PoolObserver {
       registers: [this.registry],
       collect() {
         this.reset(); // slots that left must not linger
-        for (const worker of pool()?.workers() ?? []) if (worker.memoryBytes) this.set({ slot: String(worker.slot) }, worker.memoryBytes);
+        for (const worker of pool()?.workerStates() ?? []) if (worker.memoryBytes) this.set({ slot: String(worker.slot) }, worker.memoryBytes);
       },
     });
     const opcacheGauge = (name: string, help: string, value: (sample: OpcacheSample) => number) => new Gauge({
@@ -87,7 +88,7 @@ export class ServerMetrics implements PoolObserver {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const worker of pool()?.workers() ?? []) if (worker.opcache) this.set({ slot: String(worker.slot) }, value(worker.opcache));
+        for (const worker of pool()?.workerStates() ?? []) if (worker.opcache) this.set({ slot: String(worker.slot) }, value(worker.opcache));
       },
     });
     opcacheGauge('php_wasm_server_opcache_used_bytes', 'Opcache shared memory in use', (o) => o.usedBytes);

@@ -7,14 +7,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { bootTestServer, startTestServer, tempDir } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
-const until = async (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-};
 
 async function probe(url: string): Promise<{ status: number; body: string; type: string | null }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(15_000) });

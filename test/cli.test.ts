@@ -67,11 +67,13 @@ t.test('serves a docroot; JSON access lines; SIGTERM finishes in-flight requests
   const url = await server.listening;
   const hello = await fetch(`${url}/hello.txt`);
   t.equal(await hello.text(), 'static text file\n');
-  const inFlight = fetch(`${url}/sleep.php?ms=1500`).then(async (r) => ({ status: r.status, body: await r.text() }));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // stream.php flushes a first part, then sleeps 1.5 s: its first bytes say it is running.
+  const inFlight = await fetch(`${url}/stream.php`);
+  const reader = inFlight.body!.getReader();
+  let text = new TextDecoder().decode((await reader.read()).value);
   server.child.kill('SIGTERM');
-  const finished = await inFlight;
-  t.same(finished, { status: 200, body: 'slept' }, 'the in-flight request completed');
+  for (let part = await reader.read(); !part.done; part = await reader.read()) text += new TextDecoder().decode(part.value);
+  t.same({ status: inFlight.status, text }, { status: 200, text: 'a'.repeat(5000) + '\ndone\n' }, 'the in-flight request completed');
   t.equal(await server.exit, 0, 'exit code 0');
   const access = server.lines.find((l) => l.msg === 'request' && l.path === '/hello.txt');
   t.match(access, { method: 'GET', status: 200, worker: 'static' }, 'access line as JSON');

@@ -6,7 +6,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startTestServer, tempDir, type TestServer } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
 interface RawResponse {
   status: number;
@@ -84,9 +87,12 @@ let server: TestServer;
 /** trustProxy 127.0.0.1 and a 1 KiB body limit: everything the default server must not do. */
 let proxied: TestServer;
 
+/** Writable at /data for the default server: flush-gate.php waits while /data/gate exists. */
+const dataDir = tempDir(t);
+
 t.before(async () => {
   [server, proxied] = await Promise.all([
-    startTestServer(),
+    startTestServer({ mounts: [{ host: dataDir, guest: '/data', readOnly: false }] }),
     startTestServer({ workers: 1, trustProxy: ['127.0.0.1'], maxBody: 1024 }),
   ]);
 });
@@ -376,26 +382,25 @@ t.test('a small page that is complete goes out with Content-Length; a streamed o
 });
 
 t.test('the body streams: flushed output arrives before the script ends', async (t) => {
-  const started = performance.now();
-  const response = await fetch(`${server.url}/stream.php`);
+  const gate = join(dataDir, 'gate');
+  writeFileSync(gate, ''); // the script finishes only once the test removes it
+  t.teardown(() => rmSync(gate, { force: true }));
+  const response = await fetch(`${server.url}/flush-gate.php`);
   const reader = response.body!.getReader();
-  let firstAt = 0;
-  let first = '';
-  let text = '';
   const decoder = new TextDecoder();
+  let text = '';
+  let firstWhileWaiting = false;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    if (!firstAt) {
-      firstAt = performance.now() - started;
-      first = decoder.decode(value);
-    }
     text += decoder.decode(value, { stream: true });
+    if (!firstWhileWaiting && text.includes('first:') && !text.includes('second')) {
+      firstWhileWaiting = true;
+      rmSync(gate); // only now may the script go on
+    }
   }
-  const endAt = performance.now() - started;
-  t.equal(text, 'a'.repeat(5000) + '\ndone\n');
-  t.match(first, /^a{100}/, 'the first chunk holds the flushed part');
-  t.ok(endAt - firstAt > 1000, `first bytes at ${Math.round(firstAt)} ms, end at ${Math.round(endAt)} ms: the 1.5 s sleep lies between`);
+  t.ok(firstWhileWaiting, 'the flushed part arrived while the script was still waiting');
+  t.match(text, /^first:a{2000}\nsecond$/, 'then the rest');
 });
 
 t.test('a large output (20 MB) arrives byte-identical', async (t) => {
@@ -441,7 +446,8 @@ t.test('access log: one entry per request with method, path, status, bytes, ms a
   const path = `/status.php?marker=${Date.now()}`;
   const response = await fetch(`${server.url}${path}`, { method: 'POST', body: 'x' });
   t.equal(await response.text(), 'body');
-  await new Promise((resolve) => setTimeout(resolve, 50)); // onResponse runs after the last byte
+  // The access entry is written after the last byte went out.
+  await until('the access entry', () => server.logs.some((l) => l.msg === 'request' && l.path === path));
   const entries = server.logs.filter((l) => l.msg === 'request' && l.path === path);
   t.equal(entries.length, 1, 'exactly one access entry');
   const [entry] = entries;
@@ -453,12 +459,12 @@ t.test('access log: one entry per request with method, path, status, bytes, ms a
 
   const big = await fetch(`${server.url}/big.php?lines=1000`);
   await big.arrayBuffer();
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await until('the streamed response\'s entry', () => server.logs.some((l) => l.msg === 'request' && l.path === '/big.php?lines=1000'));
   t.equal(server.logs.find((l) => l.msg === 'request' && l.path === '/big.php?lines=1000')?.bytes, 100_000, 'bytes counts a streamed body');
 
   const head = await fetch(`${server.url}/big.php?lines=999`, { method: 'HEAD' });
   await head.arrayBuffer();
-  await new Promise((resolve) => setTimeout(resolve, 200)); // PHP still runs to its end
+  await until('the HEAD request\'s entry (PHP runs to its end first)', () => server.logs.some((l) => l.msg === 'request' && l.path === '/big.php?lines=999'));
   const headEntries = server.logs.filter((l) => l.msg === 'request' && l.path === '/big.php?lines=999');
   t.equal(headEntries.length, 1);
   t.equal(headEntries[0]?.bytes, 0, 'a HEAD sends no body bytes');
@@ -472,12 +478,8 @@ t.test('a client that leaves mid-stream is logged once, and the server keeps ser
     });
     request.on('error', (error) => { if (!request.destroyed) reject(error); });
   });
-  const deadline = Date.now() + 5000;
-  let entries: Array<Record<string, unknown>> = [];
-  while (Date.now() < deadline && entries.length === 0) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    entries = server.logs.filter((l) => l.msg === 'request' && l.path === path);
-  }
+  await until('the aborted request\'s entry', () => server.logs.some((l) => l.msg === 'request' && l.path === path));
+  const entries = server.logs.filter((l) => l.msg === 'request' && l.path === path);
   t.equal(entries.length, 1, 'the aborted request has its access line');
   t.equal(entries[0]?.aborted, true, 'marked as aborted');
   t.ok((entries[0]?.bytes as number) < 20_000_000, 'not reported as fully sent');

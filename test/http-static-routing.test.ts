@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'n
 import net from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
+import { until } from './helpers/until.js';
 import { FIXTURE_DOCROOT, startTestServer, tempDir, type TestServer } from './helpers/server.js';
 
 interface RawResponse {
@@ -54,10 +55,14 @@ function dechunk(data: Buffer): Buffer {
 const rawGet = (port: number, target: string, method = 'GET', headers: Record<string, string> = {}) =>
   rawRequest(port, `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Connection: close\r\n\r\n`);
 
-/** The access-log entries of one request path (the hook runs when the response has finished). */
-async function accessEntries(server: TestServer, path: string): Promise<Array<Record<string, unknown>>> {
-  await new Promise((resolve) => setTimeout(resolve, 30));
-  return server.logs.filter((l) => l.msg === 'request' && l.path === path);
+/**
+ * The access-log entries of one request path that `which` accepts, once there is one (the hook runs
+ * after the response has finished).
+ */
+async function accessEntries(server: TestServer, path: string, which: (entry: Record<string, unknown>) => boolean = () => true): Promise<Array<Record<string, unknown>>> {
+  const entries = () => server.logs.filter((l) => l.msg === 'request' && l.path === path && which(l));
+  await until(`an access entry for ${path}`, () => entries().length > 0);
+  return entries();
 }
 
 /** Names other servers may run as PHP, or that hold PHP source: never served as text here. */
@@ -159,7 +164,7 @@ t.test('HEAD on a static file: headers with content-length, no body', async (t) 
   t.same(response.headers['content-type'], ['text/css; charset=utf-8']);
   t.ok(response.headers.etag);
   t.equal(response.body.length, 0);
-  const entries = (await accessEntries(server, '/assets/site.css')).filter((l) => l.method === 'HEAD');
+  const entries = await accessEntries(server, '/assets/site.css', (l) => l.method === 'HEAD');
   t.equal(entries.length, 1);
   t.equal(entries[0]?.bytes, 0, 'the access log counts no body bytes for HEAD');
 });

@@ -3,7 +3,7 @@
  * its limits, request timeouts (terminate, replace, free SQLite locks), fatal errors, a crashed
  * instance, recycling without stalls, spreading load, graceful close.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { startTestServer, tempDir, type TestServer } from './helpers/server.js';
@@ -13,16 +13,17 @@ interface Got {
   status: number;
   headers: Headers;
   body: string;
-  ms: number;
 }
 
 /** One GET; a request that takes longer than `timeoutMs` fails the test instead of hanging it. */
 async function get(server: TestServer, path: string, timeoutMs = 15_000): Promise<Got> {
-  const started = performance.now();
   const response = await fetch(server.url + path, { signal: AbortSignal.timeout(timeoutMs) });
   const body = await response.text();
-  return { status: response.status, headers: response.headers, body, ms: performance.now() - started };
+  return { status: response.status, headers: response.headers, body };
 }
+
+/** The pace of the recycling test's traffic (a load profile, not a wait for anything). */
+const REQUEST_INTERVAL_MS = 80;
 
 /** What pid-slow.php answers: the worker, and when it held it (seconds since the epoch). */
 interface Span {
@@ -38,7 +39,6 @@ function json(got: Got): Record<string, unknown> {
     throw new Error(`not JSON (status ${got.status}): ${JSON.stringify(got.body.slice(0, 300))}`);
   }
 }
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 
 /** The pids of the workers that answer `n` parallel requests which each hold a worker for `ms`. */
@@ -90,7 +90,7 @@ t.test('past queueLimit a request gets 503 with Retry-After at once', async (t) 
 
   t.equal(refused.status, 503, 'the third request is refused');
   t.match(refused.headers.get('retry-after'), /^[1-9]\d*$/, 'with Retry-After in seconds');
-  t.ok(refused.ms < 700, `refused at once (${Math.round(refused.ms)} ms), not after waiting`);
+  t.equal(server.pool.stats.queued, 1, 'without waiting for a place (see pool-lifecycle.test for the policy)');
   t.same([(await running).status, (await queued).status], [200, 200], 'the running and the queued request complete');
 });
 
@@ -103,7 +103,6 @@ t.test('past queueTimeout a waiting request gets 503 with Retry-After', async (t
 
   t.equal(waited.status, 503, 'the waiting request is refused');
   t.match(waited.headers.get('retry-after'), /^[1-9]\d*$/, 'with Retry-After in seconds');
-  t.ok(waited.ms >= 250 && waited.ms < 1200, `after about the queue timeout (${Math.round(waited.ms)} ms)`);
   t.equal(server.pool.stats.queued, 0, 'it left the queue');
   const first = await running;
   t.same([first.status, first.body], [200, 'slept'], 'the running request is unaffected');
@@ -116,7 +115,6 @@ t.test('requestTimeout: 504, the worker is replaced, its SQLite lock freed, the 
   const before = new Set(await parallelPids(server, 2));
   t.equal(before.size, 2, 'two workers before');
 
-  const started = performance.now();
   const holder = get(server, '/sqlite-lock.php?action=hold');
   // The other worker cannot write while the holder keeps its exclusive transaction open.
   await until('the holder to take the lock', () => existsSync(join(data, 'holding')));
@@ -126,9 +124,7 @@ t.test('requestTimeout: 504, the worker is replaced, its SQLite lock freed, the 
   t.match(blocked, { ok: false, error: /locked/i }, 'while the holder runs, another worker finds the database locked');
 
   const timedOut = await holder;
-  const elapsed = performance.now() - started;
-  t.equal(timedOut.status, 504, 'the client gets 504');
-  t.ok(elapsed >= 1900, `not before the 2 s timeout (${Math.round(elapsed)} ms)`);
+  t.equal(timedOut.status, 504, 'the client gets 504 (the exact timing is pool-lifecycle.test\'s)');
   const killed = server.logs.find((l) => l.msg === 'request timed out; terminating worker')?.worker as number;
   t.equal(killed, holderPid, `the holder's worker (${holderPid}) was terminated`);
 
@@ -179,38 +175,20 @@ t.test('an instance that dies mid-request (C exit on wasm out-of-memory) gives 5
   t.same(more.map((m) => m.status), Array(5).fill(200), 'the server keeps serving');
 });
 
-t.test('a replacement whose warm-up fails is itself replaced once, not twice', async (t) => {
-  const data = tempDir(t);
-  const server = await startTestServer({
-    workers: 1, requestTimeout: 1, warmup: ['/warmup-slow.php'], mounts: [{ host: data, guest: '/data', readOnly: false }],
-  });
+t.test('recycling after maxRequests with real workers: every request succeeds, successors take over, none waits for a boot', async (t) => {
+  const server = await startTestServer({ workers: 1, maxRequests: 4, adminPort: 0 });
   t.teardown(() => server.close());
-  writeFileSync(join(data, 'slow-warmup'), '');
-  t.equal((await get(server, '/loop.php')).status, 504, 'a timeout: the worker is replaced');
-  await until("the replacement's warm-up to time out", () => server.logs.some((l) => l.msg === 'warm-up request failed'));
-  rmSync(join(data, 'slow-warmup'));
-  t.equal((await get(server, '/pid.php', 20_000)).status, 200, 'a later replacement serves');
-  // A second replacement would have been started with the first (in replace()), so it would be
-  // counted now, booting or not.
-  t.equal(server.pool.stats.workers, 1, 'the pool still has one worker, as configured');
-  const pids = new Set(await parallelPids(server, 3, 100));
-  t.equal(pids.size, 1, 'and only one answers');
-});
-
-t.test('recycling after maxRequests: no request fails or waits for a worker to boot', async (t) => {
-  const server = await startTestServer({ workers: 1, maxRequests: 5, adminPort: 0 });
-  t.teardown(() => server.close());
-  await get(server, '/pid.php'); // the connection and pid.php's compilation are not what we measure
-  // Steady sequential traffic: 40 requests at least, more while fewer than 3 workers have served
-  // (a successor boots while its predecessor keeps serving; on a loaded machine that takes longer).
+  // Traffic at about 10 requests a second, a steady site's pace: a worker due for recycling serves
+  // at most 200 more while its successor boots, which covers a boot of 20 s at this pace (back-to-back
+  // requests of a few ms each would outrun any boot, and then waiting is the policy: see
+  // pool-lifecycle.test). It runs until three workers have served, however long boots take here.
   const answers: Got[] = [];
-  const pids: number[] = [];
-  const deadline = Date.now() + 30_000;
-  while (answers.length < 40 || (new Set(pids).size < 3 && Date.now() < deadline)) {
+  const pids = new Set<number>();
+  while (pids.size < 3 && answers.length < 600) {
     const answer = await get(server, '/pid.php');
     answers.push(answer);
-    pids.push(answer.status === 200 ? Number(json(answer).pid) : NaN);
-    await sleep(80);
+    if (answer.status === 200) pids.add(Number(json(answer).pid));
+    await new Promise((resolve) => setTimeout(resolve, REQUEST_INTERVAL_MS));
   }
   // How long each request waited for a worker, as the pool measured it (the metrics histogram): one
   // that found none free would wait for a boot (a second or more); one that found one waits nothing.
@@ -219,11 +197,10 @@ t.test('recycling after maxRequests: no request fails or waits for a worker to b
   const requests = Number(/php_wasm_server_queue_wait_seconds_count (\d+)/.exec(metrics)?.[1]);
 
   t.same(answers.map((a) => a.status), Array(answers.length).fill(200), `all ${answers.length} requests succeed`);
-  t.ok(new Set(pids).size >= 3, `several workers served them in turn: ${[...new Set(pids)].join(', ')}`);
+  t.equal(pids.size, 3, `three workers served them in turn: ${[...pids].join(', ')}`);
   t.ok(server.logs.filter((l) => l.msg === 'recycling php worker').length >= 2, 'workers were recycled');
   t.ok(requests >= answers.length, `the pool measured every request's wait (${requests})`);
   t.equal(waited('0.05'), requests, 'none waited for a worker: no request waited for a boot');
-  // The last request may have started a successor; once it is up, its predecessor leaves.
   await until('the pool to settle', () => server.pool.stats.workers === 1 && server.pool.stats.busy === 0, 20_000);
   t.pass('old workers leave: one worker again');
 });

@@ -380,13 +380,15 @@ t.test('createDocrootView: symlinks are followed only inside the docroot', async
 t.test('createDocrootView cache: answers are reused for cacheMs, then asked again', async (t) => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pws-view-cache-'));
   t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
-  const cached = createDocrootView(root, { cacheMs: 200 });
+  let now = 1_000;
+  const cached = createDocrootView(root, { cacheMs: 200, now: () => now });
   const uncached = createDocrootView(root);
   t.equal(cached.kind('late.txt'), null, 'absent at first');
   fs.writeFileSync(path.join(root, 'late.txt'), 'x');
   t.equal(uncached.kind('late.txt'), 'file', 'without a cache the new file is seen at once');
+  now += 199;
   t.equal(cached.kind('late.txt'), null, 'within cacheMs the earlier answer is reused');
-  await new Promise((resolve) => setTimeout(resolve, 250));
+  now += 1;
   t.equal(cached.kind('late.txt'), 'file', 'after cacheMs the filesystem is asked again');
 });
 

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { FIXTURE_DOCROOT, startTestServer, tempDir, type TestServer } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
 interface Got {
   status: number;
@@ -238,7 +239,7 @@ t.test('sessions follow their cookie across workers; files land in sessionDir', 
   const pids = [start.pid];
   for (let i = 0; i < 10; i++) {
     const blocker = i % 2 === 0 ? get(server, '/sleep.php?ms=300') : null;
-    if (blocker) await new Promise((resolve) => setTimeout(resolve, 50));
+    if (blocker) await until('the slow request to hold a worker', () => server.pool.stats.busy === 1);
     const answer = await getJson(server, '/session-pid.php', { cookie });
     counts.push(answer.count);
     pids.push(answer.pid);

@@ -1,8 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
 import { WorkerPool, type PoolOptions, type PoolWorker } from '../../server/pool/pool.js';
-import type { FromWorker, ToWorker } from '../../server/pool/messages.js';
+import type { FromWorker, RunEnd, ToWorker } from '../../server/pool/messages.js';
+import type { WorkerExit } from '../../server/pool/pool-types.js';
 import type { PhpJob } from '../../server/cgi.js';
+import { FakeClock } from './fake-clock.js';
+
+/**
+ * How a fake worker behaves: 'answer' replies to every run at once; 'hang' holds each run until the
+ * test answers it (and takes its time to stop); 'fail-boot' reports a failed boot; 'slow-boot'
+ * boots only when the test calls boot().
+ */
+export type FakeBehaviour = 'answer' | 'hang' | 'fail-boot' | 'slow-boot';
 
 /**
  * A stand-in for a php.wasm worker thread, driven by the test: the pool's policies (timeouts,
@@ -12,21 +21,45 @@ import type { PhpJob } from '../../server/cgi.js';
 export class FakeWorker extends EventEmitter implements PoolWorker {
   readonly runs: Array<Extract<ToWorker, { type: 'run' }>> = [];
   terminated = false;
+  /** What the next answers report as the instance's memory. */
+  memoryBytes = 1;
+  /** Output flow cells shared with the pool (see output-flow.ts). */
+  readonly flowCells: BigInt64Array;
   /** Resolve to let terminate() finish (a real worker may take seconds inside one wasm instruction). */
   finishTerminate!: () => void;
   private readonly stopped = new Promise<number>((resolve) => { this.finishTerminate = () => resolve(1); });
 
-  constructor(public readonly processId: number, private readonly behaviour: 'answer' | 'hang') {
+  constructor(public readonly processId: number, private readonly behaviour: FakeBehaviour, flowBuffer: SharedArrayBuffer) {
     super();
-    setImmediate(() => this.reply({ type: 'ready', bootMs: 1, memoryBytes: 1 }));
+    this.flowCells = new BigInt64Array(flowBuffer);
+    if (behaviour === 'fail-boot') setImmediate(() => this.reply({ type: 'boot-failed', error: 'fake boot failure' }));
+    else if (behaviour !== 'slow-boot') setImmediate(() => this.boot());
+  }
+
+  boot(): void {
+    this.reply({ type: 'ready', bootMs: 1, memoryBytes: this.memoryBytes });
   }
 
   postMessage(message: ToWorker): void {
     if (message.type !== 'run') return;
     this.runs.push(message);
-    if (this.behaviour === 'answer') {
-      setImmediate(() => this.reply({ type: 'head', id: message.id, status: 200, headers: {}, data: new TextEncoder().encode(`worker ${this.processId}`), end: { exitCode: 0, errors: '', memoryBytes: 1 } }));
-    }
+    if (this.behaviour !== 'hang') setImmediate(() => this.answer());
+  }
+
+  /** Answers the run it holds (the last one handed to it). */
+  answer(end: Partial<RunEnd> = {}): void {
+    const run = this.runs.at(-1)!;
+    this.reply({ type: 'head', id: run.id, status: 200, headers: {}, data: new TextEncoder().encode(`worker ${this.processId}`), end: { exitCode: 0, errors: '', memoryBytes: this.memoryBytes, ...end } });
+  }
+
+  /** What the worker's OutputGate records after PHP waited `ms` for the client to make room (cell 3: BLOCKED_MS). */
+  blockedOnClient(ms: number): void {
+    Atomics.store(this.flowCells, 3, BigInt(ms));
+  }
+
+  /** The thread dies (as on a wasm trap outside PHP's control). */
+  crash(): void {
+    this.emit('exit', 1);
   }
 
   /** A hanging worker also takes its time to stop, until finishTerminate(); others stop at once. */
@@ -41,27 +74,59 @@ export class FakeWorker extends EventEmitter implements PoolWorker {
   }
 }
 
+/** What fake workers boot with (nothing of it is used). */
+export const FAKE_BOOT: PoolOptions['boot'] = { phpVersion: '8.3', docroot: '/nowhere', mounts: [], env: {}, phpIni: '', files: {}, allowNetwork: [], connectTo: {}, tmpSize: 1, memoryCeiling: null };
+
 export const FAKE_JOB: PhpJob = { scriptPath: '/docroot/x.php', relativeUri: '/x.php', method: 'GET', protocol: 'HTTP/1.1', headers: {}, server: {} } as unknown as PhpJob;
 
+export interface FakePool {
+  pool: WorkerPool;
+  /** The pool's time: it moves only with clock.advance(). */
+  clock: FakeClock;
+  workers: FakeWorker[];
+  /** Each worker's phases in order, by process id: "booting→warming", … */
+  phases: Map<number, string[]>;
+  /** Why workers left, in order. */
+  exits: WorkerExit[];
+}
+
 /** A pool of fake workers; `behaviours` says how each started worker behaves, in order (then 'answer'). */
-export function fakePool(overrides: Partial<PoolOptions>, behaviours: Array<'answer' | 'hang'> = []): { pool: WorkerPool; workers: FakeWorker[] } {
+export function fakePool(overrides: Partial<Omit<PoolOptions, 'clock'>>, behaviours: FakeBehaviour[] = []): FakePool {
+  const clock = new FakeClock();
   const workers: FakeWorker[] = [];
+  const phases = new Map<number, string[]>();
+  const exits: WorkerExit[] = [];
   const pool = new WorkerPool({
     size: 1,
     maxRequests: 1000,
     queueLimit: 10,
     queueTimeoutMs: 10_000,
     requestTimeoutMs: 10_000,
-    boot: { phpVersion: '8.3', docroot: '/nowhere', mounts: [], env: {}, phpIni: '', files: {}, allowNetwork: [], connectTo: {}, tmpSize: 1, memoryCeiling: null },
+    boot: FAKE_BOOT,
     wasmModule: {} as WebAssembly.Module,
     warmup: [],
     log: pino({ level: 'silent' }),
+    observer: {
+      workerStarted: () => undefined,
+      workerExited: (reason) => { exits.push(reason); },
+      queueWait: () => undefined,
+      workerPhase: (id, from, to) => { phases.set(id, [...(phases.get(id) ?? []), `${from}→${to}`]); },
+    },
     startWorker: (boot) => {
-      const worker = new FakeWorker(boot.processId, behaviours[workers.length] ?? 'answer');
+      const worker = new FakeWorker(boot.processId, behaviours[workers.length] ?? 'answer', boot.flowBuffer);
       workers.push(worker);
       return worker;
     },
     ...overrides,
+    clock,
   });
-  return { pool, workers };
+  return { pool, clock, workers, phases, exits };
+}
+
+/** Closes a fake pool without a grace period, letting every fake thread stop. */
+export async function closeFakePool({ pool, clock, workers }: FakePool): Promise<void> {
+  for (const worker of workers) worker.finishTerminate();
+  const closed = pool.close(0);
+  await clock.advance(0);
+  await closed;
 }

@@ -1,0 +1,58 @@
+/** What the pool knows of one worker: its lifecycle, its counters, and the job it runs. */
+import type { Timer } from './clock.js';
+import type { OpcacheSample } from './opcache-sample.js';
+import { createFlowBuffer, OutputFlowControl } from './output-flow.js';
+import type { LeaveReason, PoolWorker } from './pool-types.js';
+import type { RunningJob } from './running-job.js';
+import { WorkerLifecycle, type WorkerPhase } from './worker-lifecycle.js';
+
+export class WorkerHandle {
+  readonly lifecycle: WorkerLifecycle;
+  /** Output flow control shared with its thread (see output-flow.ts). */
+  readonly flowBuffer = createFlowBuffer();
+  readonly flow = new OutputFlowControl(this.flowBuffer);
+  /** Its thread, once started. */
+  worker?: PoolWorker;
+  /** Runs handed to it (warm-up and opcache samples count: php.wasm leaks per run, see HARD_REQUEST_LIMIT). */
+  requests = 0;
+  /** Wasm memory after its last request. */
+  memoryBytes = 0;
+  /** Wasm memory once booted and warm: growth is measured from here. */
+  warmMemoryBytes = 0;
+  /** Its opcache as last sampled (see opcache-sample.ts). */
+  opcache?: OpcacheSample;
+  /**
+   * Set once it is asked to leave, and why. `afterSuccessor`: it serves on until the worker started
+   * in its place is warm (recycling); otherwise it leaves as soon as it is free.
+   */
+  leaving?: { reason: LeaveReason; afterSuccessor: boolean };
+  /** The job it runs (busy, retiring, or a warm-up job while warming). */
+  job?: RunningJob;
+  /** A self-call worker's countdown to leaving while idle. */
+  idleTimer?: Timer;
+  /** Settles when it first takes traffic; rejects if it never does. */
+  ready: Promise<void> = Promise.resolve();
+
+  constructor(
+    /** Its process id inside PHP (getmypid) and in logs; never reused. */
+    readonly id: number,
+    /** Stable small number for metrics labels: the lowest one free when it started (ids grow forever). */
+    readonly index: number,
+    /** The reload whose settings it boots with (see WorkerPool.reconfigure). */
+    public generation: number,
+    /** A self-call worker: beyond the pool's size, serves only PHP's calls to this server. */
+    readonly selfCallOnly: boolean,
+    onPhaseChange?: (from: WorkerPhase, to: WorkerPhase) => void,
+  ) {
+    this.lifecycle = new WorkerLifecycle(id, onPhaseChange);
+  }
+
+  get phase(): WorkerPhase {
+    return this.lifecycle.phase;
+  }
+
+  /** Lower is preferred: a worker staying over one about to leave, the pool's own over a self-call worker. */
+  get rank(): number {
+    return (this.leaving ? 2 : 0) + (this.selfCallOnly ? 1 : 0);
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * The pool's policies as state-machine transitions, with fake workers and a fake clock: every
+ * timer fires at its exact time and every worker's phases are recorded, so a broken transition or a
+ * timer off by one fails here, fast and the same way every run.
+ */
+import t from 'tap';
+import { PoolError, type PhpResponse, type ReloadableSettings } from '../server/pool/pool.js';
+import { IllegalTransition, WORKER_PHASES, WorkerLifecycle, allowedTransition } from '../server/pool/worker-lifecycle.js';
+import { settle } from './helpers/fake-clock.js';
+import { FAKE_BOOT, FAKE_JOB, closeFakePool, fakePool } from './helpers/fake-workers.js';
+import { until } from './helpers/until.js';
+
+/** A request's outcome, observable before it settles. */
+function track(promise: Promise<PhpResponse>): { settled: boolean; result: Promise<PhpResponse | PoolError> } {
+  const tracked = { settled: false, result: undefined as unknown as Promise<PhpResponse | PoolError> };
+  tracked.result = promise.then((response) => response, (error: PoolError) => error).finally(() => { tracked.settled = true; });
+  return tracked;
+}
+
+const body = (response: PhpResponse | PoolError) => (response instanceof PoolError ? `error ${response.status}` : response.whole?.toString());
+const job = (path: string) => ({ ...FAKE_JOB, relativeUri: path });
+
+t.test('the lifecycle allows exactly booting → warming → idle ⇄ busy → retiring → gone, and gone from any live phase', async (t) => {
+  const allowed = new Set(['booting→warming', 'warming→idle', 'idle→busy', 'busy→idle', 'busy→retiring', 'retiring→gone', 'booting→gone', 'warming→gone', 'idle→gone', 'busy→gone']);
+  for (const from of WORKER_PHASES) {
+    for (const to of WORKER_PHASES) t.equal(allowedTransition(from, to), allowed.has(`${from}→${to}`), `${from}→${to}`);
+  }
+  const lifecycle = new WorkerLifecycle(7);
+  let booted = false;
+  void lifecycle.booted.then(() => { booted = true; });
+  await settle();
+  t.notOk(booted, 'not booted while booting');
+  lifecycle.moveTo('warming');
+  await settle();
+  t.ok(booted, 'booted once it left booting');
+  const refused = (() => { try { lifecycle.moveTo('busy'); } catch (error) { return error; } })();
+  t.ok(refused instanceof IllegalTransition, 'a warming worker cannot take a request');
+  t.equal(lifecycle.phase, 'warming', 'a refused transition changes nothing');
+  lifecycle.moveTo('gone');
+  t.throws(() => lifecycle.moveTo('idle'), /cannot go from gone to idle/, 'nothing comes back from gone');
+});
+
+t.test('a worker serves, idles, and leaves when the pool closes: every phase in order', async (t) => {
+  const fake = fakePool({});
+  await fake.pool.start();
+  t.equal(body(await fake.pool.run(FAKE_JOB, null)), `worker ${fake.workers[0]!.processId}`);
+  await fake.pool.close(0);
+  t.same(fake.phases.get(fake.workers[0]!.processId), ['booting→warming', 'warming→idle', 'idle→busy', 'busy→idle', 'idle→gone']);
+  t.same(fake.exits, ['closed']);
+});
+
+t.test('the queue is first in, first out, refuses past its limit at once, and gives up at exactly queueTimeoutMs', async (t) => {
+  const fake = fakePool({ queueLimit: 2, queueTimeoutMs: 1000, requestTimeoutMs: 60_000 }, ['hang']);
+  await fake.pool.start();
+  const [worker] = fake.workers;
+  const running = track(fake.pool.run(job('/a'), null));
+  const second = track(fake.pool.run(job('/b'), null));
+  const third = track(fake.pool.run(job('/c'), null));
+  const refused = await fake.pool.run(job('/d'), null).catch((error: PoolError) => error);
+  t.ok(refused instanceof PoolError && refused.status === 503 && refused.retryAfterSeconds === 15, '503 at once past the queue limit, Retry-After a quarter of the request timeout');
+
+  worker!.answer();
+  await settle();
+  t.equal(body(await running.result), `worker ${worker!.processId}`);
+  t.same(worker!.runs.map((run) => run.job.relativeUri), ['/a', '/b'], 'the first waiting request went first');
+  await fake.clock.advance(999);
+  t.notOk(third.settled, 'the third still waits at 999 ms');
+  await fake.clock.advance(1);
+  const timedOut = await third.result;
+  t.ok(timedOut instanceof PoolError && timedOut.status === 503, 'and gets 503 at 1000 ms');
+  t.equal(fake.pool.stats.queued, 0, 'it left the queue');
+  worker!.answer();
+  t.equal(body(await second.result), `worker ${worker!.processId}`, 'the request that got the worker is unaffected');
+  await closeFakePool(fake);
+});
+
+t.test('a request timeout: 504 at exactly the limit, the replacement starts at once, the answer waits at most 250 ms for the thread to stop', async (t) => {
+  const fake = fakePool({ requestTimeoutMs: 5000 }, ['hang']);
+  await fake.pool.start();
+  const [stuck] = fake.workers;
+  const request = track(fake.pool.run(FAKE_JOB, null));
+  await fake.clock.advance(4999);
+  t.notOk(stuck!.terminated, 'not stopped at 4999 ms');
+  await fake.clock.advance(1);
+  t.ok(stuck!.terminated, 'told to stop at 5000 ms');
+  await until('the replacement to start', () => fake.workers.length === 2);
+  t.notOk(request.settled, 'the answer waits for the thread to stop…');
+  await fake.clock.advance(249);
+  t.notOk(request.settled, '…for up to 250 ms');
+  await fake.clock.advance(1);
+  const answer = await request.result;
+  t.ok(answer instanceof PoolError && answer.status === 504, 'then 504, though the thread has not stopped');
+  await until('the replacement to be idle', () => fake.pool.stats.idle === 1);
+  t.equal(body(await fake.pool.run(FAKE_JOB, null)), `worker ${fake.workers[1]!.processId}`, 'the replacement serves the next request');
+  t.same(fake.phases.get(stuck!.processId)?.slice(-2), ['idle→busy', 'busy→gone']);
+  t.same(fake.exits, ['timeout']);
+  await closeFakePool(fake);
+});
+
+t.test('time PHP spends blocked on a slow client does not count against the request timeout', async (t) => {
+  const fake = fakePool({ requestTimeoutMs: 1000 }, ['hang']);
+  await fake.pool.start();
+  const [worker] = fake.workers;
+  void fake.pool.run(FAKE_JOB, null).catch(() => undefined);
+  await settle();
+  worker!.blockedOnClient(400);
+  await fake.clock.advance(1399);
+  t.notOk(worker!.terminated, 'still running at 1399 ms: 400 of them were spent waiting for the client');
+  await fake.clock.advance(1);
+  t.ok(worker!.terminated, 'stopped at 1000 ms of its own time');
+  await closeFakePool(fake);
+});
+
+t.test('a crash while busy: 502 for its request, a replacement at once; a crash while warming is retried once, not twice', async (t) => {
+  const fake = fakePool({ warmup: [FAKE_JOB] }, ['answer', 'hang', 'answer']);
+  await fake.pool.start();
+  const [first] = fake.workers;
+  const request = fake.pool.run(FAKE_JOB, null);
+  first!.crash();
+  const answer = await request.catch((error: PoolError) => error);
+  t.ok(answer instanceof PoolError && answer.status === 502, '502 for the request it held');
+  await until('the replacement to start warming', () => fake.workers[1]?.runs.length === 1);
+  t.equal(fake.pool.stats.starting, 1, 'one replacement');
+  fake.workers[1]!.crash(); // dies during its warm-up
+  await fake.clock.advance(250); // its warm-up job's answer waits up to 250 ms for the thread to stop
+  t.equal(fake.workers.length, 2, 'no replacement for the replacement yet');
+  await fake.clock.advance(1000); // the first back-off pause (500 ms × 2)
+  await until('the next replacement to be idle', () => fake.pool.stats.idle === 1);
+  t.equal(fake.workers.length, 3, 'exactly one more worker was started for the failed warm-up');
+  t.same(fake.phases.get(fake.workers[1]!.processId), ['booting→warming', 'warming→gone']);
+  t.same(fake.exits, ['crashed', 'failed-to-start']);
+  await closeFakePool(fake);
+});
+
+t.test('failed starts are retried after 1, 2, 4 s, and the pause resets once one starts', async (t) => {
+  const fake = fakePool({}, ['answer', 'fail-boot', 'fail-boot', 'fail-boot', 'answer']);
+  await fake.pool.start();
+  fake.workers[0]!.crash();
+  await until('the first replacement to fail', () => fake.exits.length === 2);
+  for (const [pause, started] of [[1000, 3], [2000, 4], [4000, 5]] as const) {
+    await fake.clock.advance(pause - 1);
+    t.equal(fake.workers.length, started - 1, `no new attempt before ${pause} ms`);
+    await fake.clock.advance(1);
+    await until(`attempt ${started}`, () => fake.workers.length === started);
+    t.pass(`attempt ${started} after ${pause} ms`);
+  }
+  await until('the last one to serve', () => fake.pool.readiness === 'ready' && fake.pool.stats.idle === 1);
+  t.same(fake.clock.pending, [], 'no retry left pending once one started');
+  await closeFakePool(fake);
+});
+
+t.test('recycling: the worker serves on while its successor boots, then leaves as soon as it is free', async (t) => {
+  const fake = fakePool({ maxRequests: 2 }, ['answer', 'slow-boot']);
+  await fake.pool.start();
+  const [old] = fake.workers;
+  await fake.pool.run(FAKE_JOB, null);
+  await fake.pool.run(FAKE_JOB, null); // its quota: a successor starts
+  await until('the successor to start booting', () => fake.workers.length === 2);
+  t.equal(body(await fake.pool.run(FAKE_JOB, null)), `worker ${old!.processId}`, 'no request waits for the successor: the old worker takes it');
+  fake.workers[1]!.boot();
+  await until('the old worker to leave', () => old!.terminated);
+  t.equal(body(await fake.pool.run(FAKE_JOB, null)), `worker ${fake.workers[1]!.processId}`, 'the successor serves from then on');
+  t.same(fake.phases.get(old!.processId)?.slice(-2), ['busy→idle', 'idle→gone'], 'it left from idle');
+  t.same(fake.exits, ['recycled']);
+  await closeFakePool(fake);
+});
+
+t.test('recycling a busy worker: busy → retiring → gone, its request completes, nothing new reaches it', async (t) => {
+  const fake = fakePool({ maxRequests: 1 }, ['hang', 'answer']);
+  await fake.pool.start();
+  const [old] = fake.workers;
+  const last = fake.pool.run(FAKE_JOB, null); // its quota at once: the successor starts
+  await until('the successor to serve', () => fake.pool.stats.idle === 1);
+  t.equal(fake.phases.get(old!.processId)?.at(-1), 'busy→retiring', 'the old one runs its last request');
+  t.equal(body(await fake.pool.run(FAKE_JOB, null)), `worker ${fake.workers[1]!.processId}`, 'a new request goes to the successor');
+  t.equal(old!.runs.length, 1, 'not to the retiring worker');
+  old!.answer();
+  t.equal(body(await last), `worker ${old!.processId}`, 'its last request completes');
+  t.equal(fake.phases.get(old!.processId)?.at(-1), 'retiring→gone');
+  t.same(fake.exits, ['recycled']);
+  await closeFakePool(fake);
+});
+
+t.test('a request that grows the worker past maxWorkerMemoryGrowth recycles it', async (t) => {
+  const fake = fakePool({ maxWorkerMemoryGrowth: 100 });
+  await fake.pool.start();
+  const [worker] = fake.workers;
+  worker!.memoryBytes = 101; // booted at 1: this is growth by 100, not past it
+  await fake.pool.run(FAKE_JOB, null);
+  t.equal(fake.workers.length, 1, 'growth up to the limit keeps it');
+  worker!.memoryBytes = 102;
+  await fake.pool.run(FAKE_JOB, null);
+  await until('the successor to take over', () => worker!.terminated);
+  t.same(fake.exits, ['memory']);
+  await closeFakePool(fake);
+});
+
+t.test('close: queued requests get 503 at once, the running one may finish within the grace period', async (t) => {
+  const fake = fakePool({}, ['hang']);
+  await fake.pool.start();
+  const [worker] = fake.workers;
+  const running = track(fake.pool.run(FAKE_JOB, null));
+  const queued = track(fake.pool.run(FAKE_JOB, null));
+  const closed = fake.pool.close(5000);
+  const refused = await queued.result;
+  t.ok(refused instanceof PoolError && refused.status === 503, 'the queued request: 503');
+  await fake.clock.advance(4999);
+  t.notOk(worker!.terminated, 'the running one is given the grace period');
+  worker!.answer();
+  worker!.finishTerminate();
+  t.equal(body(await running.result), `worker ${worker!.processId}`, 'and completes');
+  await closed;
+  t.ok(worker!.terminated, 'then the worker is stopped');
+  t.equal((await fake.pool.run(FAKE_JOB, null).catch((error: PoolError) => error)).status, 503, 'new work: 503');
+});
+
+t.test('close: past the grace period the running request is cut (503) and the worker stopped', async (t) => {
+  const fake = fakePool({}, ['hang']);
+  await fake.pool.start();
+  const [worker] = fake.workers;
+  const running = track(fake.pool.run(FAKE_JOB, null));
+  const closed = fake.pool.close(1000);
+  await fake.clock.advance(999);
+  t.notOk(worker!.terminated, 'not before the grace period ends');
+  await fake.clock.advance(1);
+  t.ok(worker!.terminated, 'stopped when it ends');
+  await fake.clock.advance(250);
+  const cut = await running.result;
+  t.ok(cut instanceof PoolError && cut.status === 503, 'the request gets 503');
+  worker!.finishTerminate();
+  await closed;
+  t.same(fake.exits, ['closed']);
+});
+
+t.test('fewer workers by reload: a busy surplus worker retires after its request; an idle one leaves at once', async (t) => {
+  const fake = fakePool({ size: 2 }, ['hang', 'hang']);
+  await fake.pool.start();
+  await until('both to be idle', () => fake.pool.stats.idle === 2);
+  const first = fake.pool.run(FAKE_JOB, null);
+  const second = fake.pool.run(FAKE_JOB, null);
+  const settings: ReloadableSettings = { size: 1, boot: { ...FAKE_BOOT }, warmup: [], maxRequests: 1000, queueLimit: 10, queueTimeoutMs: 10_000, requestTimeoutMs: 10_000 };
+  await fake.pool.reconfigure(settings);
+  const retiring = fake.workers.filter((w) => fake.phases.get(w.processId)?.at(-1) === 'busy→retiring');
+  t.equal(retiring.length, 1, 'one busy worker retires');
+  retiring[0]!.answer();
+  await until('it to leave', () => fake.pool.stats.workers === 1);
+  t.equal(fake.phases.get(retiring[0]!.processId)?.at(-1), 'retiring→gone');
+  const staying = fake.workers.find((w) => w !== retiring[0])!;
+  staying.answer();
+  await Promise.all([first, second]);
+  t.same(fake.exits, ['reload']);
+
+  await fake.pool.reconfigure({ ...settings, size: 0 });
+  t.equal(fake.phases.get(staying.processId)?.at(-1), 'idle→gone', 'an idle surplus worker leaves at once');
+  await closeFakePool(fake);
+});
+
+t.test('a worker stopped while it boots never warms up or takes work', async (t) => {
+  const fake = fakePool({ warmup: [FAKE_JOB] }, ['answer', 'slow-boot']);
+  await fake.pool.start();
+  fake.workers[0]!.crash();
+  await until('the replacement to be booting', () => fake.workers.length === 2);
+  await fake.pool.close(0);
+  fake.workers[1]!.boot(); // its thread finishes booting after all
+  await settle();
+  t.same(fake.phases.get(fake.workers[1]!.processId), ['booting→gone']);
+  t.equal(fake.workers[1]!.runs.length, 0, 'no warm-up job was sent to it');
+});
+
+t.test('a self-call worker leaves after exactly selfCallWorkerIdleMs idle', async (t) => {
+  const fake = fakePool({ selfCallWorkers: 1, selfCallWorkerIdleMs: 60_000, requestTimeoutMs: 120_000 }, ['hang', 'answer']);
+  await fake.pool.start();
+  void fake.pool.run(FAKE_JOB, null).catch(() => undefined); // holds the only pool worker
+  await fake.pool.run(FAKE_JOB, null, undefined, { selfCall: true });
+  t.equal(fake.pool.stats.selfCallWorkers, 1);
+  await fake.clock.advance(59_999);
+  t.equal(fake.pool.stats.selfCallWorkers, 1, 'still there at 59.999 s');
+  await fake.clock.advance(1);
+  t.equal(fake.pool.stats.selfCallWorkers, 0, 'gone at 60 s');
+  t.same(fake.exits, ['idle']);
+  await closeFakePool(fake);
+});
+
+t.test('a worker due for recycling is passed over while another is free', async (t) => {
+  const fake = fakePool({ size: 2, maxRequests: 2 }, ['answer', 'answer', 'slow-boot']);
+  await fake.pool.start();
+  await until('both to be idle', () => fake.pool.stats.idle === 2);
+  const [first, second] = fake.workers;
+  t.equal(body(await fake.pool.run(FAKE_JOB, null)), `worker ${first!.processId}`);
+  t.equal(body(await fake.pool.run(FAKE_JOB, null)), `worker ${first!.processId}`, 'its quota: due for recycling, its successor booting');
+  t.equal(body(await fake.pool.run(FAKE_JOB, null)), `worker ${second!.processId}`, 'the next request goes to the worker that stays');
+  await closeFakePool(fake);
+});
+
+t.test('a worker made surplus while it starts leaves as soon as it is warm, without taking work', async (t) => {
+  const fake = fakePool({}, ['answer', 'slow-boot']);
+  await fake.pool.start();
+  fake.workers[0]!.crash();
+  await until('the replacement to be booting', () => fake.workers.length === 2);
+  await fake.pool.reconfigure({ size: 0, boot: { ...FAKE_BOOT }, warmup: [], maxRequests: 1000, queueLimit: 10, queueTimeoutMs: 10_000, requestTimeoutMs: 10_000 });
+  const late = fake.workers[1]!;
+  late.boot();
+  await until('it to leave', () => late.terminated);
+  t.same(fake.phases.get(late.processId), ['booting→warming', 'warming→idle', 'idle→gone']);
+  t.equal(late.runs.length, 0, 'it ran nothing');
+  t.same(fake.exits, ['crashed', 'reload']);
+  await closeFakePool(fake);
+});
