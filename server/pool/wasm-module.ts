@@ -5,13 +5,26 @@ import { gunzip } from 'node:zlib';
 import { getPHPLoaderModule } from '@php-wasm/node';
 import type { PhpVersion } from '../config/types.js';
 
+const compiled = new Map<PhpVersion, Promise<WebAssembly.Module>>();
+
 /**
  * Compiles php.wasm once for the whole process. Workers instantiate the shared module, which
- * saves ~40 MB RSS and ~0.7 s per worker compared with each compiling its own copy.
+ * saves ~40 MB RSS and ~0.7 s per worker compared with each compiling its own copy. A server
+ * started again in the same process (the tests start hundreds) reuses it too, and with it the
+ * optimised machine code V8 made while earlier workers ran: a module is immutable, instances are not
+ * shared.
  */
-export async function compilePhpModule(version: PhpVersion): Promise<WebAssembly.Module> {
-  const loader = (await getPHPLoaderModule(version)) as { dependencyFilename: string };
-  return WebAssembly.compile((await readWasm(loader.dependencyFilename)) as Uint8Array<ArrayBuffer>);
+export function compilePhpModule(version: PhpVersion): Promise<WebAssembly.Module> {
+  let module = compiled.get(version);
+  if (!module) {
+    module = (async () => {
+      const loader = (await getPHPLoaderModule(version)) as { dependencyFilename: string };
+      return WebAssembly.compile((await readWasm(loader.dependencyFilename)) as Uint8Array<ArrayBuffer>);
+    })();
+    compiled.set(version, module);
+    module.catch(() => compiled.delete(version)); // a failed read may succeed later
+  }
+  return module;
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { consumeAPISync, type FileLockManager } from '@php-wasm/universal';
+import { consumeAPISync, type FileLockManager, type HTTPMethod } from '@php-wasm/universal';
 import { bootPhp, wasmMemoryBytes } from './php-instance.js';
 import { SplitLockManager } from './split-lock-manager.js';
 import { OutputGate } from './output-flow.js';
@@ -77,7 +77,7 @@ async function run({ php, tmp, ceiling, output }: Instance, { id, job, body }: E
     const response = await php.runStream({
       scriptPath: job.scriptPath,
       relativeUri: job.relativeUri,
-      method: job.method as never,
+      method: job.method as HTTPMethod,
       protocol: job.protocol,
       headers: job.headers,
       $_SERVER: job.server,
