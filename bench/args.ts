@@ -51,6 +51,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --quiet-wait S         before each measurement, wait up to S seconds for other processes to use
                          less than ${QUIET_CORES} cores (default 20; 0 = don't wait)
   --scenarios LIST       comma-separated subset of: ${SCENARIOS.map((s) => s.id).join(', ')}
+                         (home-cache: both servers restarted with their page caches on, ours' and
+                         nginx's fastcgi_cache; the restart also times the first home page after
+                         start. SQLite only)
   --json FILE            also write the results as JSON
   --data-dir DIR         where sites, configs and logs live between runs (default var/bench)
   --fresh                delete the data folder first (reassemble, recopy, reinstall)
@@ -86,6 +89,8 @@ export function parseBenchArgs(argv: string[], projectRoot: string): BenchArgs {
   const defaults = db === 'mariadb' ? MARIADB_SCENARIOS : SCENARIOS.map((s) => s.id);
   const scenarios = values.scenarios ? values.scenarios.split(',').map((s) => s.trim()).filter(Boolean) : defaults;
   for (const id of scenarios) if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`unknown scenario ${id}`);
+  const cached = SCENARIOS.filter((s) => s.pageCache && scenarios.includes(s.id));
+  if (db === 'mariadb' && cached.length) throw new Error(`${cached[0].id} is measured with --db sqlite only`);
   return {
     compareNative: values['compare-native']! || db === 'mariadb',
     db,

@@ -42,10 +42,10 @@ export async function request(url: string, init: RequestInit = {}, timeoutMs = 6
 }
 
 /**
- * Polls url until it answers 200. Fails early if the child process exits, and at the deadline;
- * either way the error carries the last status seen and the child's log tail.
+ * Polls url every pollMs until it answers 200. Fails early if the child process exits, and at the
+ * deadline; either way the error carries the last status seen and the child's log tail.
  */
-export async function waitFor200(url: string, child: Child | Child[], timeoutMs: number): Promise<void> {
+export async function waitFor200(url: string, child: Child | Child[], timeoutMs: number, pollMs = 250): Promise<void> {
   const watched = Array.isArray(child) ? child : [child];
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
@@ -59,10 +59,19 @@ export async function waitFor200(url: string, child: Child | Child[], timeoutMs:
     } catch (error) {
       last = (error as Error).message;
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
   throw new Error(
     `${url} did not answer 200 within ${Math.round(timeoutMs / 1000)} s (last: ${last}); log of ${watched.map((c) => c.name).join(', ')}:\n` +
       watched.map((c) => logTail(c)).join('\n'),
   );
+}
+
+/**
+ * Seconds from `spawnedAt` (performance.now() just before the spawn) to the first 200 for the home
+ * page: what a user waits for after starting the server. Polled every 20 ms, so it adds little.
+ */
+export async function secondsToFirstPage(baseUrl: string, children: Child[], spawnedAt: number, timeoutMs: number): Promise<number> {
+  await waitFor200(`${baseUrl}/`, children, timeoutMs, 20);
+  return (performance.now() - spawnedAt) / 1000;
 }

@@ -4,6 +4,7 @@
  * many children as our server has workers, opcache on.
  */
 import { HOST } from './loopback.js';
+import { fastcgiCacheHttp, fastcgiCacheLocation } from './native-page-cache.js';
 
 export interface NativeConfigInput {
   root: string;
@@ -15,6 +16,8 @@ export interface NativeConfigInput {
   runDir: string;
   logDir: string;
   asRoot: boolean;
+  /** nginx's fastcgi_cache in this folder, as our page cache (native-page-cache.ts); none without it. */
+  pageCacheDir?: string;
 }
 
 /**
@@ -62,7 +65,7 @@ http {
     sendfile on;
     tcp_nopush on;
 ${nginxHttpBasics(c.runDir)}
-
+${c.pageCacheDir ? `${fastcgiCacheHttp(c.pageCacheDir)}\n` : ''}
     server {
         listen 127.0.0.1:${c.nginxPort};
         server_name ${HOST};
@@ -81,7 +84,7 @@ ${nginxHttpBasics(c.runDir)}
             try_files $uri =404;
 ${FASTCGI_PARAMS.map(([name, value]) => `            fastcgi_param ${name.padEnd(17)} ${value};`).join('\n')}
             fastcgi_pass 127.0.0.1:${c.fpmPort};
-        }
+${c.pageCacheDir ? `${fastcgiCacheLocation()}\n` : ''}        }
     }
 }
 `;

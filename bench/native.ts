@@ -10,7 +10,8 @@ import { nginxConf, PHP_FPM_INI_ARGS, phpFpmConf, type NativeConfigInput } from 
 import type { NativeBinaries } from './native-packages.js';
 import type { DbConnection } from './mariadb.js';
 import { nativeDbFile, prepareNativeMysqlTree, prepareNativeTree } from './native-tree.js';
-import { freePort, HOST, waitFor200 } from './loopback.js';
+import { freePort, HOST, secondsToFirstPage, waitFor200 } from './loopback.js';
+import { PAGE_CACHE_TTL_SECONDS } from './native-page-cache.js';
 import { treeRss } from './rss.js';
 import { installWordPress, siteAddress, writeBenchScripts } from './site.js';
 import { choosePort, rememberPort } from './site-ports.js';
@@ -25,6 +26,10 @@ export interface NativeOptions {
   startTimeoutMs: number;
   /** MySQL instead of SQLite: an empty database (new every run), so the site is always installed. */
   db?: DbConnection;
+  /** nginx's fastcgi_cache on, set up as our page cache (the page-cache scenario). */
+  pageCache?: boolean;
+  /** Also time spawn → first 200 home page (on a site already installed). */
+  timeFirstPage?: boolean;
 }
 
 export async function startNative(opts: NativeOptions): Promise<Target> {
@@ -52,7 +57,10 @@ export async function startNative(opts: NativeOptions): Promise<Target> {
     runDir: join(base, 'run'),
     logDir: join(opts.dataDir, 'logs'),
     asRoot: process.getuid?.() === 0,
+    pageCacheDir: opts.pageCache ? join(base, 'run', 'page-cache') : undefined,
   };
+  // A cache left by an earlier start would answer before PHP ever ran.
+  if (config.pageCacheDir) rmSync(config.pageCacheDir, { recursive: true, force: true });
   for (const dir of [config.runDir, config.logDir, join(base, 'conf')]) mkdirSync(dir, { recursive: true });
   const nginxFile = join(base, 'conf', 'nginx.conf');
   const fpmFile = join(base, 'conf', 'php-fpm.conf');
@@ -78,6 +86,7 @@ export async function startNative(opts: NativeOptions): Promise<Target> {
       }),
     );
     const baseUrl = `http://${HOST}:${nginxPort}`;
+    const firstPageSeconds = opts.timeFirstPage && !needsInstall ? await secondsToFirstPage(baseUrl, children, started, opts.startTimeoutMs) : undefined;
     // 200 from install.php once nginx and php-fpm both answer (installed or not).
     await waitFor200(`${baseUrl}/wp-admin/install.php`, children, opts.startTimeoutMs);
     if (needsInstall) {
@@ -94,6 +103,7 @@ export async function startNative(opts: NativeOptions): Promise<Target> {
       notes.push(`WordPress was installed at ${address}: reinstalled at ${baseUrl}`);
     }
     if (!opts.db) rememberPort(opts.dataDir, 'native', nginxPort);
+    if (opts.pageCache) notes.push(`fastcgi_cache on (${PAGE_CACHE_TTL_SECONDS} s, bypassed as ours is: bench/native-page-cache.ts), X-Cache from $upstream_cache_status`);
     return {
       name: 'native',
       label: `nginx ${nginxVersion(bin.nginx)} + php-fpm ${bin.phpFpmVersion} (${opts.children} children, pm=static)`,
@@ -108,6 +118,7 @@ export async function startNative(opts: NativeOptions): Promise<Target> {
       ],
       notes,
       startSeconds: (performance.now() - started) / 1000,
+      firstPageSeconds,
       stop,
     };
   } catch (error) {

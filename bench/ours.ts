@@ -7,8 +7,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnChild, stopChild, type Child } from './children.js';
-import { HOST, waitFor200 } from './loopback.js';
+import { HOST, secondsToFirstPage, waitFor200 } from './loopback.js';
 import type { DbConnection } from './mariadb.js';
+import { PAGE_CACHE_TTL_SECONDS } from './native-page-cache.js';
 import { treeRss } from './rss.js';
 import { SITE, writeBenchScripts } from './site.js';
 import { choosePort, rememberPort } from './site-ports.js';
@@ -19,6 +20,10 @@ export interface OursOptions {
   dataDir: string;
   workers: number;
   startTimeoutMs: number;
+  /** The page cache on (the page-cache scenario); off otherwise, see PAGE_CACHE_NOTE. */
+  pageCache?: boolean;
+  /** Also time spawn → first 200 home page (on a site prepared by an earlier start). */
+  timeFirstPage?: boolean;
 }
 
 /** One process of a MySQL site (each has its own WordPress tree, as on separate machines). */
@@ -48,9 +53,11 @@ export interface OursProcess {
 
 /**
  * The server's page cache (on by default for WordPress) would answer the home page from memory:
- * native has no such cache, and the bench measures what PHP (and the database) cost, so it is off.
+ * the bench measures what PHP (and the database) cost, so it is off, and native has none; only the
+ * page-cache scenario turns it on, against nginx's fastcgi_cache (page-cache-run.ts).
  */
 export const PAGE_CACHE_NOTE = 'page cache off (--page-cache false): native has none; every page is made by PHP';
+const PAGE_CACHE_ON_NOTE = `page cache on (--page-cache true, --page-cache-ttl ${PAGE_CACHE_TTL_SECONDS}), as native's fastcgi_cache`;
 
 /** The SQLite site in dataDir/ours, as a target. */
 export async function startOurs(opts: OursOptions): Promise<Target> {
@@ -62,9 +69,16 @@ export async function startOurs(opts: OursOptions): Promise<Target> {
   if (note) notes.push(note);
   const started = performance.now();
   const proc = spawnOurs(opts, { name: 'php-wasm-server', dir, sessions, port, siteUrl: `http://${HOST}:${port}`, logFile: join(opts.dataDir, 'logs', 'ours.log') });
+  let firstPageSeconds: number | undefined;
+  if (opts.timeFirstPage) {
+    firstPageSeconds = await secondsToFirstPage(proc.url, [proc.child], started, opts.startTimeoutMs).catch(async (error: unknown) => {
+      await proc.stop();
+      throw error;
+    });
+  }
   await proc.ready();
   rememberPort(opts.dataDir, 'ours', port);
-  return oursTarget(opts, proc, notes, started);
+  return { ...oursTarget(opts, proc, notes, started), firstPageSeconds };
 }
 
 /** One process of a MySQL site, as a target (ours × 1). */
@@ -125,7 +139,7 @@ function spawnOurs(opts: OursOptions, spec: SpawnSpec): OursProcess {
     '--admin-password', SITE.adminPassword,
     '--admin-email', SITE.adminEmail,
     '--cron-interval', '0',
-    '--page-cache', 'false',
+    ...(opts.pageCache ? ['--page-cache', 'true', '--page-cache-ttl', String(PAGE_CACHE_TTL_SECONDS)] : ['--page-cache', 'false']),
     // The same WordPress in every run and on every machine, so runs compare.
     '--wordpress-version', 'bundled',
     '--log-level', 'warn',
@@ -151,7 +165,7 @@ function spawnOurs(opts: OursOptions, spec: SpawnSpec): OursProcess {
 }
 
 function oursTarget(opts: OursOptions, proc: OursProcess, notes: string[], started: number): Target {
-  notes.push(PAGE_CACHE_NOTE);
+  notes.push(opts.pageCache ? PAGE_CACHE_ON_NOTE : PAGE_CACHE_NOTE);
   return {
     name: 'ours',
     label: `php-wasm-server (${opts.workers} workers)`,

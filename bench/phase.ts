@@ -1,8 +1,10 @@
 /**
  * One group of servers that run at the same time, measured one after another on every scenario:
  * each is probed and its memory read before and after, and what its logs gained is kept. The
- * bench runs one group (ours, native), or with --db mariadb a second one (the replicas) after the
- * first has stopped; results of the same scenario go into one entry.
+ * bench runs one group (ours, native), then with --db mariadb a second one (the replicas), or for
+ * the page-cache scenario the same two restarted with their caches on, after the first has
+ * stopped; results of the same scenario go into one entry. A restarted server keeps its first
+ * report (memory and probes describe it as the other scenarios ran it); notes and logs add up.
  */
 import { QUIET_CORES, type BenchArgs } from './args.js';
 import { logTail } from './children.js';
@@ -17,7 +19,17 @@ import { processesOf, type Target } from './target.js';
 export async function measurePhase(targets: Target[], scenarios: Scenario[], r: BenchReport, args: BenchArgs, say: (line: string) => void): Promise<void> {
   await sleep(1000); // let start-up work settle before the idle reading
   const marks = new Map<Target, LogMark>();
+  const restarted = new Set<Target>();
   for (const t of targets) {
+    const known = r.servers[t.name];
+    if (known) {
+      restarted.add(t);
+      known.notes.push(...t.notes.map((note) => `restarted for ${scenarios.map((s) => s.title).join(', ')}: ${note}`));
+      known.firstPageSeconds ??= t.firstPageSeconds;
+      known.firstPageOtherCores ??= t.firstPageOtherCores;
+      marks.set(t, markLogs(t.logFiles));
+      continue;
+    }
     const rss = t.rss();
     r.servers[t.name] = {
       name: t.name,
@@ -25,6 +37,8 @@ export async function measurePhase(targets: Target[], scenarios: Scenario[], r: 
       workers: t.workers,
       baseUrl: t.baseUrl,
       startSeconds: t.startSeconds,
+      firstPageSeconds: t.firstPageSeconds,
+      firstPageOtherCores: t.firstPageOtherCores,
       notes: t.notes,
       probeBefore: await probe(t),
       rssIdleKb: rss.kb,
@@ -73,12 +87,12 @@ export async function measurePhase(targets: Target[], scenarios: Scenario[], r: 
 
   for (const t of targets) {
     const server = r.servers[t.name]!;
-    if (!processesOf(t).some((c) => c.exitCode !== undefined)) {
+    if (!restarted.has(t) && !processesOf(t).some((c) => c.exitCode !== undefined)) {
       server.rssAfterKb = t.rss().kb;
       server.probeAfter = await probe(t);
     }
-    server.logLines = linesSince(marks.get(t)!);
-    checkServer(server, r);
+    server.logLines.push(...linesSince(marks.get(t)!));
+    if (!restarted.has(t)) checkServer(server, r);
   }
 }
 

@@ -2,6 +2,7 @@
 import { cpus, totalmem } from 'node:os';
 import { QUIET_CORES, type BenchArgs } from './args.js';
 import type { CpuUse } from './cpu.js';
+import { formatGoals, type Goal } from './goals.js';
 import type { LoadResult } from './load.js';
 import type { BusyProcess } from './other-processes.js';
 import { describeOpcache, type ProbeResult } from './probe.js';
@@ -20,6 +21,10 @@ export interface ServerReport {
   workers: number;
   baseUrl: string;
   startSeconds: number;
+  /** Seconds from spawn to the first 200 home page, timed on the restart for the page-cache scenario. */
+  firstPageSeconds?: number;
+  /** Cores other processes used meanwhile (≥ QUIET_CORES: skewed). */
+  firstPageOtherCores?: number;
   notes: string[];
   probeBefore: ProbeResult;
   probeAfter?: ProbeResult;
@@ -80,6 +85,8 @@ export interface BenchReport {
   problems: string[];
   /** Things that make numbers less trustworthy or are worth a look (a busy machine, opcache off). */
   warnings: string[];
+  /** Issue #12's goals, judged at the end of a --compare-native run on SQLite (goals.ts). */
+  goals?: Goal[];
 }
 
 export function newReport(args: BenchArgs): BenchReport {
@@ -144,6 +151,10 @@ export function formatReport(r: BenchReport): string {
     if (!sv) continue;
     const p = sv.probeAfter ?? sv.probeBefore;
     out.push(`  ${serverTitle(r, name).padEnd(7)} ${sv.label} at ${sv.baseUrl}, ready in ${sv.startSeconds.toFixed(1)} s`);
+    if (sv.firstPageSeconds !== undefined) {
+      const others = sv.firstPageOtherCores !== undefined ? `; other processes ${sv.firstPageOtherCores.toFixed(2)} cores meanwhile` : '';
+      out.push(`         first home page ${sv.firstPageSeconds.toFixed(2)} s after spawn (restarted on the prepared site${others})`);
+    }
     out.push(`         PHP ${p.php ?? '?'} (${p.sapi ?? '?'}${sv.probeBefore.xPoweredBy ? `, X-Powered-By: ${sv.probeBefore.xPoweredBy}` : ''})`);
     out.push(`         opcache before load: ${describeOpcache(sv.probeBefore)}`);
     if (sv.probeAfter) out.push(`         opcache after load:  ${describeOpcache(sv.probeAfter)}`);
@@ -242,6 +253,9 @@ export function formatReport(r: BenchReport): string {
   if (dbLines.length) out.push('', `MariaDB: warnings/errors in its log during the measurements (${dbLines.length}, last 20):`, ...dbLines.slice(-20).map((l) => `  ${l}`));
   if (r.warnings.length) out.push('', 'Warnings:', ...r.warnings.map((w) => `  - ${w}`));
   if (r.problems.length) out.push('', 'PROBLEMS:', ...r.problems.map((p) => `  - ${p}`));
+  if (r.goals) {
+    out.push('', 'Goals (issue #12): ours, native beside it; throughput as ours ÷ native req/s, memory and start time as ours\' own:', ...formatGoals(r.goals));
+  }
   if (r.benchSeconds !== undefined) out.push('', `Bench took ${r.benchSeconds.toFixed(0)} s.`);
   return out.join('\n');
 }

@@ -33,6 +33,10 @@ export interface Target {
   notes: string[];
   /** Seconds from spawn to serving the installed site. */
   startSeconds: number;
+  /** Seconds from spawn to the first 200 home page, when timed (a restart on the prepared site). */
+  firstPageSeconds?: number;
+  /** Cores other processes used while that start was timed (≥ QUIET_CORES: skewed). */
+  firstPageOtherCores?: number;
   stop(): Promise<void>;
 }
 
