@@ -23,6 +23,7 @@ import { smtpTransportSettings } from './mail/smtp-settings.js';
 import { lockSite } from './site-lock.js';
 import { listenForSelfCalls, type SelfCallListener } from './http/self-calls.js';
 import { selfDestinations } from './sandbox/self-route.js';
+import { logHostFsCalls } from './pool/host-fs-calls-channel.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -70,6 +71,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
   // The admin listener comes up first, so an orchestrator sees "starting" rather than no answer.
   const admin = metrics && await startAdmin({ host: config.adminHost, port: config.adminPort!, log, metrics, pool: () => poolForProbes, draining: () => draining });
   const mail = new MailRelay({ smtp, maxPerHour: config.smtpMaxPerHour, log });
+  const hostFsCalls = logHostFsCalls(log);
   let selfCalls: SelfCallListener | undefined;
   let selfCall!: SelfCallConstants;
   let pool!: WorkerPool;
@@ -82,7 +84,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
       log,
       observer: metrics,
       mail: (args, message, worker) => mail.deliver(args, message, worker),
-      ...workerSettings(config, sessionDir.path, selfCall),
+      ...workerSettings(config, sessionDir.path, selfCall, hostFsCalls?.channel),
     });
     poolForProbes = pool;
     await pool.start();
@@ -91,6 +93,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     await selfCalls?.close();
     sessionDir.dispose();
     mail.close();
+    hostFsCalls?.close();
     siteLock.release();
     throw error;
   }
@@ -122,6 +125,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     await pool.close(1000);
     await admin?.close();
     mail.close();
+    hostFsCalls?.close();
     sessionDir.dispose();
     siteLock.release();
   })());
@@ -135,7 +139,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     log.level = running.logLevel;
     log.info({ settings: plan.applied }, 'reload: replacing workers one at a time');
     routeSelfCalls(running);
-    await pool.reconfigure(workerSettings(running, sessionDir.path, selfCall));
+    await pool.reconfigure(workerSettings(running, sessionDir.path, selfCall, hostFsCalls?.channel));
     // Pages made with the old settings (a site URL, a prepend) must not outlive them.
     if (plan.applied.length) pageCache?.purge();
     log.info({ settings: plan.applied }, 'reload done');
@@ -145,7 +149,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
 }
 
 /** What the workers are started with and the pool's limits: everything a reload can change. */
-function workerSettings(config: ServerConfig, sessionDir: string, selfCall: SelfCallConstants): ReloadableSettings {
+function workerSettings(config: ServerConfig, sessionDir: string, selfCall: SelfCallConstants, hostFsCallsChannel?: string): ReloadableSettings {
   return {
     size: config.workers,
     maxRequests: config.maxRequests,
@@ -164,6 +168,7 @@ function workerSettings(config: ServerConfig, sessionDir: string, selfCall: Self
       connectTo: config.connectTo,
       tmpSize: config.tmpSize,
       memoryCeiling: memoryCeilingBytes(config),
+      ...(hostFsCallsChannel ? { hostFsCallsChannel } : {}),
     },
     warmup: warmupJobs(config),
     maxWorkerMemoryGrowth: config.maxWorkerMemory,

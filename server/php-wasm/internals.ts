@@ -34,7 +34,8 @@ const REQUIRED: Array<[path: string, kind: 'function' | 'object']> = [
   ['FS.filesystems.NODEFS.createNode', 'function'], ['FS.filesystems.NODEFS.realPath', 'function'],
   ['FS.filesystems.NODEFS.tryFSOperation', 'function'], ['FS.isFile', 'function'],
   ['FS.filesystems.NODEFS.node_ops.setattr', 'function'], ['FS.filesystems.NODEFS.node_ops.symlink', 'function'],
-  ['FS.destroyNode', 'function'], ['FS.hashName', 'function'], ['FS.nameTable', 'object'], ['FS.mount', 'function'],
+  ['FS.stat', 'function'], ['FS.filesystems.NODEFS.stream_ops.open', 'function'], ['FS.filesystems.NODEFS.stream_ops.close', 'function'],
+  ['FS.filesystems.NODEFS.stream_ops.dup', 'function'], ['FS.destroyNode', 'function'], ['FS.hashName', 'function'], ['FS.nameTable', 'object'], ['FS.mount', 'function'],
   ['websocket.url', 'function'], ['outboundNetworkProxyServer.listeners', 'function'], ['HEAPU8', 'object'],
 ];
 

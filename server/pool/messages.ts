@@ -27,6 +27,8 @@ export interface WorkerBoot {
   flowBuffer: SharedArrayBuffer;
   /** The main thread's file lock manager, reachable synchronously (SQLite needs blocking locks). */
   lockPort: MessagePort;
+  /** Where to report each request's host file-system calls (see host-fs-calls-channel.ts); absent: not counted. */
+  hostFsCallsChannel?: string;
 }
 
 /** A request body: in memory, or spooled to a host file the worker reads when the request starts. */

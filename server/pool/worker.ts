@@ -12,6 +12,7 @@ import { SplitLockManager } from './split-lock-manager.js';
 import { OutputGate } from './output-flow.js';
 import { ResponseSink } from './response-sink.js';
 import { opcacheSampler } from './opcache-sample.js';
+import { hostFsCallsReporter } from './host-fs-calls-channel.js';
 import { ignoreRelayExit } from '../sandbox/relay-exit.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
@@ -21,6 +22,7 @@ const port = parentPort!;
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 const gate = new OutputGate(boot.flowBuffer);
 const sampleOpcache = opcacheSampler();
+const hostFsCalls = boot.hostFsCallsChannel ? hostFsCallsReporter(boot.hostFsCallsChannel, boot.processId) : undefined;
 
 // The network relay in this thread would end the worker on a frame it does not know.
 ignoreRelayExit((code) => send({ type: 'notice', message: "php.wasm's network relay tried to end the worker (a frame it does not know); ignored", detail: { code } }));
@@ -74,6 +76,7 @@ async function run({ php, tmp, ceiling, output }: Instance, { id, job, body }: E
     if (exitedWith !== undefined) throw instanceExited();
     // A spooled body is read only now, when the request runs (it waited for a worker on disk).
     const bytes = body && 'path' in body ? readFileSync(body.path) : body;
+    hostFsCalls?.begin();
     const response = await php.runStream({
       scriptPath: job.scriptPath,
       relativeUri: job.relativeUri,
@@ -87,6 +90,7 @@ async function run({ php, tmp, ceiling, output }: Instance, { id, job, body }: E
     const exitCode = await response.exitCode;
     // If the instance died, say so, so the client gets a 5xx instead of a 200 with an empty body.
     if (exitedWith !== undefined) throw instanceExited();
+    hostFsCalls?.end(job);
     tmp.endRequest(); // before the end: the next request may be sent as soon as the pool hears it
     const stderr = await errors;
     output.route(undefined); // the sample's output is its own
