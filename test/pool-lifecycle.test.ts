@@ -3,6 +3,7 @@
  * timer fires at its exact time and every worker's phases are recorded, so a broken transition or a
  * timer off by one fails here, fast and the same way every run.
  */
+import { pino } from 'pino';
 import t from 'tap';
 import { PoolError, type PhpResponse, type ReloadableSettings } from '../server/pool/pool.js';
 import { IllegalTransition, WORKER_PHASES, WorkerLifecycle, allowedTransition } from '../server/pool/worker-lifecycle.js';
@@ -304,5 +305,25 @@ t.test('a worker made surplus while it starts leaves as soon as it is warm, with
   t.same(fake.phases.get(late.processId), ['booting→warming', 'warming→idle', 'idle→gone']);
   t.equal(late.runs.length, 0, 'it ran nothing');
   t.same(fake.exits, ['crashed', 'reload']);
+  await closeFakePool(fake);
+});
+
+t.test('a worker whose opcache is nearly full says so once, with the setting to raise', async (t) => {
+  const logged: Array<Record<string, unknown>> = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => { logged.push(JSON.parse(line) as Record<string, unknown>); } });
+  const fake = fakePool({ log });
+  await fake.pool.start();
+  const [worker] = fake.workers;
+  const sample = (freeBytes: number) => ({ usedBytes: 1000 - freeBytes, freeBytes, cachedScripts: 10, hits: 1, misses: 1 });
+  await fake.pool.run(FAKE_JOB, null);
+  worker!.answerWith = { opcache: sample(60) }; // 6 % free: fine
+  await fake.pool.run(FAKE_JOB, null);
+  t.equal(logged.filter((l) => /opcache is nearly full/.test(String(l.msg))).length, 0, 'not at 6 % free');
+  worker!.answerWith = { opcache: sample(40) }; // 4 % free
+  await fake.pool.run(FAKE_JOB, null);
+  await fake.pool.run(FAKE_JOB, null);
+  const warnings = logged.filter((l) => /opcache is nearly full/.test(String(l.msg)));
+  t.equal(warnings.length, 1, 'once at 4 % free, not at every sample');
+  t.match(warnings[0]!.msg, /opcache\.memory_consumption/, 'naming the setting');
   await closeFakePool(fake);
 });

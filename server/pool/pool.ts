@@ -26,6 +26,8 @@ const TERMINATE_WAIT_MS = 250;
 const HARD_REQUEST_LIMIT = 1950;
 /** How long a self-call worker stays without a self-call to serve. */
 const SELF_CALL_WORKER_IDLE_MS = 60_000;
+/** Free share of opcache's memory under which it counts as full (see warnIfOpcacheFull). */
+const OPCACHE_NEARLY_FULL = 0.05;
 
 let nextProcessId = 100;
 let nextJobId = 1;
@@ -357,6 +359,7 @@ export class WorkerPool {
     if (end.opcache) {
       worker.opcache = end.opcache;
       worker.requests++; // the sample was a PHP run too: php.wasm's per-run descriptor leak counts it
+      this.warnIfOpcacheFull(worker, end.opcache);
     }
     if (end.errors.trim()) this.logPhpErrors(worker, end.errors);
     if (end.hitMemoryCeiling) this.options.log.warn({ worker: worker.id, memoryBytes: end.memoryBytes }, 'php script reached the memory ceiling (memory_limit cannot be raised past it)');
@@ -373,6 +376,17 @@ export class WorkerPool {
     const limit = this.options.maxWorkerMemoryGrowth;
     if (limit && worker.memoryBytes - worker.warmMemoryBytes > limit && !worker.leaving) this.recycle(worker, 'memory');
     this.onFree(worker);
+  }
+
+  /**
+   * opcache's memory is sized in php.ini (every MB of it is resident in each worker). Once full,
+   * scripts that do not fit are compiled again at every request: said once per worker, with the fix.
+   */
+  private warnIfOpcacheFull(worker: WorkerHandle, sample: OpcacheSample): void {
+    const size = sample.usedBytes + sample.freeBytes;
+    if (worker.opcacheFullWarned || size <= 0 || sample.freeBytes / size >= OPCACHE_NEARLY_FULL) return;
+    worker.opcacheFullWarned = true;
+    this.options.log.warn({ worker: worker.id, usedBytes: sample.usedBytes, freeBytes: sample.freeBytes, cachedScripts: sample.cachedScripts }, 'opcache is nearly full: scripts that do not fit are compiled at every request; raise opcache.memory_consumption (--ini)');
   }
 
   private logPhpErrors(worker: WorkerHandle, errors: string): void {

@@ -21,6 +21,8 @@ export class WorkerHandle {
   warmMemoryBytes = 0;
   /** Its opcache as last sampled (see opcache-sample.ts). */
   opcache?: OpcacheSample;
+  /** It said its opcache is full (once is enough). */
+  opcacheFullWarned = false;
   /**
    * Set once it is asked to leave, and why. `afterSuccessor`: it serves on until the worker started
    * in its place is warm (recycling); otherwise it leaves as soon as it is free.

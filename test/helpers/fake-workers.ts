@@ -23,6 +23,8 @@ export class FakeWorker extends EventEmitter implements PoolWorker {
   terminated = false;
   /** What the next answers report as the instance's memory. */
   memoryBytes = 1;
+  /** More of what the next answers report (an opcache sample, PHP's errors…). */
+  answerWith: Partial<RunEnd> = {};
   /** Output flow cells shared with the pool (see output-flow.ts). */
   readonly flowCells: BigInt64Array;
   /** Resolve to let terminate() finish (a real worker may take seconds inside one wasm instruction). */
@@ -49,7 +51,7 @@ export class FakeWorker extends EventEmitter implements PoolWorker {
   /** Answers the run it holds (the last one handed to it). */
   answer(end: Partial<RunEnd> = {}): void {
     const run = this.runs.at(-1)!;
-    this.reply({ type: 'head', id: run.id, status: 200, headers: {}, data: new TextEncoder().encode(`worker ${this.processId}`), end: { exitCode: 0, errors: '', memoryBytes: this.memoryBytes, ...end } });
+    this.reply({ type: 'head', id: run.id, status: 200, headers: {}, data: new TextEncoder().encode(`worker ${this.processId}`), end: { exitCode: 0, errors: '', memoryBytes: this.memoryBytes, ...this.answerWith, ...end } });
   }
 
   /** What the worker's OutputGate records after PHP waited `ms` for the client to make room (cell 3: BLOCKED_MS). */
