@@ -61,7 +61,9 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
       },
       // Emscripten fills a default environment (USER, HOME, and '_' with the host's node path);
       // undefined entries remove them. What remains besides the configured variables is php.wasm's
-      // own: PATH=/internal/shared/bin and USE_ZEND_ALLOC=0.
+      // own: PATH=/internal/shared/bin and USE_ZEND_ALLOC=0. That one is put at each request's start,
+      // after startup chose Zend's allocator (test/allocator.test.ts); only a USE_ZEND_ALLOC=0 here,
+      // in ENV, would switch PHP to libc malloc.
       ENV: { ...Object.fromEntries(EMSCRIPTEN_DEFAULT_ENV.map((name) => [name, undefined])), ...settings.env },
       // Instantiate the module compiled once in the main thread instead of compiling 23 MB per worker.
       instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
