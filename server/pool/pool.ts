@@ -75,8 +75,16 @@ export class WorkerPool {
   /** `selfCallWorkers`: how many of `workers` are self-call workers (see PoolOptions). */
   get stats(): { workers: number; busy: number; idle: number; starting: number; queued: number; closing: boolean; selfCallWorkers: number } {
     const live = this.live();
-    const count = (...phases: WorkerPhase[]) => live.filter((w) => w.lifecycle.is(...phases)).length;
-    return { workers: live.length, busy: count('busy', 'retiring'), idle: count('idle'), starting: count('booting', 'warming'), queued: this.queue.length, closing: this.closing, selfCallWorkers: live.filter((w) => w.selfCallOnly).length };
+    const count = (which: (worker: WorkerHandle) => boolean) => live.filter(which).length;
+    return {
+      workers: live.length,
+      busy: count((w) => w.lifecycle.running),
+      idle: count((w) => w.phase === 'idle'),
+      starting: count((w) => w.lifecycle.starting),
+      queued: this.queue.length,
+      closing: this.closing,
+      selfCallWorkers: count((w) => w.selfCallOnly),
+    };
   }
 
   /** Where PHP's connections to this server go; known once it listens, after the workers booted. */
@@ -420,7 +428,7 @@ export class WorkerPool {
       this.dispatch(free!, next);
     }
     // A self-call worker that left (recycled, reloaded) may have been what a waiting self-call counted on.
-    if (this.queue.hasSelfCalls) this.addSelfCallWorkerIfNeeded();
+    if (this.queue.selfCalls > 0) this.addSelfCallWorkerIfNeeded();
   }
 
   // ── Leaving ───────────────────────────────────────────────────────────────────────────────────

@@ -34,11 +34,7 @@ export class RequestQueue {
     return this.waiting.length;
   }
 
-  /** Whether a self-call is among those waiting. */
-  get hasSelfCalls(): boolean {
-    return this.waiting.some((w) => w.pending.selfCall);
-  }
-
+  /** How many of those waiting are self-calls. */
   get selfCalls(): number {
     return this.waiting.filter((w) => w.pending.selfCall).length;
   }
