@@ -1,8 +1,9 @@
 /**
  * Our server, started exactly as a user starts it: `node dist/server/cli.js wordpress ...` as a
- * child process. The first run assembles WordPress into the bench's data folder and the site flags
- * install it unattended; later runs reuse both. With --db mariadb each process gets the flags of a
- * replica in deploy/compose.yaml (a MySQL database, shared uploads, one site URL for all).
+ * child process, with the malloc tunable that the launcher and the container set
+ * (server/malloc-tunables.ts). The first run assembles WordPress into the bench's data folder and
+ * the site flags install it unattended; later runs reuse both. With --db mariadb each process gets
+ * the flags of a replica in deploy/compose.yaml (a MySQL database, shared uploads, one site URL for all).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { HOST, secondsToFirstPage, waitFor200 } from './loopback.js';
 import type { DbConnection } from './mariadb.js';
 import { PAGE_CACHE_TTL_SECONDS } from './native-page-cache.js';
 import { treeRss } from './rss.js';
+import { withMallocTunable } from '../server/malloc-tunables.js';
 import { SITE, writeBenchScripts } from './site.js';
 import { choosePort, rememberPort } from './site-ports.js';
 import type { Target } from './target.js';
@@ -144,7 +146,7 @@ function spawnOurs(opts: OursOptions, spec: SpawnSpec): OursProcess {
     '--wordpress-version', 'bundled',
     '--log-level', 'warn',
   ];
-  const child = spawnChild(spec.name, process.execPath, args, { cwd: opts.projectRoot, env: { ...process.env, ...spec.env }, logFile: spec.logFile, marker: dir });
+  const child = spawnChild(spec.name, process.execPath, args, { cwd: opts.projectRoot, env: { ...withMallocTunable(process.env), ...spec.env }, logFile: spec.logFile, marker: dir });
   const stop = () => stopChild(child, 12_000);
   return {
     child,

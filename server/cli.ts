@@ -10,6 +10,7 @@ import { OPTIONS, type OptionSpec } from './config/options.js';
 import { plainText } from './config/schema.js';
 import { requireDirectory, validateSettings } from './config/validate.js';
 import { createLogger } from './logger.js';
+import { reportMallocTunable } from './malloc-tunables.js';
 import { startServer, type RunningServer } from './server.js';
 import { runPhpCommand } from './php-command.js';
 import { SiteInUseError } from './site-lock.js';
@@ -65,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
 async function serveUntilSignal(logLevel: string, start: (log: Logger) => Promise<RunningServer>, reload: (server: RunningServer) => Promise<unknown>): Promise<number> {
   const log = createLogger(logLevel);
   const server = await start(log);
+  reportMallocTunable(log);
   let reloading: Promise<void> | undefined;
   let again = false;
   const onHangUp = () => {

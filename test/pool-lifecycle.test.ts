@@ -5,7 +5,8 @@
  */
 import { pino } from 'pino';
 import t from 'tap';
-import { PoolError, type PhpResponse, type ReloadableSettings } from '../server/pool/pool.js';
+import { Worker } from 'node:worker_threads';
+import { PoolError, WORKER_YOUNG_GENERATION_MB, workerThreadOptions, type PhpResponse, type ReloadableSettings } from '../server/pool/pool.js';
 import { IllegalTransition, WORKER_PHASES, WorkerLifecycle, allowedTransition } from '../server/pool/worker-lifecycle.js';
 import { settle } from './helpers/fake-clock.js';
 import { FAKE_BOOT, FAKE_JOB, closeFakePool, fakePool } from './helpers/fake-workers.js';
@@ -326,4 +327,14 @@ t.test('a worker whose opcache is nearly full says so once, with the setting to 
   t.equal(warnings.length, 1, 'once at 4 % free, not at every sample');
   t.match(warnings[0]!.msg, /opcache\.memory_consumption/, 'naming the setting');
   await closeFakePool(fake);
+});
+
+t.test("a PHP worker thread starts with a small young generation (idle memory, see pool.ts)", async (t) => {
+  const options = workerThreadOptions({ ...FAKE_BOOT } as Parameters<typeof workerThreadOptions>[0], []);
+  t.ok(WORKER_YOUNG_GENERATION_MB <= 4);
+  // The same options on a real thread: Node applies them, and the thread sees its limit.
+  const thread = new Worker("require('node:worker_threads').parentPort.postMessage(require('node:worker_threads').resourceLimits)", { ...options, eval: true });
+  const limits = await new Promise<{ maxYoungGenerationSizeMb: number }>((resolve) => thread.once('message', resolve));
+  await thread.terminate();
+  t.equal(limits.maxYoungGenerationSizeMb, WORKER_YOUNG_GENERATION_MB);
 });

@@ -14,9 +14,13 @@ export interface Run {
   listening: Promise<string>;
 }
 
-/** The `php-wasm-server` command as a real child process; its JSON log lines are collected. */
-export function runCli(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, cwd: projectRoot });
+/**
+ * The `php-wasm-server` command as a real child process; its JSON log lines are collected.
+ * `asExecutable`: run the launcher itself, through its shebang, as `npm start` and npx do.
+ */
+export function runCli(args: string[], env: Record<string, string> = {}, { asExecutable = false } = {}): Run {
+  const [command, commandArgs] = asExecutable ? [CLI, args] : [process.execPath, [CLI, ...args]];
+  const child = spawn(command, commandArgs, { env: { ...process.env, ...env }, cwd: projectRoot });
   const lines: Array<Record<string, unknown>> = [];
   let stderr = '';
   let buffer = '';

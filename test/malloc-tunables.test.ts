@@ -1,0 +1,54 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import t from 'tap';
+import { hasMmapThreshold, MALLOC_TUNABLE, runsOnGlibc, withMallocTunable } from '../server/malloc-tunables.js';
+import { runCli } from './helpers/cli.js';
+import { until } from './helpers/until.js';
+
+const DOCROOT = 'test/fixtures/docroot';
+const NOT_FIXED = "glibc's malloc keeps memory";
+
+t.test('the tunable is added once, after a tunable of the user', async (t) => {
+  t.same(withMallocTunable({}).GLIBC_TUNABLES, MALLOC_TUNABLE);
+  t.same(withMallocTunable({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }).GLIBC_TUNABLES, `glibc.malloc.arena_max=2:${MALLOC_TUNABLE}`);
+  const own = { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' };
+  t.equal(withMallocTunable(own), own, "the user's own threshold stays");
+  t.ok(hasMmapThreshold({ MALLOC_MMAP_THRESHOLD_: '131072' }), "glibc's older spelling counts");
+  t.notOk(hasMmapThreshold({ GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold_x=1' }));
+  t.notOk(hasMmapThreshold({}));
+});
+
+/** The environment a process started with (Linux). */
+function environOf(pid: number): Record<string, string> {
+  const entries = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+  return Object.fromEntries(entries.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]));
+}
+
+/** What glibc's own loader makes of a GLIBC_TUNABLES value. */
+function mmapThresholdAsGlibcReads(tunables: string): string {
+  const listing = execFileSync('/lib64/ld-linux-x86-64.so.2', ['--list-tunables'], { env: { GLIBC_TUNABLES: tunables }, encoding: 'utf8' });
+  return /glibc\.malloc\.mmap_threshold: (\S+)/.exec(listing)?.[1] ?? 'missing';
+}
+
+t.test('the launcher starts the server with the threshold fixed, as glibc reads it', { skip: !runsOnGlibc() || process.arch !== 'x64' ? 'glibc on x86-64 only' : false }, async (t) => {
+  const run = runCli(['--docroot', DOCROOT, '--port', '0', '--workers', '1'], { GLIBC_TUNABLES: '' }, { asExecutable: true });
+  await run.listening;
+  const tunables = environOf(run.child.pid!).GLIBC_TUNABLES;
+  t.match(tunables, MALLOC_TUNABLE);
+  t.equal(mmapThresholdAsGlibcReads(tunables), '0x20000', '128 KiB');
+  run.child.kill('SIGTERM');
+  t.equal(await run.exit, 0);
+  t.ok(run.lines.some((line) => line.msg === 'shutting down'), 'the whole log was read');
+  t.notOk(run.lines.some((line) => String(line.msg).includes(NOT_FIXED)), 'no hint in it');
+});
+
+t.test('a server started without the launcher says how to fix it', { skip: !runsOnGlibc() ? 'glibc only' : false }, async (t) => {
+  const run = runCli(['--docroot', DOCROOT, '--port', '0', '--workers', '1'], { GLIBC_TUNABLES: '' });
+  await run.listening;
+  await until("the hint in the log", () => run.lines.some((line) => String(line.msg).includes(NOT_FIXED)));
+  const hint = run.lines.find((line) => String(line.msg).includes(NOT_FIXED))!;
+  t.match(hint.hint, MALLOC_TUNABLE);
+  t.equal(hint.level, 30, 'info: the server runs as well, with more memory');
+  run.child.kill('SIGTERM');
+  t.equal(await run.exit, 0);
+});
