@@ -40,7 +40,7 @@ export class ServerMetrics implements PoolObserver {
   });
   private readonly workerExits = new Counter({
     name: 'php_wasm_server_worker_exits_total',
-    help: 'php.wasm workers that left, by reason (recycled, memory, reload, timeout, crashed, failed-to-start, closed)',
+    help: 'php.wasm workers that left, by reason (recycled, memory, opcache, reload, timeout, crashed, failed-to-start, closed)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -53,7 +53,7 @@ export class ServerMetrics implements PoolObserver {
   constructor(pool: () => WorkerPool | undefined) {
     collectDefaultMetrics({ register: this.registry });
     // Exits start at zero for every reason, so rate() works before the first one happens.
-    for (const reason of ['recycled', 'memory', 'reload', 'timeout', 'crashed', 'failed-to-start', 'closed', 'idle'] satisfies WorkerExit[]) this.workerExits.inc({ reason }, 0);
+    for (const reason of ['recycled', 'memory', 'opcache', 'reload', 'timeout', 'crashed', 'failed-to-start', 'closed', 'idle'] satisfies WorkerExit[]) this.workerExits.inc({ reason }, 0);
     new Gauge({
       name: 'php_wasm_server_queue_length',
       help: 'PHP requests waiting for a worker',

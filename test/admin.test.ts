@@ -108,6 +108,12 @@ t.test('metrics: requests by kind and status, queue, workers, memory and opcache
   const ratios = sampled.split('\n').filter((l) => l.startsWith('php_wasm_server_opcache_hit_ratio{')).map((l) => Number(l.split(' ')[1]));
   t.ok(ratios.length >= 1 && ratios.every((r) => r >= 0 && r <= 1), `opcache hit ratio per slot (${ratios.join(', ')})`);
   t.ok(sampled.split('\n').some((l) => l.startsWith('php_wasm_server_opcache_used_bytes{') && Number(l.split(' ')[1]) > 0), 'opcache memory in use');
+  // php.ini does not size it here: the pool starts workers at 32 MB (pool/opcache-size.ts), and PHP took that.
+  const bySlot = (name: string) => new Map(sampled.split('\n').filter((l) => l.startsWith(`${name}{`)).map((l) => [/slot="(\d+)"/.exec(l)![1], Number(l.split(' ')[1])]));
+  const used = bySlot('php_wasm_server_opcache_used_bytes');
+  const free = bySlot('php_wasm_server_opcache_free_bytes');
+  const sizes = [...used].map(([slot, bytes]) => (bytes + free.get(slot)!) / 2 ** 20);
+  t.ok(sizes.length >= 1 && sizes.every((mb) => mb > 24 && mb <= 32), `opcache's size is the pool's 32 MB (${sizes.map((mb) => mb.toFixed(1)).join(', ')} MB)`);
 
   for (const path of ['/metrics', '/healthz', '/readyz']) {
     const publicAnswer = await (await fetch(server.url + path)).text();

@@ -309,23 +309,76 @@ t.test('a worker made surplus while it starts leaves as soon as it is warm, with
   await closeFakePool(fake);
 });
 
-t.test('a worker whose opcache is nearly full says so once, with the setting to raise', async (t) => {
-  const logged: Array<Record<string, unknown>> = [];
-  const log = pino({ level: 'warn' }, { write: (line: string) => { logged.push(JSON.parse(line) as Record<string, unknown>); } });
-  const fake = fakePool({ log });
+/** An opcache sample with `freeBytes` of 1000 free. */
+const opcacheSample = (freeBytes: number) => ({ usedBytes: 1000 - freeBytes, freeBytes, cachedScripts: 10, hits: 1, misses: 1 });
+const sizedAt = (ini: string | undefined) => /opcache\.memory_consumption = (\d+)\n$/.exec(ini ?? '')?.[1];
+const collectingLog = (level: string) => {
+  const lines: Array<Record<string, unknown>> = [];
+  return { lines, log: pino({ level }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>); } }) };
+};
+
+t.test('a size set in php.ini stays: a nearly full opcache is said once, with the setting to raise', async (t) => {
+  const { lines, log } = collectingLog('warn');
+  const fake = fakePool({ log, boot: { ...FAKE_BOOT, phpIni: 'opcache.memory_consumption = 64\n' } });
   await fake.pool.start();
   const [worker] = fake.workers;
-  const sample = (freeBytes: number) => ({ usedBytes: 1000 - freeBytes, freeBytes, cachedScripts: 10, hits: 1, misses: 1 });
+  t.equal(fake.phpIni.get(worker!.processId), 'opcache.memory_consumption = 64\n', 'php.ini as the user wrote it');
   await fake.pool.run(FAKE_JOB, null);
-  worker!.answerWith = { opcache: sample(60) }; // 6 % free: fine
+  worker!.answerWith = { opcache: opcacheSample(60) }; // 6 % free: fine
   await fake.pool.run(FAKE_JOB, null);
-  t.equal(logged.filter((l) => /opcache is nearly full/.test(String(l.msg))).length, 0, 'not at 6 % free');
-  worker!.answerWith = { opcache: sample(40) }; // 4 % free
+  t.equal(lines.filter((l) => /opcache is nearly full/.test(String(l.msg))).length, 0, 'not at 6 % free');
+  worker!.answerWith = { opcache: opcacheSample(40) }; // 4 % free
   await fake.pool.run(FAKE_JOB, null);
   await fake.pool.run(FAKE_JOB, null);
-  const warnings = logged.filter((l) => /opcache is nearly full/.test(String(l.msg)));
+  const warnings = lines.filter((l) => /opcache is nearly full/.test(String(l.msg)));
   t.equal(warnings.length, 1, 'once at 4 % free, not at every sample');
   t.match(warnings[0]!.msg, /opcache\.memory_consumption/, 'naming the setting');
+  t.equal(fake.workers.length, 1, 'and the worker is not replaced');
+  await closeFakePool(fake);
+});
+
+t.test('opcache grows with the site: a nearly full worker is replaced by one with twice as much', async (t) => {
+  const { lines, log } = collectingLog('info');
+  const fake = fakePool({ log, size: 2, opcacheGrowth: { startMb: 32, maxMb: 128 } });
+  await fake.pool.start();
+  await until('both workers to be warm', () => fake.pool.stats.idle === 2);
+  const [first, second] = fake.workers;
+  t.same([first, second].map((w) => sizedAt(fake.phpIni.get(w!.processId))), ['32', '32'], 'workers start small');
+  first!.answerWith = { opcache: opcacheSample(60) };
+  await fake.pool.run(FAKE_JOB, null);
+  t.equal(fake.workers.length, 2, 'room left: nothing happens');
+  first!.answerWith = { opcache: opcacheSample(40) };
+  await fake.pool.run(FAKE_JOB, null);
+  await until('a successor to start', () => fake.workers.length === 3);
+  const successor = fake.workers[2]!;
+  t.equal(sizedAt(fake.phpIni.get(successor.processId)), '64', 'the successor gets twice as much');
+  await until('the full worker to leave once its successor is warm', () => first!.terminated);
+  t.same(fake.exits, ['opcache']);
+  const grew = lines.filter((l) => /workers started from now on get more/.test(String(l.msg)));
+  t.same(grew.map((l) => [l.fromMb, l.toMb]), [[32, 64]]);
+  t.equal(lines.filter((l) => l.level === 40).length, 0, 'no warning: it was handled');
+
+  // The other small worker fills too: replaced, with no second doubling (64 is already the size).
+  second!.answerWith = { opcache: opcacheSample(10) };
+  successor.answerWith = { opcache: opcacheSample(500) };
+  await until('the successor to be warm', () => fake.pool.stats.idle === 2);
+  await Promise.all([fake.pool.run(FAKE_JOB, null), fake.pool.run(FAKE_JOB, null)]); // one each
+  await until('its successor to start', () => fake.workers.length === 4);
+  t.equal(sizedAt(fake.phpIni.get(fake.workers[3]!.processId)), '64');
+  t.equal(lines.filter((l) => /workers started from now on get more/.test(String(l.msg))).length, 1);
+  await closeFakePool(fake);
+});
+
+t.test('at its ceiling a full opcache is said once and the worker stays', async (t) => {
+  const { lines, log } = collectingLog('warn');
+  const fake = fakePool({ log, opcacheGrowth: { startMb: 32, maxMb: 32 } });
+  await fake.pool.start();
+  const [worker] = fake.workers;
+  worker!.answerWith = { opcache: opcacheSample(10) };
+  await fake.pool.run(FAKE_JOB, null);
+  await fake.pool.run(FAKE_JOB, null);
+  t.equal(lines.filter((l) => /raise opcache\.memory_consumption/.test(String(l.msg))).length, 1);
+  t.equal(fake.workers.length, 1);
   await closeFakePool(fake);
 });
 

@@ -40,6 +40,11 @@ export interface PoolOptions {
   selfCallWorkers?: number;
   /** How long a self-call worker stays without a self-call to serve (default a minute). */
   selfCallWorkerIdleMs?: number;
+  /**
+   * opcache's size when php.ini does not set it: where it starts and how far it grows (see
+   * opcache-size.ts; default 32 → 256 MB).
+   */
+  opcacheGrowth?: import('./opcache-size.js').OpcacheGrowth;
   /** Starts one worker thread (tests pass fake workers to check the pool's policies). */
   startWorker?: (boot: WorkerBoot, transferList: MessagePort[]) => PoolWorker;
   /** The pool's time (tests pass a fake clock; see clock.ts). */
@@ -62,10 +67,10 @@ export interface PoolWorker {
  * Why a worker left: its quota was served, or it was ended (timeout, crash), or the pool closed, or
  * (a self-call worker) nothing needed it for a while.
  */
-export type WorkerExit = 'recycled' | 'memory' | 'reload' | 'timeout' | 'crashed' | 'failed-to-start' | 'closed' | 'idle';
+export type WorkerExit = 'recycled' | 'memory' | 'opcache' | 'reload' | 'timeout' | 'crashed' | 'failed-to-start' | 'closed' | 'idle';
 
 /** Why a serving worker is asked to leave (a successor takes its place, or the pool shrinks). */
-export type LeaveReason = Extract<WorkerExit, 'recycled' | 'memory' | 'reload'>;
+export type LeaveReason = Extract<WorkerExit, 'recycled' | 'memory' | 'opcache' | 'reload'>;
 
 export interface PoolObserver {
   workerStarted(): void;

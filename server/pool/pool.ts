@@ -6,6 +6,7 @@ import { systemClock, type Clock, type Timer } from './clock.js';
 import { SharedFileLocks } from './locks.js';
 import type { FromWorker, RunEnd, WorkerBody, WorkerBoot } from './messages.js';
 import type { OpcacheSample } from './opcache-sample.js';
+import { DEFAULT_OPCACHE_GROWTH, iniSetsOpcacheSize, OpcacheSizing } from './opcache-size.js';
 import { PoolError, type LeaveReason, type PhpResponse, type PoolOptions, type PoolWorker, type ReloadableSettings, type WorkerExit } from './pool-types.js';
 import { RequestQueue, type PendingJob } from './request-queue.js';
 import { RunningJob, type Waiter } from './running-job.js';
@@ -38,8 +39,6 @@ const TERMINATE_WAIT_MS = 250;
 const HARD_REQUEST_LIMIT = 1950;
 /** How long a self-call worker stays without a self-call to serve. */
 const SELF_CALL_WORKER_IDLE_MS = 60_000;
-/** Free share of opcache's memory under which it counts as full (see warnIfOpcacheFull). */
-const OPCACHE_NEARLY_FULL = 0.05;
 
 let nextProcessId = 100;
 let nextJobId = 1;
@@ -65,11 +64,17 @@ export class WorkerPool {
   private bootFailures = 0;
 
   private readonly options: PoolOptions;
+  private opcacheSizing: OpcacheSizing;
 
   constructor(options: PoolOptions) {
     this.options = { ...options };
     this.clock = options.clock ?? systemClock;
     this.queue = new RequestQueue(this.clock);
+    this.opcacheSizing = this.newOpcacheSizing();
+  }
+
+  private newOpcacheSizing(): OpcacheSizing {
+    return new OpcacheSizing(iniSetsOpcacheSize(this.options.boot.phpIni) ? undefined : (this.options.opcacheGrowth ?? DEFAULT_OPCACHE_GROWTH));
   }
 
   /**
@@ -166,6 +171,8 @@ export class WorkerPool {
     // Limits and the size are read as they are needed: only what a worker boots with makes one stale.
     const bootChanged = !isDeepStrictEqual(settings.boot, this.options.boot) || !isDeepStrictEqual(settings.warmup, this.options.warmup);
     Object.assign(this.options, settings);
+    // The size the site grew to stays, unless php.ini now sets it (or stops setting it).
+    if (iniSetsOpcacheSize(settings.boot.phpIni) !== (this.opcacheSizing.nextWorkerMb === undefined)) this.opcacheSizing = this.newOpcacheSizing();
     const generation = bootChanged ? ++this.settingsGeneration : this.settingsGeneration;
     const added = this.resize(settings.size);
     if (bootChanged) for (const worker of this.live()) if (worker.selfCallOnly) this.recycle(worker, 'reload');
@@ -216,7 +223,9 @@ export class WorkerPool {
     const lockPort = await this.locks.portForWorker();
     if (handle.phase === 'gone') throw new Error(`php worker ${handle.id} was stopped while booting`);
     handle.generation = this.settingsGeneration; // the settings read now are the ones it boots with
-    const boot: WorkerBoot = { ...this.options.boot, processId: handle.id, wasmModule: this.options.wasmModule, lockPort, flowBuffer: handle.flowBuffer };
+    handle.opcacheMb = this.opcacheSizing.nextWorkerMb;
+    const phpIni = this.options.boot.phpIni + this.opcacheSizing.iniLine();
+    const boot: WorkerBoot = { ...this.options.boot, phpIni, processId: handle.id, wasmModule: this.options.wasmModule, lockPort, flowBuffer: handle.flowBuffer };
     const worker = (this.options.startWorker ?? startThread)(boot, [lockPort]);
     handle.worker = worker;
     await new Promise<void>((resolve, reject) => {
@@ -379,7 +388,7 @@ export class WorkerPool {
     if (end.opcache) {
       worker.opcache = end.opcache;
       worker.requests++; // the sample was a PHP run too: php.wasm's per-run descriptor leak counts it
-      this.warnIfOpcacheFull(worker, end.opcache);
+      this.sizeOpcache(worker, end.opcache);
     }
     if (end.errors.trim()) this.logPhpErrors(worker, end.errors);
     if (end.hitMemoryCeiling) this.options.log.warn({ worker: worker.id, memoryBytes: end.memoryBytes }, 'php script reached the memory ceiling (memory_limit cannot be raised past it)');
@@ -399,14 +408,20 @@ export class WorkerPool {
   }
 
   /**
-   * opcache's memory is sized in php.ini (every MB of it is resident in each worker). Once full,
-   * scripts that do not fit are compiled again at every request: said once per worker, with the fix.
+   * A worker whose opcache is nearly full is replaced by one with more (see opcache-size.ts); at the
+   * ceiling, or at a size the user set, scripts that do not fit are compiled again at every request:
+   * said once per worker, with the fix.
    */
-  private warnIfOpcacheFull(worker: WorkerHandle, sample: OpcacheSample): void {
-    const size = sample.usedBytes + sample.freeBytes;
-    if (worker.opcacheFullWarned || size <= 0 || sample.freeBytes / size >= OPCACHE_NEARLY_FULL) return;
-    worker.opcacheFullWarned = true;
-    this.options.log.warn({ worker: worker.id, usedBytes: sample.usedBytes, freeBytes: sample.freeBytes, cachedScripts: sample.cachedScripts }, 'opcache is nearly full: scripts that do not fit are compiled at every request; raise opcache.memory_consumption (--ini)');
+  private sizeOpcache(worker: WorkerHandle, sample: OpcacheSample): void {
+    const verdict = this.opcacheSizing.judge(sample, worker.opcacheMb);
+    const detail = { worker: worker.id, usedBytes: sample.usedBytes, freeBytes: sample.freeBytes, cachedScripts: sample.cachedScripts };
+    if (verdict.kind === 'replace') {
+      if (verdict.grewFromMb !== undefined) this.options.log.info({ ...detail, fromMb: verdict.grewFromMb, toMb: this.opcacheSizing.nextWorkerMb }, 'opcache is nearly full: workers started from now on get more');
+      if (!worker.leaving && !worker.selfCallOnly) this.recycle(worker, 'opcache');
+    } else if (verdict.kind === 'full' && !worker.opcacheFullWarned) {
+      worker.opcacheFullWarned = true;
+      this.options.log.warn(detail, 'opcache is nearly full: scripts that do not fit are compiled at every request; raise opcache.memory_consumption (--ini)');
+    }
   }
 
   private logPhpErrors(worker: WorkerHandle, errors: string): void {

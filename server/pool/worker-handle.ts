@@ -21,6 +21,8 @@ export class WorkerHandle {
   warmMemoryBytes = 0;
   /** Its opcache as last sampled (see opcache-sample.ts). */
   opcache?: OpcacheSample;
+  /** The opcache.memory_consumption it booted with, when the pool sized it (see opcache-size.ts). */
+  opcacheMb?: number;
   /** It said its opcache is full (once is enough). */
   opcacheFullWarned = false;
   /**

@@ -90,6 +90,8 @@ export interface FakePool {
   phases: Map<number, string[]>;
   /** Why workers left, in order. */
   exits: WorkerExit[];
+  /** The php.ini each worker booted with, by process id. */
+  phpIni: Map<number, string>;
 }
 
 /** A pool of fake workers; `behaviours` says how each started worker behaves, in order (then 'answer'). */
@@ -98,6 +100,7 @@ export function fakePool(overrides: Partial<Omit<PoolOptions, 'clock'>>, behavio
   const workers: FakeWorker[] = [];
   const phases = new Map<number, string[]>();
   const exits: WorkerExit[] = [];
+  const phpIni = new Map<number, string>();
   const pool = new WorkerPool({
     size: 1,
     maxRequests: 1000,
@@ -115,6 +118,7 @@ export function fakePool(overrides: Partial<Omit<PoolOptions, 'clock'>>, behavio
       workerPhase: (id, from, to) => { phases.set(id, [...(phases.get(id) ?? []), `${from}→${to}`]); },
     },
     startWorker: (boot) => {
+      phpIni.set(boot.processId, boot.phpIni);
       const worker = new FakeWorker(boot.processId, behaviours[workers.length] ?? 'answer', boot.flowBuffer);
       workers.push(worker);
       return worker;
@@ -122,7 +126,7 @@ export function fakePool(overrides: Partial<Omit<PoolOptions, 'clock'>>, behavio
     ...overrides,
     clock,
   });
-  return { pool, clock, workers, phases, exits };
+  return { pool, clock, workers, phases, exits, phpIni };
 }
 
 /** Closes a fake pool without a grace period, letting every fake thread stop. */
