@@ -62,7 +62,7 @@ t.test('defaults from config/defaults.json', async (t) => {
     queueLimit: 512,
     selfCallWorkers: 1,
     queueTimeout: 30,
-    maxRequests: 1500,
+    maxRequests: 10000,
     trustProxy: [],
     mounts: [],
     env: {},
@@ -237,7 +237,7 @@ t.test('int settings', async (t) => {
   t.equal(load(['--workers', '1']).workers, 1);
   t.equal(load(['--workers', '64']).workers, 64);
   t.equal(load(['--queue-limit', '0']).queueLimit, 0);
-  t.equal(load(['--max-requests', '1800']).maxRequests, 1800);
+  t.equal(load(['--max-requests', '1000000']).maxRequests, 1000000);
   for (const bad of ['65536', '-1', 'abc', '80.5', '1e3', '0x50', '', '+80', '8080a']) {
     rejects(t, () => load([`--port=${bad}`]), 'port', ['port', 'whole number', 'from 0 to 65535', '--port'], `--port=${bad}`);
   }
@@ -245,7 +245,7 @@ t.test('int settings', async (t) => {
   rejects(t, () => load(['--config', configFile({ port: true })]), 'port', ['whole number'], 'JSON true');
   rejects(t, () => load(['--workers', '0']), 'workers', ['from 1 to 64'], 'workers 0');
   rejects(t, () => load(['--workers', '65']), 'workers', ['from 1 to 64'], 'workers 65');
-  rejects(t, () => load(['--max-requests', '1801']), 'maxRequests', ['from 1 to 1800', '--max-requests'], 'max-requests 1801');
+  rejects(t, () => load(['--max-requests', '1000001']), 'maxRequests', ['from 1 to 1000000', '--max-requests'], 'max-requests 1000001');
   rejects(t, () => load(['--queue-limit', '-5']), 'arguments', ['--queue-limit', 'ambiguous'], 'queue-limit -5 (parseArgs: write --queue-limit=-5)');
   rejects(t, () => load(['--queue-limit=-5']), 'queueLimit', ['from 0 to 100000', '--queue-limit'], 'queue-limit=-5');
 });

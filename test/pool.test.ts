@@ -205,6 +205,23 @@ t.test('recycling after maxRequests with real workers: every request succeeds, s
   t.pass('old workers leave: one worker again');
 });
 
+t.test('one worker serves past request 2046, where php.wasm used to run out of descriptors', async (t) => {
+  // php.wasm opens two descriptors per run and never closes them; the worker closes them (see
+  // php-wasm/direct-request.ts), so recycling is a policy, not a necessity.
+  const server = await startTestServer({ workers: 1, maxRequests: 5000 });
+  t.teardown(() => server.close());
+  const pids = new Set<number>();
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 2100; i++) {
+    const answer = await get(server, '/pid.php');
+    statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+    if (answer.status === 200) pids.add(Number(json(answer).pid));
+  }
+  t.same([...statuses], [[200, 2100]], 'all 2100 succeed');
+  t.equal(pids.size, 1, 'one instance served them all');
+  t.equal(server.logs.filter((l) => l.msg === 'recycling php worker').length, 0, 'no recycling');
+});
+
 t.test('parallel requests spread across the workers', async (t) => {
   const server = await startTestServer({ workers: 2 });
   t.teardown(() => server.close());

@@ -42,8 +42,8 @@ export const SERVER_SCHEMA = defineOptions({
     docs: { arg: 'N', default: '`1`', meaning: 'extra workers, started on demand, for PHP calling this server while every worker is busy (0 = such calls just queue)' },
   },
   maxRequests: {
-    kind: 'int', min: 1, max: 1800,
-    docs: { arg: 'N', default: '`1500`', meaning: 'requests per worker before it is recycled (up to 1800; php.wasm aborts at request 2046)' },
+    kind: 'int', min: 1, max: 1_000_000,
+    docs: { arg: 'N', default: '`10000`', meaning: 'requests per worker before it is recycled (its successor boots first); `--max-worker-memory` recycles on memory' },
   },
   trustProxy: {
     kind: 'list', repeatable: true,

@@ -1,7 +1,7 @@
 /**
  * Every php.wasm (Emscripten) internal the server relies on, in one place. @php-wasm/universal keeps
  * the Emscripten module behind a symbol it names "dont use"; the sandbox patches its filesystem,
- * socket layer, output devices and two wasm imports. A release of @php-wasm that renames or drops
+ * socket layer, output devices and two wasm imports, and the request path calls its C functions. A release of @php-wasm that renames or drops
  * one of them would quietly weaken the sandbox, so each worker checks them all when it boots and
  * refuses to start, naming what is missing, instead of serving without the protection.
  */
@@ -18,11 +18,22 @@ export interface Runtime {
   /** The instance's exports; __heap_base marks where static data ends (see no-sqlite-wal.ts). */
   wasmExports?: Record<string, unknown> & { __heap_base?: number | WebAssembly.Global };
   FS: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- Emscripten's FS has no types here
+  /** Emscripten's ccall: with `{ async: true }` it resolves once an asyncify-suspended call ends. */
+  ccall(name: string, returnType: 'number' | null, argTypes: string[], args: unknown[], options?: { async: boolean }): any; // eslint-disable-line @typescript-eslint/no-explicit-any -- number, or its promise
+  malloc(bytes: number): number;
+  free(pointer: number): void;
 }
 
 export function runtimeOf(php: PHP): Runtime {
   return (php as unknown as Record<symbol, Runtime>)[__private__dont__use];
 }
+
+/** The C functions the request path calls (direct-request.ts), as PHP.runStream does. */
+export const DIRECT_REQUEST_EXPORTS = [
+  'wasm_set_request_uri', 'wasm_set_query_string', 'wasm_set_request_method', 'wasm_set_request_host',
+  'wasm_set_request_port', 'wasm_set_cookies', 'wasm_set_content_type', 'wasm_set_content_length',
+  'wasm_set_request_body', 'wasm_set_path_translated', 'wasm_add_SERVER_entry', 'wasm_sapi_handle_request',
+] as const;
 
 /** What the sandbox patches or calls, as paths into the module (checked for being functions/objects). */
 const REQUIRED: Array<[path: string, kind: 'function' | 'object']> = [
@@ -37,6 +48,9 @@ const REQUIRED: Array<[path: string, kind: 'function' | 'object']> = [
   ['FS.stat', 'function'], ['FS.filesystems.NODEFS.stream_ops.open', 'function'], ['FS.filesystems.NODEFS.stream_ops.close', 'function'],
   ['FS.filesystems.NODEFS.stream_ops.dup', 'function'], ['FS.destroyNode', 'function'], ['FS.hashName', 'function'], ['FS.nameTable', 'object'], ['FS.mount', 'function'],
   ['websocket.url', 'function'], ['outboundNetworkProxyServer.listeners', 'function'], ['HEAPU8', 'object'],
+  // The request path (direct-request.ts): ccall finds each C function as Module._NAME.
+  ['ccall', 'function'], ['malloc', 'function'], ['free', 'function'], ['FS.streams', 'object'],
+  ...DIRECT_REQUEST_EXPORTS.map((name): [string, 'function'] => [`_${name}`, 'function']),
 ];
 
 /** Wasm imports the sandbox wraps (memory ceiling, connect errors). */

@@ -4,26 +4,32 @@ import type { ResponseSink } from './response-sink.js';
 const EPIPE = 64; // Emscripten's errno for "broken pipe"
 
 /**
- * php.wasm writes a request's output and its serialised head to two character devices (major 64
- * and 62), which @php-wasm/universal turns into web streams read only when the event loop runs.
+ * php.wasm writes a request's output, its log (stderr) and its serialised head to three character
+ * devices (major 64, 63 and 62), which @php-wasm/universal turns into web streams read only when
+ * the event loop runs.
  * Taking the writes here, synchronously, is what lets a slow client block PHP (backpressure) and a
  * gone client fail PHP's write, which PHP treats as an aborted connection, as under php-fpm.
  */
 export interface PhpOutput {
   /** Where the current request's output goes (undefined: php.wasm's own streams, e.g. at boot). */
   route(sink: ResponseSink | undefined): void;
+  /** What PHP wrote to stderr (its log lines) while a sink was routed, since the last take. */
+  takeErrors(): string;
 }
 
 const STDOUT_DEVICE = [64, 0] as const;
+const STDERR_DEVICE = [63, 0] as const;
 const HEADERS_DEVICE = [62, 0] as const;
 
 export function capturePhpOutput(runtime: Runtime): PhpOutput {
   const { FS } = runtime;
   const stdout = FS.devices[FS.makedev(...STDOUT_DEVICE)]?.stream_ops as DeviceOps | undefined;
+  const stderr = FS.devices[FS.makedev(...STDERR_DEVICE)]?.stream_ops as DeviceOps | undefined;
   const headers = FS.devices[FS.makedev(...HEADERS_DEVICE)]?.stream_ops as DeviceOps | undefined;
   // Guard against a php.wasm release that moved them: the server must not run with output unhandled.
-  if (!stdout?.write || !headers?.write) throw new Error('php.wasm output devices not found: this @php-wasm version is not supported');
+  if (!stdout?.write || !stderr?.write || !headers?.write) throw new Error('php.wasm output devices not found: this @php-wasm version is not supported');
   let sink: ResponseSink | undefined;
+  let errors: Uint8Array[] = [];
 
   const ownStdout = stdout.write;
   stdout.write = (stream, buffer, offset, length, position) => {
@@ -37,7 +43,23 @@ export function capturePhpOutput(runtime: Runtime): PhpOutput {
     sink.head(buffer.subarray(offset, offset + length));
     return length;
   };
-  return { route: (next) => { sink = next; } };
+  const ownStderr = stderr.write;
+  stderr.write = (stream, buffer, offset, length, position) => {
+    if (!sink) return ownStderr(stream, buffer, offset, length, position);
+    errors.push(Buffer.from(buffer.subarray(offset, offset + length))); // a copy, as bytes (the heap view may be signed)
+    return length;
+  };
+  return {
+    route: (next) => {
+      if (next) errors = []; // a failed request's leftovers are not the next one's
+      sink = next;
+    },
+    takeErrors: () => {
+      const text = errors.length ? Buffer.concat(errors).toString('utf8') : '';
+      errors = [];
+      return text;
+    },
+  };
 }
 
 interface DeviceOps {

@@ -35,8 +35,6 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
 const RETIRE_GRACE = 200;
 /** How long an answer for a stopped worker's request waits for the worker to end (see kill). */
 const TERMINATE_WAIT_MS = 250;
-/** php.wasm leaks two descriptors a request and aborts at request 2046: no worker ever gets near it. */
-const HARD_REQUEST_LIMIT = 1950;
 /** How long a self-call worker stays without a self-call to serve. */
 const SELF_CALL_WORKER_IDLE_MS = 60_000;
 
@@ -314,7 +312,7 @@ export class WorkerPool {
     let best: WorkerHandle | undefined;
     for (const worker of this.workers) {
       if (worker.phase !== 'idle' || (worker.selfCallOnly && !pending.selfCall)) continue;
-      if (worker.requests >= HARD_REQUEST_LIMIT || (worker.leaving && worker.requests >= this.options.maxRequests + RETIRE_GRACE)) continue;
+      if (worker.leaving && worker.requests >= this.options.maxRequests + RETIRE_GRACE) continue;
       // Prefer workers that are not about to leave, then the pool's own over self-call workers.
       if (!best || worker.rank < best.rank) best = worker;
     }
@@ -482,14 +480,10 @@ export class WorkerPool {
       () => { if (worker.phase !== 'gone') this.leaveWhenFree(worker, reason); },
       () => {
         // The successor never came: keep capacity. If the old worker is gone meanwhile, replace it
-        // (stopAndReplace left that to us); if it can take no more requests, try again after a
-        // pause; otherwise try again at its next request.
+        // (stopAndReplace left that to us); otherwise it serves on and tries again at its next request.
         if (this.closing) return;
         if (worker.phase === 'gone') return void this.spawnWithBackoff();
         worker.leaving = undefined;
-        if (worker.requests >= HARD_REQUEST_LIMIT) {
-          this.clock.setTimeout(() => { if (worker.phase !== 'gone' && !worker.leaving) void this.replaceWhenSuccessorReady(worker, reason); }, 1000, true);
-        }
       },
     );
     return successor;

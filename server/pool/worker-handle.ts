@@ -13,7 +13,7 @@ export class WorkerHandle {
   readonly flow = new OutputFlowControl(this.flowBuffer);
   /** Its thread, once started. */
   worker?: PoolWorker;
-  /** Runs handed to it (warm-up and opcache samples count: php.wasm leaks per run, see HARD_REQUEST_LIMIT). */
+  /** Runs handed to it (warm-up and opcache samples count too). */
   requests = 0;
   /** Wasm memory after its last request. */
   memoryBytes = 0;

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { consumeAPISync, type FileLockManager, type HTTPMethod } from '@php-wasm/universal';
+import { consumeAPISync, type FileLockManager } from '@php-wasm/universal';
 import { bootPhp, wasmMemoryBytes } from './php-instance.js';
 import { SplitLockManager } from './split-lock-manager.js';
 import { OutputGate } from './output-flow.js';
@@ -14,6 +14,7 @@ import { ResponseSink } from './response-sink.js';
 import { opcacheSampler } from './opcache-sample.js';
 import { hostFsCallsReporter } from './host-fs-calls-channel.js';
 import { ignoreRelayExit } from '../sandbox/relay-exit.js';
+import { runDirect } from '../php-wasm/direct-request.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 
@@ -77,22 +78,12 @@ async function run({ php, tmp, ceiling, output }: Instance, { id, job, body }: E
     // A spooled body is read only now, when the request runs (it waited for a worker on disk).
     const bytes = body && 'path' in body ? readFileSync(body.path) : body;
     hostFsCalls?.begin();
-    const response = await php.runStream({
-      scriptPath: job.scriptPath,
-      relativeUri: job.relativeUri,
-      method: job.method as HTTPMethod,
-      protocol: job.protocol,
-      headers: job.headers,
-      $_SERVER: job.server,
-      ...(bytes ? { body: bytes } : {}),
-    });
-    const errors = response.stderrText; // drain stderr concurrently, or PHP can stall on a full pipe
-    const exitCode = await response.exitCode;
+    const exitCode = await runDirect(php, bytes ? { ...job, body: bytes } : job);
     // If the instance died, say so, so the client gets a 5xx instead of a 200 with an empty body.
     if (exitedWith !== undefined) throw instanceExited();
     hostFsCalls?.end(job);
     tmp.endRequest(); // before the end: the next request may be sent as soon as the pool hears it
-    const stderr = await errors;
+    const stderr = output.takeErrors();
     output.route(undefined); // the sample's output is its own
     const opcache = await sampleOpcache(php);
     sink.end({ exitCode, errors: stderr, memoryBytes: wasmMemoryBytes(php), ...(opcache ? { opcache } : {}), ...(ceiling.takeRefused() ? { hitMemoryCeiling: true } : {}) });
