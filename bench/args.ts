@@ -1,6 +1,7 @@
 /** Command line of `npm run bench -- [options]`. */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { RECYCLING_SCENARIOS } from './recycling-scenarios.js';
 import { SCENARIOS } from './scenarios.js';
 
 export type BenchDb = 'sqlite' | 'mariadb';
@@ -50,10 +51,14 @@ export const USAGE = `usage: npm run bench -- [options]
   --workers N            our PHP workers (per process) = php-fpm children (default 2)
   --quiet-wait S         before each measurement, wait up to S seconds for other processes to use
                          less than ${QUIET_CORES} cores (default 20; 0 = don't wait)
-  --scenarios LIST       comma-separated subset of: ${SCENARIOS.map((s) => s.id).join(', ')}
+  --scenarios LIST       comma-separated subset of: ${[...SCENARIOS, ...RECYCLING_SCENARIOS].map((s) => s.id).join(', ')}
                          (home-cache: both servers restarted with their page caches on, ours' and
                          nginx's fastcgi_cache; the restart also times the first home page after
                          start. SQLite only)
+                         Not in the default list, each a few minutes (SQLite only): soak (50,000
+                         requests, 90 % trivial .php + static, 10 % WordPress, workers recycled
+                         every 1,500; RSS idle before and after) and recycle (home page p99 while
+                         workers recycle, ÷ p99 of steady state); both restart the servers
   --json FILE            also write the results as JSON
   --data-dir DIR         where sites, configs and logs live between runs (default var/bench)
   --fresh                delete the data folder first (reassemble, recopy, reinstall)
@@ -88,9 +93,9 @@ export function parseBenchArgs(argv: string[], projectRoot: string): BenchArgs {
   // The static file and the trivial script never reach the database: the same as with SQLite.
   const defaults = db === 'mariadb' ? MARIADB_SCENARIOS : SCENARIOS.map((s) => s.id);
   const scenarios = values.scenarios ? values.scenarios.split(',').map((s) => s.trim()).filter(Boolean) : defaults;
-  for (const id of scenarios) if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`unknown scenario ${id}`);
-  const cached = SCENARIOS.filter((s) => s.pageCache && scenarios.includes(s.id));
-  if (db === 'mariadb' && cached.length) throw new Error(`${cached[0].id} is measured with --db sqlite only`);
+  for (const id of scenarios) if (![...SCENARIOS, ...RECYCLING_SCENARIOS].some((s) => s.id === id)) throw new Error(`unknown scenario ${id}`);
+  const sqliteOnly = [...SCENARIOS.filter((s) => s.pageCache), ...RECYCLING_SCENARIOS].filter((s) => scenarios.includes(s.id));
+  if (db === 'mariadb' && sqliteOnly.length) throw new Error(`${sqliteOnly[0].id} is measured with --db sqlite only`);
   return {
     compareNative: values['compare-native']! || db === 'mariadb',
     db,

@@ -20,7 +20,11 @@ import { startOurs } from './ours.js';
 import { runPageCachePhase } from './page-cache-run.js';
 import { measurePhase } from './phase.js';
 import { formatReport, newReport, type BenchReport } from './report.js';
+import { runRecyclingPhase } from './recycling-run.js';
+import { RECYCLING_SCENARIOS } from './recycling-scenarios.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
+import { SETTLE } from './settle.js';
+import { SOAK_MAX_SECONDS } from './soak-mix.js';
 import { alignPermalinks } from './site.js';
 import type { Target } from './target.js';
 
@@ -87,8 +91,10 @@ async function runSqliteBench(args: BenchArgs, binaries: NativeBinaries | undefi
     }
   }
   await measurePhase(targets, scenarios.filter((s) => !s.pageCache), r, args, say);
+  let running = targets;
+  if (RECYCLING_SCENARIOS.some((s) => args.scenarios.includes(s.id))) running = await runRecyclingPhase({ projectRoot, args, binaries, report: r, running, say });
   const cached = scenarios.filter((s) => s.pageCache);
-  if (cached.length) await runPageCachePhase({ projectRoot, args, binaries, report: r, scenarios: cached, running: targets, say });
+  if (cached.length) await runPageCachePhase({ projectRoot, args, binaries, report: r, scenarios: cached, running, say });
 }
 
 /** Stops the servers, prints the report, writes --json. */
@@ -132,7 +138,11 @@ function timeLimitSeconds(args: BenchArgs): number {
   const restarts = SCENARIOS.some((s) => s.pageCache && args.scenarios.includes(s.id)) ? servers * (120 + args.quietWaitSeconds) : 0;
   const startup = 300 + (args.compareNative ? 240 : 0) + (args.db === 'mariadb' ? 120 : 0) + (replicas ? 300 : 0) + restarts;
   const replicaWarmup = replicas ? args.scenarios.length * (args.replicas - 1) * args.warmupSeconds : 0; // warmupScale
-  return Math.ceil(startup + args.scenarios.length * servers * perMeasurement + replicaWarmup + 120);
+  // soak: its warm-up (≤ 60 s), its load and two memory readings per server; recycle: two windows
+  // of twice --duration per server, and a restart for each.
+  const soak = args.scenarios.includes('soak') ? servers * (60 + SOAK_MAX_SECONDS + (2 * SETTLE.maxMs) / 1000 + args.quietWaitSeconds) : 0;
+  const recycle = args.scenarios.includes('recycle') ? servers * (120 + perMeasurement + args.durationSeconds) * 2 : 0;
+  return Math.ceil(startup + args.scenarios.length * servers * perMeasurement + replicaWarmup + soak + recycle + 120);
 }
 
 process.once('SIGINT', () => void abort('interrupted (SIGINT)', 130));

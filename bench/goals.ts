@@ -1,21 +1,25 @@
 /**
  * The goals of issue #12 ("Performance round 2"), judged from what the bench measured, with
  * native's figure beside ours in each: throughput as a share of native's, the home page's tail
- * latency, idle memory, and the time from start to the first WordPress page.
+ * latency, idle memory, the time from start to the first WordPress page, memory after a soak with
+ * recycles, and the home page's tail while workers recycle.
  */
 import { QUIET_CORES } from './args.js';
+import { recycleP99Ratio } from './recycle-figures.js';
 import type { BenchReport, ServerName } from './report.js';
+import { growthPercent } from './settle.js';
+import { SOAK_REQUESTS } from './soak-mix.js';
 import { fmtInt, fmtRate, table } from './table.js';
 
 export type GoalStatus = 'met' | 'not met' | 'not measured';
 
 export interface Goal {
-  id: 'home' | 'rest' | 'home-tail' | 'hello' | 'rss-idle' | 'first-page';
+  id: 'home' | 'rest' | 'home-tail' | 'hello' | 'rss-idle' | 'first-page' | 'rss-soak' | 'recycle-p99';
   title: string;
   /** Ours' and native's figures, in `unit`. */
   ours?: number;
   native?: number;
-  unit: 'req/s' | '× p50' | 'MB' | 's';
+  unit: 'req/s' | '× p50' | 'MB' | 's' | '%' | '× steady';
   /** What the goal bounds: ours ÷ native for throughput, else ours' own figure. */
   measured?: number;
   /** measured ≥ limit ('at least') or ≤ limit ('at most'). */
@@ -63,7 +67,38 @@ export function evaluateGoals(r: BenchReport): Goal[] {
     versus('hello', 'Trivial .php', 0.25),
     rss,
     bounded('first-page', 'First WordPress page after start', 's', r.servers.ours?.firstPageSeconds, r.servers.native?.firstPageSeconds, 2, startBusy),
+    soakGoal(r),
+    recycleGoal(r),
   ];
+}
+
+/** RSS idle after the soak (with recycles) vs before, in % of before: at most +10 %. */
+function soakGoal(r: BenchReport): Goal {
+  const growth = (server: ServerName) => {
+    const s = r.soak?.[server];
+    return s ? growthPercent(s.rssBeforeKb, s.rssAfterKb) : undefined;
+  };
+  const ours = r.soak?.ours;
+  const goal = bounded('rss-soak', `RSS growth after ${fmtInt(SOAK_REQUESTS)} requests with recycles`, '%', growth('ours'), growth('native'), 10, (ours?.cpu.otherCores ?? 0) >= QUIET_CORES);
+  if (!ours) return notMeasured(goal, 'run with --scenarios soak');
+  if (ours.requests < ours.requestBound) return notMeasured(goal, `only ${fmtInt(ours.requests)} requests within ${ours.secondsBound} s`);
+  if (ours.recycles === 0) return notMeasured(goal, 'no worker recycled during the soak');
+  return goal;
+}
+
+/** The home page's p99 while workers recycle ÷ its steady p99: at most 1.5×. */
+function recycleGoal(r: BenchReport): Goal {
+  const ours = r.recycleLatency?.ours;
+  const busy = [ours?.steady, ours?.recycling].some((m) => (m?.cpu?.otherCores ?? 0) >= QUIET_CORES);
+  const goal = bounded('recycle-p99', 'Home p99 while workers recycle ÷ steady', '× steady', recycleP99Ratio(ours), recycleP99Ratio(r.recycleLatency?.native), 1.5, busy);
+  if (!ours) return notMeasured(goal, 'run with --scenarios recycle');
+  if (ours.recycles === 0) return notMeasured(goal, 'no worker recycled in the window');
+  if (ours.steadyRecycles) return notMeasured(goal, 'workers recycled in the steady window');
+  return goal;
+}
+
+function notMeasured(goal: Goal, note: string): Goal {
+  return { ...goal, status: 'not measured', note };
 }
 
 /** Ours ÷ native at least `limit`. */
@@ -88,7 +123,7 @@ export function formatGoals(goals: Goal[]): string[] {
   const rows = goals.map((g) => {
     const relative = g.unit === 'req/s';
     const measured = g.measured === undefined ? '—' : relative ? `${g.measured.toFixed(2)}× native` : figure(g.measured, g.unit);
-    const limit = relative ? '× native' : g.unit === '× p50' ? g.unit : ` ${g.unit}`;
+    const limit = relative ? '× native' : g.unit.startsWith('×') ? g.unit : ` ${g.unit}`;
     const target = `${g.comparison === 'at least' ? '≥' : '≤'} ${g.limit}${limit}`;
     const status = `${g.status === 'not met' ? 'NOT MET' : g.status}${g.skewed && g.status !== 'not measured' ? ' *' : ''}`;
     return [g.title, figure(g.ours, g.unit), figure(g.native, g.unit), measured, target, g.note ? `${status} (${g.note})` : status];
@@ -103,5 +138,6 @@ function figure(value: number | undefined, unit: Goal['unit']): string {
   if (unit === 'req/s') return `${fmtRate(value)} req/s`;
   if (unit === 'MB') return `${fmtInt(value)} MB`;
   if (unit === 's') return `${value.toFixed(2)} s`;
+  if (unit === '%') return `${value >= 0 ? '+' : ''}${value.toFixed(1)} %`;
   return `${value.toFixed(2)}${unit}`;
 }

@@ -33,6 +33,8 @@ export interface LoadOptions {
   timeoutSeconds: number;
   /** Called once when the measurement window closes (at the duration, or at the end if earlier). */
   atWindowEnd?: () => void;
+  /** Paths each connection requests in turn, over and over (a mix); without it, the url's own path. */
+  paths?: string[];
 }
 
 export interface LoadResult {
@@ -79,8 +81,11 @@ export function runLoad(url: string, opts: LoadOptions): Promise<LoadResult> {
         connections: opts.connections,
         pipelining: 1,
         duration: opts.durationSeconds,
-        maxOverallRequests: maxRequests,
+        // The bound is on responses, counted here: a request autocannon writes to a connection the
+        // server is closing (ours closes one after --max-requests-per-connection) is sent twice.
+        maxOverallRequests: maxRequests * 2,
         timeout: opts.timeoutSeconds,
+        ...(opts.paths ? { requests: opts.paths.map((path) => ({ method: 'GET', path })) } : {}),
       },
       (error, result) => {
         clearTimeout(windowTimer);
@@ -110,8 +115,8 @@ export function runLoad(url: string, opts: LoadOptions): Promise<LoadResult> {
     );
     instance.on('response', (_client, status, resBytes, ms) => {
       const now = performance.now();
-      if (now > deadline) {
-        late++; // finished after the window closed (autocannon stops on its next 1 s tick)
+      if (now > deadline || count >= maxRequests) {
+        late++; // after the window closed (autocannon stops on its next 1 s tick), or past the count
         return;
       }
       last = now;
@@ -121,6 +126,7 @@ export function runLoad(url: string, opts: LoadOptions): Promise<LoadResult> {
         latencies = grown;
       }
       latencies[count++] = ms;
+      if (count === maxRequests) instance.stop();
       statusCodes[status] = (statusCodes[status] ?? 0) + 1;
       if (status < 200 || status > 299) non2xx++;
       bytes += resBytes;

@@ -8,7 +8,8 @@ import { treePids } from './rss.js';
 import { checkScenario, type Scenario } from './scenarios.js';
 import { processesOf, type Target } from './target.js';
 
-export async function measure(scenario: Scenario, target: Target, all: Target[], args: BenchArgs, say: (line: string) => void): Promise<Measurement> {
+/** `beforeWindow` runs after the warm-up, just before the measured load. */
+export async function measure(scenario: Scenario, target: Target, all: Target[], args: BenchArgs, say: (line: string) => void, beforeWindow?: () => Promise<void>): Promise<Measurement> {
   const check = await checkScenario(scenario, target);
   if (!check.ok) {
     say(`  ${target.name}: ${scenario.title}: check FAILED (${check.problem}); not measured`);
@@ -33,6 +34,7 @@ export async function measure(scenario: Scenario, target: Target, all: Target[],
     warmup = { requests: w.sent, errors: w.errors, non2xx: w.non2xx };
   }
 
+  await beforeWindow?.();
   const exclude = new Set([process.pid, ...treePids(allPids)]);
   const before = cpuSnapshot(pids, allPids);
   const ticksBefore = allProcessTicks();

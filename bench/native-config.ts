@@ -18,6 +18,8 @@ export interface NativeConfigInput {
   asRoot: boolean;
   /** nginx's fastcgi_cache in this folder, as our page cache (native-page-cache.ts); none without it. */
   pageCacheDir?: string;
+  /** pm.max_requests: requests per child before php-fpm replaces it (0 or none: never). */
+  maxRequests?: number;
 }
 
 /**
@@ -107,7 +109,7 @@ ${c.asRoot ? 'user = root\ngroup = root\n' : ''}listen = 127.0.0.1:${c.fpmPort}
 listen.backlog = 511
 pm = static
 pm.max_children = ${c.children}
-catch_workers_output = yes
+${c.maxRequests ? `pm.max_requests = ${c.maxRequests}\n` : ''}catch_workers_output = yes
 php_admin_value[memory_limit] = 256M
 php_admin_value[max_input_vars] = 5000
 php_admin_value[upload_max_filesize] = 64M

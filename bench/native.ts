@@ -12,6 +12,7 @@ import type { DbConnection } from './mariadb.js';
 import { nativeDbFile, prepareNativeMysqlTree, prepareNativeTree } from './native-tree.js';
 import { freePort, HOST, secondsToFirstPage, waitFor200 } from './loopback.js';
 import { PAGE_CACHE_TTL_SECONDS } from './native-page-cache.js';
+import { fpmRecycles } from './recycle-count.js';
 import { treeRss } from './rss.js';
 import { installWordPress, siteAddress, writeBenchScripts } from './site.js';
 import { choosePort, rememberPort } from './site-ports.js';
@@ -30,6 +31,8 @@ export interface NativeOptions {
   pageCache?: boolean;
   /** Also time spawn → first 200 home page (on a site already installed). */
   timeFirstPage?: boolean;
+  /** pm.max_requests (php-fpm's recycling); none without it. */
+  maxRequests?: number;
 }
 
 export async function startNative(opts: NativeOptions): Promise<Target> {
@@ -58,6 +61,7 @@ export async function startNative(opts: NativeOptions): Promise<Target> {
     logDir: join(opts.dataDir, 'logs'),
     asRoot: process.getuid?.() === 0,
     pageCacheDir: opts.pageCache ? join(base, 'run', 'page-cache') : undefined,
+    maxRequests: opts.maxRequests,
   };
   // A cache left by an earlier start would answer before PHP ever ran.
   if (config.pageCacheDir) rmSync(config.pageCacheDir, { recursive: true, force: true });
@@ -106,7 +110,7 @@ export async function startNative(opts: NativeOptions): Promise<Target> {
     if (opts.pageCache) notes.push(`fastcgi_cache on (${PAGE_CACHE_TTL_SECONDS} s, bypassed as ours is: bench/native-page-cache.ts), X-Cache from $upstream_cache_status`);
     return {
       name: 'native',
-      label: `nginx ${nginxVersion(bin.nginx)} + php-fpm ${bin.phpFpmVersion} (${opts.children} children, pm=static)`,
+      label: `nginx ${nginxVersion(bin.nginx)} + php-fpm ${bin.phpFpmVersion} (${opts.children} children, pm=static${opts.maxRequests ? `, pm.max_requests=${opts.maxRequests}` : ''})`,
       workers: opts.children,
       baseUrl,
       wordpressDir: root,
@@ -120,6 +124,7 @@ export async function startNative(opts: NativeOptions): Promise<Target> {
       startSeconds: (performance.now() - started) / 1000,
       firstPageSeconds,
       stop,
+      recycles: () => fpmRecycles(join(config.logDir, 'php-fpm.log')),
     };
   } catch (error) {
     await stop();

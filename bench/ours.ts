@@ -11,6 +11,7 @@ import { spawnChild, stopChild, type Child } from './children.js';
 import { HOST, secondsToFirstPage, waitFor200 } from './loopback.js';
 import type { DbConnection } from './mariadb.js';
 import { PAGE_CACHE_TTL_SECONDS } from './native-page-cache.js';
+import { recycledWorkers } from './recycle-count.js';
 import { treeRss } from './rss.js';
 import { withMallocTunable } from '../server/malloc-tunables.js';
 import { SITE, writeBenchScripts } from './site.js';
@@ -26,6 +27,10 @@ export interface OursOptions {
   pageCache?: boolean;
   /** Also time spawn → first 200 home page (on a site prepared by an earlier start). */
   timeFirstPage?: boolean;
+  /** --max-requests: requests per worker before it is recycled (the server's default without it). */
+  maxRequests?: number;
+  /** --admin-port: its /metrics count the recycles (the recycling scenarios). */
+  adminPort?: number;
 }
 
 /** One process of a MySQL site (each has its own WordPress tree, as on separate machines). */
@@ -136,6 +141,8 @@ function spawnOurs(opts: OursOptions, spec: SpawnSpec): OursProcess {
     '--site-url', spec.siteUrl,
     ...(spec.extraArgs ?? []),
     '--workers', String(opts.workers),
+    ...(opts.maxRequests !== undefined ? ['--max-requests', String(opts.maxRequests)] : []),
+    ...(opts.adminPort !== undefined ? ['--admin-port', String(opts.adminPort), '--admin-host', HOST] : []),
     '--site-title', SITE.title,
     '--admin-user', SITE.adminUser,
     '--admin-password', SITE.adminPassword,
@@ -180,5 +187,6 @@ function oursTarget(opts: OursOptions, proc: OursProcess, notes: string[], start
     notes,
     startSeconds: (performance.now() - started) / 1000,
     stop: proc.stop,
+    recycles: opts.adminPort !== undefined ? () => recycledWorkers(`http://${HOST}:${opts.adminPort}/metrics`) : undefined,
   };
 }

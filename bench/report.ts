@@ -6,7 +6,10 @@ import { formatGoals, type Goal } from './goals.js';
 import type { LoadResult } from './load.js';
 import type { BusyProcess } from './other-processes.js';
 import { describeOpcache, type ProbeResult } from './probe.js';
+import type { RecycleLatencyResult } from './recycle-figures.js';
+import { formatRecycling } from './report-recycling.js';
 import { formatReplicaSummary } from './report-replicas.js';
+import type { SoakResult } from './soak.js';
 import { mb } from './rss.js';
 import { fmtInt, fmtMs, fmtRate, table } from './table.js';
 import type { CheckResult } from './scenarios.js';
@@ -87,6 +90,9 @@ export interface BenchReport {
   warnings: string[];
   /** Issue #12's goals, judged at the end of a --compare-native run on SQLite (goals.ts). */
   goals?: Goal[];
+  /** The recycling scenarios (recycling-run.ts), when run. */
+  soak?: Partial<Record<ServerName, SoakResult>>;
+  recycleLatency?: Partial<Record<ServerName, RecycleLatencyResult>>;
 }
 
 export function newReport(args: BenchArgs): BenchReport {
@@ -231,6 +237,7 @@ export function formatReport(r: BenchReport): string {
   out.push(...table(memHead, memRows, [1, 2, 3, 4]));
   if (r.database.kind === 'mariadb') out.push(`  MariaDB's memory is in none of them.`);
   if (replicas) out.push('', ...formatReplicaSummary(r));
+  out.push(...formatRecycling(r));
 
   const errorDetails: string[] = [];
   for (const sc of r.scenarios) {

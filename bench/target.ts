@@ -38,6 +38,8 @@ export interface Target {
   /** Cores other processes used while that start was timed (≥ QUIET_CORES: skewed). */
   firstPageOtherCores?: number;
   stop(): Promise<void>;
+  /** Workers (php-fpm children) that have left for reaching their request limit, so far; when counted. */
+  recycles?(): Promise<number>;
 }
 
 /** Everything whose CPU counts as the target's, and whose death ends its measurements. */
