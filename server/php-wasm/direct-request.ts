@@ -6,19 +6,10 @@
  */
 import type { PHP } from '@php-wasm/universal';
 import { runtimeOf, type Runtime } from './internals.js';
+import type { PhpJob } from '../cgi.js';
 
-export interface DirectRequest {
-  scriptPath: string;
-  /** Path and query as requested (REQUEST_URI, QUERY_STRING). */
-  relativeUri: string;
-  method: string;
-  protocol: 'http' | 'https';
-  /** The few headers php.wasm reads itself; names lower-case (host, cookie, content-type). */
-  headers: Record<string, string>;
-  /** $_SERVER entries; they override php.wasm's own. */
-  server: Record<string, string>;
-  body?: Uint8Array;
-}
+/** A job as the pool sends it (cgi.ts), with its body read. */
+export type DirectRequest = PhpJob & { body?: Uint8Array };
 
 /**
  * Runs the request and resolves with PHP's exit code. The instance must have started PHP already
