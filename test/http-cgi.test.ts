@@ -442,6 +442,15 @@ t.test('PHP warnings appear as log entries', async (t) => {
   t.match(entry?.worker, Number, 'names the worker');
 });
 
+t.test("a script's stderr reaches the log bounded: a flood is cut, the response is whole", async (t) => {
+  const response = await fetch(`${server.url}/stderr-flood.php`);
+  t.equal(await response.text(), 'done');
+  const logged = server.logs.filter((l) => typeof l.php === 'string' && l.php.includes('eeee')).map((l) => String(l.php));
+  const bytes = logged.reduce((sum, text) => sum + text.length, 0);
+  t.ok(bytes > 0 && bytes <= 300 * 1024, `at most ~256 KB of the 4 MB were kept (${bytes})`);
+  t.ok(logged.some((text) => text.includes('stderr cut at')), 'and the cut is said');
+});
+
 t.test('access log: one entry per request with method, path, status, bytes, ms and worker', async (t) => {
   const path = `/status.php?marker=${Date.now()}`;
   const response = await fetch(`${server.url}${path}`, { method: 'POST', body: 'x' });

@@ -2,6 +2,8 @@ import type { Runtime } from '../php-wasm/internals.js';
 import type { ResponseSink } from './response-sink.js';
 
 const EPIPE = 64; // Emscripten's errno for "broken pipe"
+/** What one request's stderr may hold: PHP's log lines go to the server's log, a flood does not. */
+export const MAX_STDERR_BYTES = 256 * 1024;
 
 /**
  * php.wasm writes a request's output, its log (stderr) and its serialised head to three character
@@ -30,6 +32,8 @@ export function capturePhpOutput(runtime: Runtime): PhpOutput {
   if (!stdout?.write || !stderr?.write || !headers?.write) throw new Error('php.wasm output devices not found: this @php-wasm version is not supported');
   let sink: ResponseSink | undefined;
   let errors: Uint8Array[] = [];
+  let errorBytes = 0;
+  let errorsCut = false;
 
   const ownStdout = stdout.write;
   stdout.write = (stream, buffer, offset, length, position) => {
@@ -46,20 +50,32 @@ export function capturePhpOutput(runtime: Runtime): PhpOutput {
   const ownStderr = stderr.write;
   stderr.write = (stream, buffer, offset, length, position) => {
     if (!sink) return ownStderr(stream, buffer, offset, length, position);
-    errors.push(Buffer.from(buffer.subarray(offset, offset + length))); // a copy, as bytes (the heap view may be signed)
+    const room = MAX_STDERR_BYTES - errorBytes;
+    if (length > room) errorsCut = true;
+    if (room > 0) {
+      errors.push(Buffer.from(buffer.subarray(offset, offset + Math.min(length, room)))); // a copy, as bytes (the heap view may be signed)
+      errorBytes += Math.min(length, room);
+    }
     return length;
   };
   return {
     route: (next) => {
-      if (next) errors = []; // a failed request's leftovers are not the next one's
+      if (next) forget(); // a failed request's leftovers are not the next one's
       sink = next;
     },
     takeErrors: () => {
       const text = errors.length ? Buffer.concat(errors).toString('utf8') : '';
-      errors = [];
-      return text;
+      const cut = errorsCut;
+      forget();
+      return cut ? `${text}\n(stderr cut at ${MAX_STDERR_BYTES} bytes)` : text;
     },
   };
+
+  function forget(): void {
+    errors = [];
+    errorBytes = 0;
+    errorsCut = false;
+  }
 }
 
 interface DeviceOps {

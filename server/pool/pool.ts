@@ -385,7 +385,7 @@ export class WorkerPool {
     worker.memoryBytes = end.memoryBytes;
     if (end.opcache) {
       worker.opcache = end.opcache;
-      worker.requests++; // the sample was a PHP run too: php.wasm's per-run descriptor leak counts it
+      worker.requests++; // the sample was a PHP run too, counted like warm-up runs
       this.sizeOpcache(worker, end.opcache);
     }
     if (end.errors.trim()) this.logPhpErrors(worker, end.errors);
