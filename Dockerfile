@@ -50,7 +50,7 @@ ARG WORDPRESS_VERSION=latest
 # GLIBC_TUNABLES: what bin/php-wasm-server.js sets (see server/malloc-tunables.ts): worker threads
 # return freed memory (~100 MB less with 2 workers).
 ENV NODE_ENV=production \
-    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 \
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=4194304 \
     PHP_WASM_SERVER_WORDPRESS_VERSION=${WORDPRESS_VERSION} \
     PHP_WASM_SERVER_HOST=0.0.0.0 \
     PHP_WASM_SERVER_PORT=8087 \
