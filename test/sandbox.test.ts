@@ -3,7 +3,7 @@
  * environment, network, subprocesses, writes to read-only mounts) and checks what must still work
  * (mounts, /tmp, sessions and SQLite shared by all workers).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -255,6 +255,34 @@ t.test('sessions follow their cookie across workers; files land in sessionDir', 
   const parallel = await Promise.all(Array.from({ length: 12 }, () => getJson(server, '/session-pid.php', { cookie })));
   t.same(parallel.map((a) => a.count).sort((a, b) => a - b), Array.from({ length: 12 }, (_, i) => 12 + i), '12 concurrent requests count 12…23, none lost');
   t.equal(new Set(parallel.map((a) => a.pid)).size, 2, 'spread over both workers');
+});
+
+t.test('a request waits for the session another worker holds, then reads what that one wrote', async (t) => {
+  // A session is one request's at a time, across workers as within one php-fpm pool: a second
+  // request blocks in session_start() and then reads what the first wrote (none of the two lost).
+  const data = tempDir(t, 'pws-session-gate-');
+  const server = await startTestServer({ workers: 2, mounts: [{ host: data, guest: '/data', readOnly: false }] });
+  t.teardown(() => server.close());
+  const first = await fetch(`${server.url}/session-gate.php?tag=init`);
+  const cookie = first.headers.get('set-cookie')?.split(';')[0] ?? '';
+  t.equal((await first.json()).count, 1, 'a new session counts 1');
+
+  const gate = join(data, 'gate');
+  writeFileSync(gate, '');
+  t.teardown(() => rmSync(gate, { force: true }));
+  const holder = getJson(server, '/session-gate.php?tag=a&hold=1', { cookie });
+  await until('the first request to hold the session', () => existsSync(join(data, 'locked-a')));
+  let waiterAnswered = false;
+  const waiter = getJson(server, '/session-gate.php?tag=b', { cookie }).finally(() => { waiterAnswered = true; });
+  await until('the second request to reach session_start', () => existsSync(join(data, 'started-b')));
+  await until('both workers busy', () => server.pool.stats.busy === 2);
+  t.notOk(existsSync(join(data, 'locked-b')), 'the second request waits in session_start while the first holds the session');
+  t.notOk(waiterAnswered, 'and has not answered');
+  rmSync(gate);
+  const [a, b] = await Promise.all([holder, waiter]);
+  t.equal(a.count, 2, 'the holder counted 2');
+  t.equal(b.count, 3, 'the waiter read the holder\'s write and counted 3');
+  t.not(a.pid, b.pid, 'on two workers');
 });
 
 t.test('SQLite on a mount: 8 concurrent clients insert 120 rows through 2 workers, all kept, file intact', async (t) => {

@@ -1,6 +1,29 @@
 import { realpathSync } from 'node:fs';
 import { FileLockManagerInMemory, type FileLockManager, type RequestedRangeLock, type WholeFileLockOp } from '@php-wasm/universal';
 
+/** Longest single wait between tries: short, so a worker being terminated is not held up by it. */
+const MAX_LOCK_POLL_MS = 16;
+
+/**
+ * A blocking lock (flock without LOCK_NB, fcntl F_SETLKW) on a shared file waits here until the
+ * shared table grants it. php.wasm first takes the host's own lock (which blocks in the kernel), then
+ * asks this table, which answers at once: it lives on the main thread, which must not block. A worker
+ * woken by the holder's close() could ask before the holder's release (a message on another port)
+ * had reached the table; refused, php.wasm dropped the host lock and returned EWOULDBLOCK, and PHP's
+ * session handler, which ignores flock()'s result, went on unlocked: a lost session update about once
+ * in 300 rounds of 12 concurrent requests. Waiting is what the kernel does for a process. A holder
+ * that never lets go is ended by the request timeout, which releases its locks.
+ */
+function waitUntilGranted(tryLock: () => boolean): boolean {
+  let pause = 1;
+  while (!tryLock()) {
+    Atomics.wait(pauseCell, 0, 0, pause);
+    pause = Math.min(pause * 2, MAX_LOCK_POLL_MS);
+  }
+  return true;
+}
+const pauseCell = new Int32Array(new SharedArrayBuffer(4));
+
 /**
  * Sends a lock to the main thread's shared table only when other workers can see the file, i.e. it
  * lies in a host folder (docroot, mounts, sessions). Files in the instance's own memory (opcache's
@@ -27,11 +50,15 @@ export class SplitLockManager implements FileLockManager {
   }
 
   lockWholeFile(path: string, op: WholeFileLockOp): boolean {
-    return this.pick(path).lockWholeFile(path, op);
+    const manager = this.pick(path);
+    if (manager === this.local || op.type === 'unlock' || !op.waitForLock) return manager.lockWholeFile(path, op);
+    return waitUntilGranted(() => manager.lockWholeFile(path, { ...op, waitForLock: false }));
   }
 
   lockFileByteRange(path: string, lock: RequestedRangeLock, waitForLock: boolean): boolean {
-    return this.pick(path).lockFileByteRange(path, lock, waitForLock);
+    const manager = this.pick(path);
+    if (manager === this.local || lock.type === 'unlocked' || !waitForLock) return manager.lockFileByteRange(path, lock, waitForLock);
+    return waitUntilGranted(() => manager.lockFileByteRange(path, lock, false));
   }
 
   findFirstConflictingByteRangeLock(path: string, lock: RequestedRangeLock) {

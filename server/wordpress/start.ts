@@ -94,6 +94,25 @@ const TLS_SELF_CALLS = String.raw`$GLOBALS['wp_filter']['pre_http_request'][10][
   return wp_remote_request($local, $args);
 }];`;
 
+/**
+ * WordPress's installer keeps pretty permalinks only if a request to the site from itself answers
+ * within 5 s. That request is the site's first front-end page: on php.wasm it compiles the theme and
+ * often waits for the self-call worker to boot, which a busy machine does not finish in 5 s, and the
+ * new site silently got plain permalinks. While installing, requests to the site's own address get
+ * the time the installing request itself has (less a margin to answer in).
+ */
+function installSelfCheckTimeout(requestTimeoutSeconds: number): string {
+  const seconds = Math.max(5, requestTimeoutSeconds - 5);
+  return String.raw`$GLOBALS['wp_filter']['http_request_args'][10][] = ['accepted_args' => 2, 'function' => static function ($args, $url) {
+  if (!defined('WP_INSTALLING') || !WP_INSTALLING || !is_array($args) || !is_string($url)) return $args;
+  $home = wp_parse_url(home_url());
+  $target = wp_parse_url($url);
+  if (strcasecmp($target['host'] ?? '', $home['host'] ?? '') !== 0 || ($target['port'] ?? null) !== ($home['port'] ?? null)) return $args;
+  $args['timeout'] = max((float) ($args['timeout'] ?? 5), ${seconds});
+  return $args;
+}];`;
+}
+
 /** Core settings + the WordPress preset (config/wordpress.json) + the `wordpress` flags. */
 export function loadWordPressConfig(argv: string[], env: Record<string, string | undefined>, cwd: string): Loaded<WordPressConfig> {
   const loaded = loadConfig<WordPressConfig>({
@@ -140,7 +159,9 @@ const PAGE_CACHE_PURGE = String.raw`(static function () {
   $hook('transition_post_status', static function ($new, $old) use ($purge) { if ($new === 'publish' || $old === 'publish') $purge(); }, 2);
   $hook('comment_post', static function ($id, $approved) use ($purge) { if ((string) $approved === '1') $purge(); }, 2);
   foreach (['wp_set_comment_status', 'edit_comment', 'deleted_comment', 'switch_theme', 'customize_save_after', 'wp_update_nav_menu', 'activated_plugin', 'deactivated_plugin', 'upgrader_process_complete'] as $name) $hook($name, $purge, 0);
-  $hook('updated_option', static function ($name) use ($purge) { if (is_user_logged_in() && !str_starts_with((string) $name, '_transient') && !str_starts_with((string) $name, '_site_transient')) $purge(); });
+  // Options change before pluggable.php defines is_user_logged_in() (WordPress schedules its
+  // recovery-mode cron event in wp-settings.php): no user is logged in yet then.
+  $hook('updated_option', static function ($name) use ($purge) { if (function_exists('is_user_logged_in') && is_user_logged_in() && !str_starts_with((string) $name, '_transient') && !str_starts_with((string) $name, '_site_transient')) $purge(); });
 })();`;
 
 /** The site's wp-config.php as text ('' when there is none yet). */
@@ -187,6 +208,7 @@ export function wordpressServerConfig(config: WordPressConfig): WordPressConfig 
     UPDATE_CHECK_NOTICE,
     TLS_SELF_CALLS,
     URL_REWRITE_FILTER,
+    installSelfCheckTimeout(config.requestTimeout),
     ROOT_FILES_QUERY_VARS,
     TABLE_STATUS_FILTER,
     MAIL_FILTERS,
