@@ -383,7 +383,7 @@ t.test('at its ceiling a full opcache is said once and the worker stays', async 
 });
 
 t.test("a PHP worker thread starts with a small young generation (idle memory, see pool.ts)", async (t) => {
-  const options = workerThreadOptions({ ...FAKE_BOOT } as Parameters<typeof workerThreadOptions>[0], []);
+  const options = workerThreadOptions({ ...FAKE_BOOT } as Parameters<typeof workerThreadOptions>[0]);
   t.ok(WORKER_YOUNG_GENERATION_MB <= 4);
   // The same options on a real thread: Node applies them, and the thread sees its limit.
   const thread = new Worker("require('node:worker_threads').parentPort.postMessage(require('node:worker_threads').resourceLimits)", { ...options, eval: true });

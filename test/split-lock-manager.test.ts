@@ -9,17 +9,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import t, { type Test } from 'tap';
-import type { FileLockManagerInMemory } from '@php-wasm/universal';
 import { SharedFileLocks } from '../server/pool/locks.js';
 import { tempDir } from './helpers/server.js';
 import { until } from './helpers/until.js';
 
 const HOLDER = 1;
-const ASKER = 2;
 
 async function startAsker(t: Test, locks: SharedFileLocks, root: string) {
-  const lockPort = await locks.portForWorker();
-  const worker = new Worker(new URL('./helpers/lock-asker.js', import.meta.url), { workerData: { lockPort, root }, transferList: [lockPort] });
+  const triesCell = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(new URL('./helpers/lock-asker.js', import.meta.url), { workerData: { lockTable: locks.buffer, root, tries: triesCell.buffer } });
   t.teardown(() => worker.terminate());
   const answers: boolean[] = [];
   worker.on('message', (message: unknown) => {
@@ -32,18 +30,9 @@ async function startAsker(t: Test, locks: SharedFileLocks, root: string) {
     await until('the answer', () => answers.length > before);
     return answers[before]!;
   };
-  return { worker, answers, ask };
-}
-
-/** Counts the asker's tries at the shared table (the worker calls these methods through the port). */
-function countTries(manager: FileLockManagerInMemory, method: 'lockWholeFile' | 'lockFileByteRange'): () => number {
-  let tries = 0;
-  const original = manager[method].bind(manager) as (...args: unknown[]) => boolean;
-  (manager as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
-    if ((args[1] as { pid: number }).pid === ASKER) tries++;
-    return original(...args);
-  };
-  return () => tries;
+  /** The asker's tries at the shared table so far. */
+  const tries = () => Atomics.load(triesCell, 0);
+  return { worker, answers, ask, tries };
 }
 
 for (const kind of ['whole', 'range'] as const) {
@@ -53,23 +42,24 @@ for (const kind of ['whole', 'range'] as const) {
     writeFileSync(file, '');
     const locks = new SharedFileLocks();
     const hold = kind === 'whole'
-      ? locks.manager.lockWholeFile(file, { type: 'exclusive', pid: HOLDER, fd: 10 })
-      : locks.manager.lockFileByteRange(file, { type: 'exclusive', pid: HOLDER, start: 0n, end: 100n });
+      ? locks.manager.lockWholeFile(file, { type: 'exclusive', pid: HOLDER, fd: 10, waitForLock: false })
+      : locks.manager.lockFileByteRange(file, { type: 'exclusive', pid: HOLDER, fd: 10, start: 0n, end: 100n });
     t.ok(hold, 'another process holds the file');
-    const tries = countTries(locks.manager, kind === 'whole' ? 'lockWholeFile' : 'lockFileByteRange');
     const asker = await startAsker(t, locks, root);
+    const tries = asker.tries;
 
     t.equal(await asker.ask(kind, file, false), false, 'non-blocking: refused');
     const triesBefore = tries();
     asker.worker.postMessage({ kind, path: file, wait: true });
+    // The retry after the first refusal comes at the latest when a wait times out (16 ms).
     await until('the blocking ask to try again', () => tries() >= triesBefore + 2 || asker.answers.length > 1);
     t.same(asker.answers, [false], 'blocking: no answer while the lock is held');
     locks.releaseProcess(HOLDER);
     await until('the blocking answer', () => asker.answers.length > 1);
     t.equal(asker.answers[1], true, 'granted once the holder let go');
     const third = kind === 'whole'
-      ? locks.manager.lockWholeFile(file, { type: 'exclusive', pid: 3, fd: 30 })
-      : locks.manager.lockFileByteRange(file, { type: 'exclusive', pid: 3, start: 0n, end: 100n });
+      ? locks.manager.lockWholeFile(file, { type: 'exclusive', pid: 3, fd: 30, waitForLock: false })
+      : locks.manager.lockFileByteRange(file, { type: 'exclusive', pid: 3, fd: 30, start: 0n, end: 100n });
     t.equal(third, false, 'and the asker holds it now');
   });
 }

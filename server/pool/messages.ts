@@ -1,4 +1,3 @@
-import type { MessagePort } from 'node:worker_threads';
 import type { PhpJob } from '../cgi.js';
 import type { Mount, PhpVersion } from '../config/types.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
@@ -25,8 +24,8 @@ export interface WorkerBoot {
   memoryCeiling: number | null;
   /** Output flow control shared with the main thread (see output-flow.ts). */
   flowBuffer: SharedArrayBuffer;
-  /** The main thread's file lock manager, reachable synchronously (SQLite needs blocking locks). */
-  lockPort: MessagePort;
+  /** The file lock table shared by all workers (see lock-table/shared-lock-table.ts). */
+  lockTable: SharedArrayBuffer;
   /** Where to report each request's host file-system calls (see host-fs-calls-channel.ts); absent: not counted. */
   hostFsCallsChannel?: string;
 }

@@ -1,6 +1,5 @@
 /** What the worker pool is given and what it hands back (see pool.ts). */
 import type { Readable } from 'node:stream';
-import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PhpJob } from '../cgi.js';
 import type { Clock } from './clock.js';
@@ -13,7 +12,7 @@ export interface PoolOptions {
   queueLimit: number;
   queueTimeoutMs: number;
   requestTimeoutMs: number;
-  boot: Omit<WorkerBoot, 'processId' | 'wasmModule' | 'lockPort' | 'flowBuffer'>;
+  boot: Omit<WorkerBoot, 'processId' | 'wasmModule' | 'lockTable' | 'flowBuffer'>;
   wasmModule: WebAssembly.Module;
   /** Jobs each new worker runs before it takes traffic (fills its opcache). */
   warmup: PhpJob[];
@@ -46,7 +45,7 @@ export interface PoolOptions {
    */
   opcacheGrowth?: import('./opcache-size.js').OpcacheGrowth;
   /** Starts one worker thread (tests pass fake workers to check the pool's policies). */
-  startWorker?: (boot: WorkerBoot, transferList: MessagePort[]) => PoolWorker;
+  startWorker?: (boot: WorkerBoot) => PoolWorker;
   /** The pool's time (tests pass a fake clock; see clock.ts). */
   clock?: Clock;
 }

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { Worker, type MessagePort, type WorkerOptions } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 import type { PhpJob } from '../cgi.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
@@ -16,7 +16,7 @@ import type { WorkerPhase } from './worker-lifecycle.js';
 export { PoolError } from './pool-types.js';
 export type { PhpResponse, PoolObserver, PoolOptions, PoolWorker, ReloadableSettings, WorkerExit } from './pool-types.js';
 
-const startThread = (boot: WorkerBoot, transferList: MessagePort[]): PoolWorker => new Worker(WORKER_URL, workerThreadOptions(boot, transferList));
+const startThread = (boot: WorkerBoot): PoolWorker => new Worker(WORKER_URL, workerThreadOptions(boot));
 
 /**
  * A PHP worker's JavaScript allocates little and briefly (one request's messages and views), so a
@@ -26,8 +26,8 @@ const startThread = (boot: WorkerBoot, transferList: MessagePort[]): PoolWorker 
  */
 export const WORKER_YOUNG_GENERATION_MB = 4;
 
-export function workerThreadOptions(boot: WorkerBoot, transferList: MessagePort[]): WorkerOptions {
-  return { workerData: boot, transferList, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
+export function workerThreadOptions(boot: WorkerBoot): WorkerOptions {
+  return { workerData: boot, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
 }
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
@@ -218,13 +218,12 @@ export class WorkerPool {
 
   /** Starts its thread and waits for php.wasm to be instantiated in it. */
   private async boot(handle: WorkerHandle): Promise<void> {
-    const lockPort = await this.locks.portForWorker();
     if (handle.phase === 'gone') throw new Error(`php worker ${handle.id} was stopped while booting`);
     handle.generation = this.settingsGeneration; // the settings read now are the ones it boots with
     handle.opcacheMb = this.opcacheSizing.nextWorkerMb;
     const phpIni = this.options.boot.phpIni + this.opcacheSizing.iniLine();
-    const boot: WorkerBoot = { ...this.options.boot, phpIni, processId: handle.id, wasmModule: this.options.wasmModule, lockPort, flowBuffer: handle.flowBuffer };
-    const worker = (this.options.startWorker ?? startThread)(boot, [lockPort]);
+    const boot: WorkerBoot = { ...this.options.boot, phpIni, processId: handle.id, wasmModule: this.options.wasmModule, lockTable: this.locks.buffer, flowBuffer: handle.flowBuffer };
+    const worker = (this.options.startWorker ?? startThread)(boot);
     handle.worker = worker;
     await new Promise<void>((resolve, reject) => {
       worker.on('message', (message: FromWorker) => {

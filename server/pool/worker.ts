@@ -6,9 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { consumeAPISync, type FileLockManager } from '@php-wasm/universal';
 import { bootPhp, wasmMemoryBytes } from './php-instance.js';
 import { SplitLockManager } from './split-lock-manager.js';
+import { SharedLockTable } from './lock-table/shared-lock-table.js';
 import { OutputGate } from './output-flow.js';
 import { ResponseSink } from './response-sink.js';
 import { opcacheSampler } from './opcache-sample.js';
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   let instance: Instance;
   try {
-    const sharedLocks = await consumeAPISync<FileLockManager>(boot.lockPort);
+    const sharedLocks = new SharedLockTable(boot.lockTable, boot.processId);
     const lockManager = new SplitLockManager(sharedLocks, [boot.docroot, ...boot.mounts.map((m) => m.host)]);
     instance = await bootPhp(boot, { fileLockManager: lockManager, onExit: (code) => { exitedWith = code; }, deliverMail, selfRoute: () => selfRoute });
   } catch (error) {
