@@ -285,6 +285,30 @@ t.test('a request waits for the session another worker holds, then reads what th
   t.not(a.pid, b.pid, 'on two workers');
 });
 
+t.test('flock() on a file opened read-only: shared and exclusive locks as PHP allows them, waiting for another worker', async (t) => {
+  // php.wasm refused LOCK_SH on a read-only handle (EBADF: it checked flock's operation as an fcntl
+  // lock type), so PHP's flock($handle, LOCK_SH) on a file opened 'r' returned false.
+  const data = tempDir(t, 'pws-flock-');
+  const server = await startTestServer({ workers: 2, mounts: [{ host: data, guest: '/data', readOnly: false }] });
+  t.teardown(() => server.close());
+  t.same(await getJson(server, '/flock-read-only.php'), { shared: true, 'shared non-blocking': true, unlock: true, exclusive: true }, 'every operation granted');
+
+  const gate = join(data, 'gate');
+  writeFileSync(gate, '');
+  t.teardown(() => rmSync(gate, { force: true }));
+  const holder = getJson(server, '/flock-read-only.php?hold=1');
+  await until('the other worker to hold LOCK_EX', () => existsSync(join(data, 'holding')));
+  rmSync(join(data, 'asking'), { force: true });
+  let answered = false;
+  const asker = getJson(server, '/flock-read-only.php').finally(() => { answered = true; });
+  await until('the asker to reach flock()', () => existsSync(join(data, 'asking')));
+  await until('both workers busy', () => server.pool.stats.busy === 2);
+  t.notOk(answered, 'a blocking LOCK_SH waits while another worker holds LOCK_EX');
+  rmSync(gate);
+  t.same(await holder, { held: true });
+  t.same(await asker, { shared: true, 'shared non-blocking': true, unlock: true, exclusive: true }, 'and is granted once it lets go');
+});
+
 t.test('SQLite on a mount: 8 concurrent clients insert 120 rows through 2 workers, all kept, file intact', async (t) => {
   const data = tempDir(t, 'pws-sqlite-');
   const server = await startTestServer({ workers: 2, mounts: [{ host: data, guest: '/data', readOnly: false }] });

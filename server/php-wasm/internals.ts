@@ -22,6 +22,8 @@ export interface Runtime {
   ccall(name: string, returnType: 'number' | null, argTypes: string[], args: unknown[], options?: { async: boolean }): any; // eslint-disable-line @typescript-eslint/no-explicit-any -- number, or its promise
   malloc(bytes: number): number;
   free(pointer: number): void;
+  /** php.wasm's system calls for file locks, looked up at each call (shared-flock-on-read-only.ts). */
+  userSpace: { flock: (fd: number, operation: number) => number };
 }
 
 export function runtimeOf(php: PHP): Runtime {
@@ -50,6 +52,7 @@ const REQUIRED: Array<[path: string, kind: 'function' | 'object']> = [
   ['websocket.url', 'function'], ['outboundNetworkProxyServer.listeners', 'function'], ['HEAPU8', 'object'],
   // The request path (direct-request.ts): ccall finds each C function as Module._NAME.
   ['ccall', 'function'], ['malloc', 'function'], ['free', 'function'], ['FS.streams', 'object'],
+  ['userSpace.flock', 'function'],
   ...DIRECT_REQUEST_EXPORTS.map((name): [string, 'function'] => [`_${name}`, 'function']),
 ];
 

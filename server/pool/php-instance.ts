@@ -16,6 +16,7 @@ import { limitTmp, type TmpArea } from '../sandbox/tmp-area.js';
 import { memoryCeiling, type MemoryCeiling } from '../sandbox/memory-ceiling.js';
 import { capturePhpOutput, type PhpOutput } from './php-output.js';
 import { refuseSqliteWal } from '../sandbox/no-sqlite-wal.js';
+import { sharedFlockOnReadOnly } from '../sandbox/shared-flock-on-read-only.js';
 import { walHeaderAsRollback } from '../sandbox/wal-header-as-rollback.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 
@@ -88,6 +89,7 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
   createWithoutTruncating(runtime);
   enforceHostFileModes(runtime, process.umask());
   refuseSqliteWal(runtime);
+  sharedFlockOnReadOnly(runtime);
   walHeaderAsRollback(runtime);
   await php.mount(GUEST_DOCROOT, createNodeFsMountHandler(settings.docroot));
   for (const mount of settings.mounts) {
