@@ -96,10 +96,10 @@ const TLS_SELF_CALLS = String.raw`$GLOBALS['wp_filter']['pre_http_request'][10][
 
 /**
  * WordPress's installer keeps pretty permalinks only if a request to the site from itself answers
- * within 5 s. That request is the site's first front-end page: on php.wasm it compiles the theme and
- * often waits for the self-call worker to boot, which a busy machine does not finish in 5 s, and the
- * new site silently got plain permalinks. While installing, requests to the site's own address get
- * the time the installing request itself has (less a margin to answer in).
+ * 200 within 5 s. That request is the site's first front-end page: on php.wasm it compiles the theme
+ * and may wait for a self-call worker to boot, which on a slow or busy machine can take longer, and
+ * the new site would silently get /index.php/ permalinks. While installing, requests to the site's
+ * own address get the time the installing request itself has (less a margin to answer in).
  */
 function installSelfCheckTimeout(requestTimeoutSeconds: number): string {
   const seconds = Math.max(5, requestTimeoutSeconds - 5);
