@@ -6,6 +6,9 @@
 import t from 'tap';
 import { startTestServer } from './helpers/server.js';
 import { until } from './helpers/until.js';
+import { reportSetupFailures } from './helpers/setup-failures.js';
+
+reportSetupFailures();
 
 const pidOf = async (url: string) => ((await (await fetch(url)).json()) as { pid: number }).pid;
 

@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import t from 'tap';
 import { startTestServer, tempDir } from './helpers/server.js';
 import { until } from './helpers/until.js';
+import { reportSetupFailures } from './helpers/setup-failures.js';
+
+reportSetupFailures();
 
 const docroot = join(tempDir(t, 'pws-page-cut-'), 'site');
 mkdirSync(docroot);

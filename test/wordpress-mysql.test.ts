@@ -13,6 +13,9 @@ import { mariadbAvailable, startMariaDb } from './helpers/mariadb.js';
 import { freePort } from './helpers/ports.js';
 import { tempDir } from './helpers/server.js';
 import { startTestWordPress } from './helpers/wordpress.js';
+import { reportSetupFailures } from './helpers/setup-failures.js';
+
+reportSetupFailures();
 
 if (!mariadbAvailable()) throw new Error('mariadb-server is required (apt-get install mariadb-server; .ci/run installs it)');
 

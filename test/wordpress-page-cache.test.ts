@@ -9,6 +9,9 @@ import { submitInstaller } from '../server/wordpress/install.js';
 import { CookieClient } from './helpers/browser-like-client.js';
 import { tempDir } from './helpers/server.js';
 import { logIn, restNonce, startTestWordPress } from './helpers/wordpress.js';
+import { reportSetupFailures } from './helpers/setup-failures.js';
+
+reportSetupFailures();
 
 const PASSWORD = 'page-cache-admin-1';
 const dataDir = tempDir(t, 'pws-page-cache-');

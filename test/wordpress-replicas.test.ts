@@ -16,6 +16,9 @@ import { freePort } from './helpers/ports.js';
 import { tempDir } from './helpers/server.js';
 import { until } from './helpers/until.js';
 import { logIn, restNonce } from './helpers/wordpress.js';
+import { reportSetupFailures } from './helpers/setup-failures.js';
+
+reportSetupFailures();
 
 if (!mariadbAvailable() || !nginxAvailable()) throw new Error('mariadb-server and nginx are required (.ci/run installs them)');
 
@@ -49,7 +52,7 @@ function startReplica(i: number): Run {
 const replicas = Array.from({ length: REPLICAS }, (_, i) => startReplica(i));
 await Promise.all(replicas.map((replica, i) => Promise.race([
   replica.listening,
-  replica.exit.then((code) => { throw new Error(`replica ${i} exited (${code}): ${replica.stderr()}`); }),
+  replica.exit.then((code) => { throw new Error(`replica ${i} exited (${code}): ${replica.stderr()}\n${replica.lines.slice(-10).map((line) => JSON.stringify(line)).join('\n')}`); }),
 ])));
 const installLines = (run: Run) => run.lines.filter((line) => ['WordPress installed', 'WordPress already installed', 'unattended WordPress install failed'].includes(line.msg as string));
 await until('every replica to try the unattended install', () => replicas.every((replica) => installLines(replica).length > 0), 120_000);
