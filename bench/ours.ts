@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnChild, stopChild, type Child } from './children.js';
-import { HOST, secondsToFirstPage, waitFor200 } from './loopback.js';
+import { freePort, HOST, secondsToFirstPage, waitFor200 } from './loopback.js';
 import type { DbConnection } from './mariadb.js';
 import { PAGE_CACHE_TTL_SECONDS } from './native-page-cache.js';
 import { recycledWorkers } from './recycle-count.js';
@@ -17,6 +17,7 @@ import { withMallocTunable } from '../server/malloc-tunables.js';
 import { SITE, writeBenchScripts } from './site.js';
 import { choosePort, rememberPort } from './site-ports.js';
 import type { Target } from './target.js';
+import { waitForWarmWorkers } from './warm-workers.js';
 
 export interface OursOptions {
   projectRoot: string;
@@ -29,7 +30,10 @@ export interface OursOptions {
   timeFirstPage?: boolean;
   /** --max-requests: requests per worker before it is recycled (the server's default without it). */
   maxRequests?: number;
-  /** --admin-port: its /metrics count the recycles (the recycling scenarios). */
+  /**
+   * --admin-port: its /metrics count the recycles (the recycling scenarios) and tell when every
+   * worker is warm (ready() waits for that). startOurs and startOursMysql choose one when it is not given.
+   */
   adminPort?: number;
 }
 
@@ -74,6 +78,7 @@ export async function startOurs(opts: OursOptions): Promise<Target> {
   if (!existsSync(join(dir, 'wp-settings.php'))) notes.push(`first run: WordPress assembled into ${dir}`);
   const { port, note } = await choosePort(opts.dataDir, 'ours', join(dir, 'wp-content', 'database', '.ht.sqlite'));
   if (note) notes.push(note);
+  opts = { ...opts, adminPort: opts.adminPort ?? await freePort() };
   const started = performance.now();
   const proc = spawnOurs(opts, { name: 'php-wasm-server', dir, sessions, port, siteUrl: `http://${HOST}:${port}`, logFile: join(opts.dataDir, 'logs', 'ours.log') });
   let firstPageSeconds: number | undefined;
@@ -91,6 +96,7 @@ export async function startOurs(opts: OursOptions): Promise<Target> {
 /** One process of a MySQL site, as a target (ours × 1). */
 export async function startOursMysql(opts: OursOptions, site: OursMysqlSite): Promise<Target> {
   const notes = existsSync(join(site.dir, 'wp-settings.php')) ? [] : [`first run: WordPress assembled into ${site.dir}`];
+  opts = { ...opts, adminPort: opts.adminPort ?? await freePort() };
   const started = performance.now();
   const proc = spawnOursMysql(opts, site);
   await proc.ready();
@@ -164,6 +170,7 @@ function spawnOurs(opts: OursOptions, spec: SpawnSpec): OursProcess {
       try {
         // The port answers before the unattended install is done; wp-login.php is 200 only after it.
         await waitFor200(`${url}/wp-login.php`, child, opts.startTimeoutMs);
+        if (opts.adminPort !== undefined) await waitForWarmWorkers(`http://${HOST}:${opts.adminPort}/metrics`, opts.workers, child, opts.startTimeoutMs);
       } catch (error) {
         await stop();
         throw error;

@@ -47,7 +47,7 @@ export interface RunningServer {
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
-/** Boots every worker (pre-instantiated, warmed), then listens. Nothing listens before PHP is ready. */
+/** Boots the first worker and warms it, then listens (the others start meanwhile). Nothing listens before PHP is ready. */
 /**
  * `wasmModule`: php.wasm already being compiled (the WordPress command starts it before it assembles
  * a new site, so the two overlap).

@@ -78,6 +78,7 @@ t.test('metrics: requests by kind and status, queue, workers, memory and opcache
   t.equal((await fetch(`${server.url}/hello.txt`)).status, 200);
   t.equal((await fetch(`${server.url}/hello.txt`)).status, 200);
   await until('a worker recycled after 3 requests', async () => (value(await (await fetch(`${admin}/metrics`)).text(), 'php_wasm_server_worker_exits_total{reason="recycled"}') ?? 0) >= 1);
+  await until('the successor to be warm', () => server.pool.stats.idle === 2);
 
   const scrape = await probe(`${admin}/metrics`);
   t.equal(scrape.status, 200);

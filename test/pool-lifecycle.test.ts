@@ -134,6 +134,31 @@ t.test('a crash while busy: 502 for its request, a replacement at once; a crash 
   await closeFakePool(fake);
 });
 
+t.test('at start the first worker boots and warms alone; the others start once it is warm', async (t) => {
+  const fake = fakePool({ size: 3, warmup: [FAKE_JOB] }, ['slow-boot']);
+  let started = false;
+  const starting = fake.pool.start().then(() => { started = true; });
+  await settle();
+  t.equal(fake.workers.length, 1, 'one thread while the first boots');
+  fake.workers[0]!.boot();
+  await starting;
+  t.same(fake.phases.get(fake.workers[0]!.processId), ['booting→warming', 'warming→idle'], 'the first was warm before the others');
+  t.equal(fake.workers.length, 3, 'the others were started as it became warm');
+  t.ok(started && fake.pool.readiness === 'ready', 'start() resolved with the first warm');
+  await until('all three to be idle', () => fake.pool.stats.idle === 3);
+  await closeFakePool(fake);
+});
+
+t.test('at start, a first worker that fails does not hold the others back; one that is alone makes start() fail', async (t) => {
+  const fake = fakePool({ size: 2 }, ['fail-boot', 'answer']);
+  await fake.pool.start();
+  t.equal(fake.pool.readiness, 'ready', 'serving with the second');
+  await closeFakePool(fake);
+  const alone = fakePool({ size: 1 }, ['fail-boot']);
+  await t.rejects(alone.pool.start(), /fake boot failure/);
+  await closeFakePool(alone);
+});
+
 t.test('failed starts are retried after 1, 2, 4 s, and the pause resets once one starts', async (t) => {
   const fake = fakePool({}, ['answer', 'fail-boot', 'fail-boot', 'fail-boot', 'answer']);
   await fake.pool.start();

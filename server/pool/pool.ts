@@ -76,13 +76,16 @@ export class WorkerPool {
   }
 
   /**
-   * Resolves once every worker is instantiated and the first one is warm: the rest warm one after
-   * another in the background (see warmUp) and take traffic as each finishes.
+   * Resolves once the first worker is warm. It boots and warms alone: the others, booting beside it,
+   * took CPU from the V8 compiler threads it waits on (2 cores: first page after start 4.4 → 4.1 s).
+   * They start as it becomes warm (or fails) and take traffic as each finishes (warmUp: one at a time).
    */
   async start(): Promise<void> {
-    const started = Array.from({ length: this.options.size }, () => this.spawn());
-    await Promise.all(started.map((worker) => worker.lifecycle.booted));
-    await Promise.any(started.map((worker) => worker.ready)).catch(() => Promise.all(started.map((worker) => worker.ready)));
+    const first = this.spawn();
+    const firstWarm = await first.ready.then(() => true, () => false);
+    const others = this.closing ? 0 : this.options.size - 1;
+    const started = [first, ...Array.from({ length: others }, () => this.spawn())];
+    if (!firstWarm) await Promise.any(started.map((worker) => worker.ready)).catch(() => Promise.all(started.map((worker) => worker.ready)));
     // Serving with at least one worker: one that failed to start is replaced like any other.
     for (const worker of started) worker.ready.catch(() => { if (!this.closing) void this.spawnWithBackoff(); });
   }

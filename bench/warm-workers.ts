@@ -1,0 +1,33 @@
+/**
+ * Our server listens once its first worker is warm; the others boot and warm after it. Memory read
+ * before they are all warm would undercount them, so the bench waits for the admin /metrics to show
+ * every worker idle (none booting or warming) before it reads the idle RSS.
+ */
+import type { Child } from './children.js';
+import { logTail } from './children.js';
+import { request } from './loopback.js';
+
+/** php_wasm_server_workers{state="…"} counts in Prometheus text. */
+export function workersByState(metrics: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const match of metrics.matchAll(/^php_wasm_server_workers\{state="([a-z-]+)"\}\s+(\d+)/gm)) counts[match[1]] = Number(match[2]);
+  return counts;
+}
+
+export async function waitForWarmWorkers(metricsUrl: string, workers: number, child: Child, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (child.exitCode !== undefined) throw new Error(`${child.name} exited (code ${child.exitCode}) before its workers were warm; its log:\n${logTail(child)}`);
+    try {
+      const reply = await request(metricsUrl, {}, 10_000);
+      const counts = workersByState(reply.body);
+      last = JSON.stringify(counts);
+      if (reply.status === 200 && (counts.idle ?? 0) >= workers && !counts.booting && !counts.warming) return;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${metricsUrl}: ${workers} workers not all warm within ${Math.round(timeoutMs / 1000)} s (last: ${last})`);
+}
