@@ -141,6 +141,7 @@ function spawnOurs(opts: OursOptions, spec: SpawnSpec): OursProcess {
     join(opts.projectRoot, 'dist', 'server', 'cli.js'), 'wordpress',
     '--dir', dir,
     '--session-dir', spec.sessions,
+    '--opcache-file-cache', join(spec.sessions, '..', 'opcache'),
     '--port', String(spec.port),
     '--host', HOST,
     // The address the load generator uses: the page's links are checked against it.

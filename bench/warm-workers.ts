@@ -1,7 +1,8 @@
 /**
- * Our server listens once its first worker is warm; the others boot and warm after it. Memory read
- * before they are all warm would undercount them, so the bench waits for the admin /metrics to show
- * every worker idle (none booting or warming) before it reads the idle RSS.
+ * Our server listens once its first worker is warm; the others boot and warm after it, and then it
+ * compiles the site into opcache's file cache in a thread of its own. Memory read before all that
+ * would undercount it, and the compile would take CPU from the first measurement, so the bench waits
+ * for the admin /metrics to show every worker idle (none booting or warming) and one compile ended.
  */
 import type { Child } from './children.js';
 import { logTail } from './children.js';
@@ -14,6 +15,13 @@ export function workersByState(metrics: string): Record<string, number> {
   return counts;
 }
 
+/** Compiles of the site that ended (done or failed) in Prometheus text. */
+export function siteCompiles(metrics: string): number {
+  let total = 0;
+  for (const match of metrics.matchAll(/^php_wasm_server_opcache_file_cache_compiles_total\{result="[a-z]+"\}\s+(\d+)/gm)) total += Number(match[1]);
+  return total;
+}
+
 export async function waitForWarmWorkers(metricsUrl: string, workers: number, child: Child, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
@@ -22,12 +30,13 @@ export async function waitForWarmWorkers(metricsUrl: string, workers: number, ch
     try {
       const reply = await request(metricsUrl, {}, 10_000);
       const counts = workersByState(reply.body);
-      last = JSON.stringify(counts);
-      if (reply.status === 200 && (counts.idle ?? 0) >= workers && !counts.booting && !counts.warming) return;
+      const compiles = siteCompiles(reply.body);
+      last = `${JSON.stringify(counts)}, ${compiles} site compiles ended`;
+      if (reply.status === 200 && (counts.idle ?? 0) >= workers && !counts.booting && !counts.warming && compiles > 0) return;
     } catch (error) {
       last = (error as Error).message;
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`${metricsUrl}: ${workers} workers not all warm within ${Math.round(timeoutMs / 1000)} s (last: ${last})`);
+  throw new Error(`${metricsUrl}: ${workers} workers not all warm, or the site not compiled, within ${Math.round(timeoutMs / 1000)} s (last: ${last})`);
 }

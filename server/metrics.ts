@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { OpcacheSample } from './pool/opcache-sample.js';
 import type { PoolObserver, WorkerExit, WorkerPool } from './pool/pool.js';
 import { WORKER_PHASES } from './pool/worker-lifecycle.js';
+import type { CompileResult } from './opcache-file-cache/site-compiler.js';
 
 export type RequestKind = 'static' | 'php' | 'page-cache' | 'other';
 
@@ -44,6 +45,12 @@ export class ServerMetrics implements PoolObserver {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  private readonly siteCompiles = new Counter({
+    name: 'php_wasm_server_opcache_file_cache_compiles_total',
+    help: "Compiles of the site into opcache's file cache (one per start and reload), by result (done, failed)",
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   private readonly staticCacheHits = new Counter({
     name: 'php_wasm_server_static_cache_hits_total',
     help: 'Static files served from memory',
@@ -53,6 +60,7 @@ export class ServerMetrics implements PoolObserver {
   constructor(pool: () => WorkerPool | undefined) {
     collectDefaultMetrics({ register: this.registry });
     // Exits start at zero for every reason, so rate() works before the first one happens.
+    for (const result of ['done', 'failed'] satisfies CompileResult[]) this.siteCompiles.inc({ result }, 0);
     for (const reason of ['recycled', 'memory', 'opcache', 'reload', 'timeout', 'crashed', 'failed-to-start', 'closed', 'idle'] satisfies WorkerExit[]) this.workerExits.inc({ reason }, 0);
     new Gauge({
       name: 'php_wasm_server_queue_length',
@@ -100,6 +108,10 @@ export class ServerMetrics implements PoolObserver {
   observeRequest(kind: RequestKind, status: number, seconds: number): void {
     this.requests.inc({ kind, status_class: `${Math.floor(status / 100)}xx` });
     this.latency.observe({ kind }, seconds);
+  }
+
+  siteCompiled(result: CompileResult): void {
+    this.siteCompiles.inc({ result });
   }
 
   staticCacheHit(): void {

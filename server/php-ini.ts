@@ -27,8 +27,11 @@ const DISABLED_CLASSES = ['Fiber'];
  */
 const SANDBOX_INI: Record<string, string> = { enable_dl: '0' };
 
-/** config/php.ini, then what the server derives from its settings, then the user's overrides. */
-export function buildPhpIni(config: ServerConfig): string {
+/**
+ * config/php.ini, then what the server derives from its settings, then the user's overrides.
+ * `opcacheFileCache`: the guest folder of compiled scripts the server's workers get (not the `php` command's).
+ */
+export function buildPhpIni(config: ServerConfig, { opcacheFileCache }: { opcacheFileCache?: string } = {}): string {
   const base = readFileSync(join(projectRoot, 'config', 'php.ini'), 'utf8');
   const derived: Record<string, string> = {
     upload_max_filesize: toIniSize(config.maxBody),
@@ -38,6 +41,7 @@ export function buildPhpIni(config: ServerConfig): string {
     disable_functions: DISABLED_FUNCTIONS.join(','),
     disable_classes: DISABLED_CLASSES.join(','),
     auto_prepend_file: GUEST_PREPEND,
+    ...(opcacheFileCache ? { 'opcache.file_cache': opcacheFileCache } : {}),
   };
   const { auto_prepend_file: _userPrepend, ...overrides } = config.ini; // chained from our prepend instead
   // The sandbox's lists are a floor: a user's list adds to them rather than re-enabling anything.

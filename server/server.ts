@@ -10,6 +10,7 @@ import { createDocrootView } from './docroot-view.js';
 import { buildPhpIni, buildPrepend, GUEST_PREPEND, GUEST_SESSION_DIR, memoryCeilingBytes, type SelfCallConstants } from './php-ini.js';
 import { randomBytes } from 'node:crypto';
 import { WorkerPool, type ReloadableSettings } from './pool/pool.js';
+import type { SandboxSettings } from './pool/php-instance.js';
 import { planReload, type ReloadPlan } from './reload-plan.js';
 import { OPCACHE_STATUS_PATH, OPCACHE_STATUS_SCRIPT } from './pool/opcache-sample.js';
 import { compilePhpModule } from './pool/wasm-module.js';
@@ -24,6 +25,8 @@ import { lockSite } from './site-lock.js';
 import { listenForSelfCalls, type SelfCallListener } from './http/self-calls.js';
 import { selfDestinations } from './sandbox/self-route.js';
 import { logHostFsCalls } from './pool/host-fs-calls-channel.js';
+import { GUEST_OPCACHE_FILE_CACHE } from './opcache-file-cache/cache-folder.js';
+import { SiteCompiler } from './opcache-file-cache/site-compiler.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -46,6 +49,8 @@ export interface RunningServer {
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
+/** The compiler instance's pid inside php.wasm: apart from the workers' (1, 2, …). */
+const COMPILER_PROCESS_ID = 999_999;
 
 /** Boots the first worker and warms it, then listens (the others start meanwhile). Nothing listens before PHP is ready. */
 /**
@@ -59,6 +64,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
   // Refused (SiteInUseError) while a `php` job has the site; released when the server closes.
   const siteLock = lockSite(config.docroot, 'server');
   let sessionDir: ReturnType<typeof prepareSessionDir>;
+  let compiler: SiteCompiler;
   try {
     sessionDir = prepareSessionDir(config.sessionDir);
   } catch (error) {
@@ -68,6 +74,14 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
   let poolForProbes: WorkerPool | undefined;
   let draining = false;
   const metrics = config.adminPort === undefined ? undefined : new ServerMetrics(() => poolForProbes);
+  try {
+    compiler = new SiteCompiler(config.opcacheFileCache, config.docroot, log, metrics);
+  } catch (error) {
+    sessionDir.dispose();
+    siteLock.release();
+    throw error;
+  }
+  const folders = { sessionDir: sessionDir.path, opcacheFileCache: compiler.path };
   // The admin listener comes up first, so an orchestrator sees "starting" rather than no answer.
   const admin = metrics && await startAdmin({ host: config.adminHost, port: config.adminPort!, log, metrics, pool: () => poolForProbes, draining: () => draining });
   const mail = new MailRelay({ smtp, maxPerHour: config.smtpMaxPerHour, log });
@@ -75,22 +89,26 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
   let selfCalls: SelfCallListener | undefined;
   let selfCall!: SelfCallConstants;
   let pool!: WorkerPool;
+  let phpModule!: WebAssembly.Module;
   try {
     // Before the workers: PHP is told where to reach the server directly (see php-ini.ts).
     selfCalls = await listenForSelfCalls({ headersTimeoutMs: config.headerTimeout * 1000, keepAliveTimeoutMs: config.keepAliveTimeout * 1000, maxHeaderSize: config.maxHeaderSize });
     selfCall = { url: `http://localhost:${selfCalls.port}`, token: randomBytes(24).toString('hex') };
+    phpModule = await (wasmModule ?? compilePhpModule(config.php));
+    compiler.beforeWorkersStart(config.opcacheValidate);
     pool = new WorkerPool({
-      wasmModule: await (wasmModule ?? compilePhpModule(config.php)),
+      wasmModule: phpModule,
       log,
       observer: metrics,
       mail: (args, message, worker) => mail.deliver(args, message, worker),
-      ...workerSettings(config, sessionDir.path, selfCall, hostFsCalls?.channel),
+      ...workerSettings(config, folders, selfCall, hostFsCalls?.channel),
     });
     poolForProbes = pool;
     await pool.start();
   } catch (error) {
     await admin?.close();
     await selfCalls?.close();
+    await compiler.close();
     sessionDir.dispose();
     mail.close();
     hostFsCalls?.close();
@@ -114,6 +132,8 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
   routeSelfCalls(config);
   const adminUrl = admin ? `http://${connectableHost(config.adminHost)}:${(admin.server.address() as AddressInfo).port}` : undefined;
   log.info({ url, adminUrl, docroot: config.docroot, workers: config.workers, php: config.php, mail: smtp?.display ?? 'off', bootMs: Math.round(performance.now() - started) }, 'listening');
+  const compileSite = (settings: ServerConfig) => compiler.compileWhenStarted(pool, compilerSettings(workerSettings(settings, folders, selfCall), phpModule));
+  compileSite(config);
 
   const stoppers: Array<() => void> = [];
   let closing: Promise<void> | undefined;
@@ -123,6 +143,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     const appClosed = Promise.all([listener.close(), app.close()]);
     await Promise.race([appClosed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())]);
     await pool.close(1000);
+    await compiler.close();
     await admin?.close();
     mail.close();
     hostFsCalls?.close();
@@ -139,7 +160,9 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     log.level = running.logLevel;
     log.info({ settings: plan.applied }, 'reload: replacing workers one at a time');
     routeSelfCalls(running);
-    await pool.reconfigure(workerSettings(running, sessionDir.path, selfCall, hostFsCalls?.channel));
+    compiler.beforeWorkersStart(running.opcacheValidate);
+    await pool.reconfigure(workerSettings(running, folders, selfCall, hostFsCalls?.channel));
+    compileSite(running);
     // Pages made with the old settings (a site URL, a prepend) must not outlive them.
     if (plan.applied.length) pageCache?.purge();
     log.info({ settings: plan.applied }, 'reload done');
@@ -149,7 +172,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
 }
 
 /** What the workers are started with and the pool's limits: everything a reload can change. */
-function workerSettings(config: ServerConfig, sessionDir: string, selfCall: SelfCallConstants, hostFsCallsChannel?: string): ReloadableSettings {
+function workerSettings(config: ServerConfig, folders: { sessionDir: string; opcacheFileCache: string }, selfCall: SelfCallConstants, hostFsCallsChannel?: string): ReloadableSettings {
   return {
     size: config.workers,
     maxRequests: config.maxRequests,
@@ -160,9 +183,13 @@ function workerSettings(config: ServerConfig, sessionDir: string, selfCall: Self
     boot: {
       phpVersion: config.php,
       docroot: config.docroot,
-      mounts: [...config.mounts, { host: sessionDir, guest: GUEST_SESSION_DIR, readOnly: false }],
+      mounts: [
+        ...config.mounts,
+        { host: folders.sessionDir, guest: GUEST_SESSION_DIR, readOnly: false },
+        { host: folders.opcacheFileCache, guest: GUEST_OPCACHE_FILE_CACHE, readOnly: true },
+      ],
       env: config.env,
-      phpIni: buildPhpIni(config),
+      phpIni: buildPhpIni(config, { opcacheFileCache: GUEST_OPCACHE_FILE_CACHE }),
       files: { [GUEST_PREPEND]: buildPrepend(config, selfCall), [OPCACHE_STATUS_PATH]: OPCACHE_STATUS_SCRIPT },
       allowNetwork: config.allowNetwork,
       connectTo: config.connectTo,
@@ -180,4 +207,10 @@ function workerSettings(config: ServerConfig, sessionDir: string, selfCall: Self
 function warmupJobs(config: ServerConfig): PhpJob[] {
   const view = createDocrootView(config.docroot);
   return config.warmup.map((path) => localPhpJob(config, view, path)).filter((job): job is PhpJob => job !== null);
+}
+
+/** The compiler boots as a worker would (compiler.ts replaces the mounts); it never serves, so it has no channels. */
+function compilerSettings(settings: ReloadableSettings, wasmModule: WebAssembly.Module): SandboxSettings {
+  const { tmpSize: _tmpSize, hostFsCallsChannel: _channel, ...boot } = settings.boot;
+  return { ...boot, processId: COMPILER_PROCESS_ID, wasmModule };
 }

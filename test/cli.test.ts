@@ -27,6 +27,8 @@ t.test('bad settings: one line naming the key, exit code 2, nothing listens', as
     [['wordpress', '--trust-proxy', '10.0.0.0/33'], {}, 'trustProxy'],
     [['--port', String(port)], { PHP_WASM_SERVER_REQUEST_TIMEOUT: 'soon' }, 'requestTimeout'],
     [['--docroot', FIXTURE_DOCROOT, '--port', String(port), '--session-dir', planted], {}, 'sessionDir'],
+    // Compiled code planted in advance would run in every worker: the same refusal.
+    [['--docroot', FIXTURE_DOCROOT, '--port', String(port), '--opcache-file-cache', planted], {}, 'opcacheFileCache'],
   ] as Array<[string[], Record<string, string>, string]>) {
     const result = run(args, env);
     const code = await result.exit;

@@ -131,6 +131,7 @@ const SAMPLES: Record<string, { flag: string; env: string; raw: [unknown, string
   statCache: { flag: '--stat-cache', env: 'PHP_WASM_SERVER_STAT_CACHE', raw: ['2', '0', '0.5'], want: [2, 0, 0.5] },
   opcacheValidate: { flag: '--opcache-validate', env: 'PHP_WASM_SERVER_OPCACHE_VALIDATE', raw: [false, 'yes', 'off'], want: [false, true, false] },
   sessionDir: { flag: '--session-dir', env: 'PHP_WASM_SERVER_SESSION_DIR', raw: ['/f/s', '/e/s', '/c/s'], want: ['/f/s', '/e/s', '/c/s'] },
+  opcacheFileCache: { flag: '--opcache-file-cache', env: 'PHP_WASM_SERVER_OPCACHE_FILE_CACHE', raw: ['/f/o', '/e/o', '/c/o'], want: ['/f/o', '/e/o', '/c/o'] },
   maxWorkerMemory: { flag: '--max-worker-memory', env: 'PHP_WASM_SERVER_MAX_WORKER_MEMORY', raw: ['64M', '0', '1G'], want: [67108864, 0, 1073741824] },
   tmpSize: { flag: '--tmp-size', env: 'PHP_WASM_SERVER_TMP_SIZE', raw: ['64M', '2G', '100M'], want: [67108864, 2147483648, 104857600] },
   compress: { flag: '--compress', env: 'PHP_WASM_SERVER_COMPRESS', raw: [false, 'on', 'false'], want: [false, true, false] },
@@ -421,6 +422,7 @@ t.test('the wordpress options and preset', async (t) => {
   const config = wp();
   t.equal(config.dir, path.join(projectRoot, 'var', 'wordpress'), 'preset paths are relative to config/');
   t.equal(config.sessionDir, path.join(projectRoot, 'var', 'sessions'));
+  t.equal(config.opcacheFileCache, path.join(projectRoot, 'var', 'opcache'), 'compiled scripts kept across restarts');
   t.equal(config.cronInterval, 60);
   t.equal(config.frontController, '/index.php');
   t.same(config.warmup, ['/']);

@@ -360,6 +360,7 @@ t.test("kubernetes/: a pod's environment is accepted by the server's config load
   t.equal(config.uploads, '/uploads');
   t.equal(config.workers, 2);
   t.equal(config.dir, '/data/wordpress', 'the code in the /data emptyDir');
+  t.equal(config.opcacheFileCache, '/data/opcache', 'compiled scripts in /data too: the root file system is read-only');
   t.equal(config.adminPort, 9087);
   t.equal(config.wordpressVersion, podEnv.PHP_WASM_SERVER_WORDPRESS_VERSION);
   t.ok(config.siteTitle && config.adminUser && config.adminPassword && config.adminEmail, 'all four unattended-install settings');

@@ -41,7 +41,7 @@ const replicaDir = (i: number) => join(root, `replica-${i}`, 'wordpress');
 
 function startReplica(i: number): Run {
   return runCli([
-    'wordpress', '--dir', replicaDir(i), '--session-dir', join(root, `replica-${i}`, 'sessions'), '--port', String(ports[i]),
+    'wordpress', '--dir', replicaDir(i), '--session-dir', join(root, `replica-${i}`, 'sessions'), '--opcache-file-cache', join(root, `replica-${i}`, 'opcache'), '--port', String(ports[i]),
     '--db', `mysql://wp@127.0.0.1:${maria.port}/site`, '--uploads', uploads, '--site-url', siteUrl, '--file-mods', 'false',
     '--trust-proxy', 'loopback', '--cron-interval', String(CRON_INTERVAL), '--workers', '2',
     '--wordpress-version', 'bundled', '--wordpress-org', 'false',

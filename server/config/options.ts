@@ -87,6 +87,14 @@ export const SERVER_SCHEMA = defineOptions({
     kind: 'bool',
     docs: { arg: 'BOOL', default: '`true`', meaning: 'recompile changed PHP files; `false` is the production switch (faster, edits need a restart)' },
   },
+  opcacheFileCache: {
+    kind: 'path', optional: true,
+    docs: {
+      arg: 'DIR',
+      default: 'a fresh private folder per server (`wordpress`: `var/opcache`)',
+      meaning: 'host folder where the server compiles the site\'s PHP files for opcache\'s file cache, one subfolder per site: a new worker (and, with a kept folder, a restarted server) loads them instead of compiling; PHP can read it, never write it',
+    },
+  },
   sessionDir: {
     kind: 'path', optional: true,
     docs: {

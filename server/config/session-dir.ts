@@ -1,36 +1,9 @@
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ConfigError } from './coerce.js';
+import { preparePrivateDir, type PrivateDir } from './private-dir.js';
 
 /** The host folder PHP keeps session files in: private to this server (they hold logins). */
-export interface SessionDir {
-  path: string;
-  /** Removes the folder when this server made a fresh one; keeps a configured one. */
-  dispose(): void;
-}
+export type SessionDir = PrivateDir;
 
-/**
- * Without a setting, every server gets a fresh folder (mkdtemp: random name, 0700), so two servers
- * on one machine never read each other's sessions and nothing can be planted there in advance.
- * A configured folder is created 0700 if missing; a symlink or a folder of another user is refused
- * (exit 2), and one of ours that others may read is made private.
- */
+/** See preparePrivateDir: a fresh folder per server unless one is configured. */
 export function prepareSessionDir(configured: string | undefined): SessionDir {
-  if (configured === undefined) {
-    const path = mkdtempSync(join(tmpdir(), 'php-wasm-server-sessions-'));
-    return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
-  }
-  const fail = (allowed: string): never => { throw new ConfigError('sessionDir', allowed, configured, 'settings'); };
-  try {
-    mkdirSync(configured, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    fail(`must be a folder the server can create (${(error as Error).message})`);
-  }
-  const stat = lstatSync(configured);
-  if (stat.isSymbolicLink()) fail('must be a real folder, not a symbolic link (another user could point it anywhere)');
-  if (!stat.isDirectory()) fail('must be a folder');
-  if (process.getuid && stat.uid !== process.getuid()) fail(`must be owned by the server's user (uid ${process.getuid()}, folder's: ${stat.uid})`);
-  if ((stat.mode & 0o077) !== 0) chmodSync(configured, 0o700);
-  return { path: configured, dispose: () => {} };
+  return preparePrivateDir(configured, 'sessionDir', 'php-wasm-server-sessions-');
 }

@@ -23,6 +23,8 @@ export async function startTestWordPress(dataDir: string, overrides: Partial<Wor
     ...preset,
     dir: join(dataDir, 'wordpress'),
     sessionDir: join(dataDir, 'sessions'),
+    // The test's own, not the checkout's var/opcache (which would keep every test site's scripts).
+    opcacheFileCache: join(dataDir, 'opcache'),
     port: 0,
     workers: 2,
     // Deterministic and offline: the bundled build, and no attempt to reach WordPress.org (offline,

@@ -1,0 +1,63 @@
+/**
+ * The compiler: a php.wasm instance of its own, in a thread of its own, that only compiles. It has
+ * the workers' php.ini (so the same opcache system id and optimisations) with the file cache
+ * writable and opcache.file_cache_only on, and runs nothing but COMPILE_SCRIPT below: no site code,
+ * no prepend file. opcache_compile_file() parses and stores, it never executes.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { SandboxSettings } from '../pool/php-instance.js';
+import { createSandboxedPhp } from '../pool/php-instance.js';
+import { GUEST_DOCROOT } from '../paths.js';
+import { siteScripts } from './site-scripts.js';
+
+export interface CompilerData {
+  settings: SandboxSettings;
+}
+
+export type CompilerResult = { type: 'done'; scripts: number; compiled: number; failed: number } | { type: 'failed'; error: string };
+
+/** Files per run: a run's compiled scripts stay in its memory until it ends. */
+const BATCH = 100;
+const LIST_PATH = '/internal/compile-list.json';
+const SCRIPT_PATH = '/internal/compile-into-file-cache.php';
+
+const COMPILE_SCRIPT = `<?php
+ini_set('display_errors', '0');
+$compiled = 0; $failed = 0;
+foreach (json_decode(file_get_contents('${LIST_PATH}'), true) as $file) {
+  try { if (@opcache_compile_file($file)) { $compiled++; } else { $failed++; } } catch (Throwable $e) { $failed++; }
+}
+echo json_encode([$compiled, $failed]);`;
+
+/** Settings the compiler adds to the workers' php.ini (later lines win). */
+export const COMPILER_INI = [
+  'opcache.file_cache_only = 1',
+  // Stale files are recompiled even when the workers never check timestamps.
+  'opcache.validate_timestamps = 1',
+  'opcache.log_verbosity_level = 1',
+  'auto_prepend_file =',
+  'auto_append_file =',
+].join('\n');
+
+async function main(): Promise<CompilerResult> {
+  const { settings } = workerData as CompilerData;
+  const scripts = siteScripts(settings.docroot, GUEST_DOCROOT);
+  const { php } = await createSandboxedPhp({ ...settings, phpIni: `${settings.phpIni}\n${COMPILER_INI}\n` });
+  await php.setSapiName('cgi-fcgi');
+  php.writeFile(SCRIPT_PATH, COMPILE_SCRIPT);
+  let compiled = 0;
+  let failed = 0;
+  for (let i = 0; i < scripts.length; i += BATCH) {
+    php.writeFile(LIST_PATH, JSON.stringify(scripts.slice(i, i + BATCH)));
+    const response = await php.run({ scriptPath: SCRIPT_PATH });
+    const [batchCompiled, batchFailed] = JSON.parse(response.text) as [number, number];
+    compiled += batchCompiled;
+    failed += batchFailed;
+  }
+  return { type: 'done', scripts: scripts.length, compiled, failed };
+}
+
+main().then(
+  (result) => parentPort!.postMessage(result),
+  (error: unknown) => parentPort!.postMessage({ type: 'failed', error: String((error as Error)?.stack ?? error) } satisfies CompilerResult),
+);

@@ -1,0 +1,100 @@
+/**
+ * opcache's file cache: the server's compiler fills it with the site's scripts; workers load them
+ * from it instead of compiling, can never write it, and never load a stale one.
+ */
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { prepareOpcacheFileCache } from '../server/opcache-file-cache/cache-folder.js';
+import { siteScripts } from '../server/opcache-file-cache/site-scripts.js';
+import { FIXTURE_DOCROOT, startTestServer, tempDir, type TestServer } from './helpers/server.js';
+import { until } from './helpers/until.js';
+
+const compiled = (server: TestServer) => server.logs.find((l) => l.msg === 'opcache file cache: site compiled');
+const phpSaid = (server: TestServer, pattern: RegExp) => server.logs.some((l) => pattern.test(String(l.php ?? '')));
+
+/** Every file under dir, relative. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
+}
+
+t.test('siteScripts: regular .php files as guest paths; no symlinks, hidden folders or oversized files; bounded', async (t) => {
+  const root = tempDir(t);
+  mkdirSync(join(root, 'a', 'b'), { recursive: true });
+  mkdirSync(join(root, '.git'));
+  writeFileSync(join(root, 'index.php'), '<?php');
+  writeFileSync(join(root, 'a', 'b', 'deep.php'), '<?php');
+  writeFileSync(join(root, 'a', 'style.css'), '');
+  writeFileSync(join(root, '.git', 'hook.php'), '<?php');
+  writeFileSync(join(root, 'big.php'), '<?php // ' + 'x'.repeat(2000));
+  symlinkSync('/etc/passwd', join(root, 'link.php'));
+  symlinkSync(join(root, 'a'), join(root, 'linked-dir'));
+  t.same(siteScripts(root, '/docroot', { maxBytes: 1000 }), ['/docroot/a/b/deep.php', '/docroot/index.php']);
+  t.equal(siteScripts(root, '/docroot', { maxScripts: 1, maxBytes: 1000 }).length, 1, 'at most maxScripts');
+});
+
+t.test('one folder per site: two docroots never share compiled files', async (t) => {
+  const root = tempDir(t);
+  const [a, b] = [tempDir(t), tempDir(t)];
+  const first = prepareOpcacheFileCache(root, a);
+  const second = prepareOpcacheFileCache(root, b);
+  t.not(first.path, second.path);
+  t.equal(prepareOpcacheFileCache(root, a).path, first.path, 'the same site finds its folder again');
+  writeFileSync(join(first.path, 'x'), '');
+  first.empty();
+  t.same(readdirSync(first.path), [], 'empty() clears it');
+});
+
+t.test('the compiler fills the cache after start; a worker loads a script from it instead of compiling; PHP cannot write it', async (t) => {
+  const cache = tempDir(t);
+  const server = await startTestServer({ opcacheFileCache: cache, ini: { 'opcache.log_verbosity_level': '4' } });
+  t.teardown(() => server.close());
+  await until('the site to be compiled', () => compiled(server) !== undefined, 120_000);
+  const report = compiled(server)!;
+  t.ok((report.compiled as number) > 10 && report.failed === 0, `compiled ${report.compiled} of ${report.scripts} scripts`);
+  t.ok(filesUnder(cache).some((f) => f.endsWith('/docroot/pid.php.bin')), 'pid.php is in the cache');
+
+  t.equal((await fetch(`${server.url}/pid.php`)).status, 200);
+  await until('opcache to log how it got pid.php', () => phpSaid(server, /pid\.php/));
+  t.ok(phpSaid(server, /File cached script loaded into memory '\/docroot\/pid\.php'/), 'loaded from the file cache');
+  t.notOk(phpSaid(server, /Cached script '\/docroot\/pid\.php'/), 'not compiled by the worker');
+
+  const folder = '/var/cache/php-opcache';
+  for (const [op, path] of [['write', `${folder}/planted.php.bin`], ['mkdir', `${folder}/planted`]] as const) {
+    const answer = await (await fetch(`${server.url}/fsops.php?op=${op}&path=${encodeURIComponent(path)}`)).json() as { result: unknown };
+    t.equal(answer.result, false, `${op} in the cache folder is refused`);
+  }
+  const existing = filesUnder(cache).find((f) => f.endsWith('/docroot/pid.php.bin'))!;
+  const guestPath = `${folder}/${existing.split('/').slice(1).join('/')}`;
+  const overwrite = await (await fetch(`${server.url}/fsops.php?op=write&path=${encodeURIComponent(guestPath)}`)).json() as { result: unknown };
+  t.equal(overwrite.result, false, 'a compiled file cannot be overwritten');
+  t.notOk(filesUnder(cache).some((f) => f.includes('planted')), 'nothing was planted on the host');
+});
+
+t.test('with opcache.validate_timestamps off, a restarted server serves the edited script, not the compiled old one', async (t) => {
+  const docroot = tempDir(t);
+  const cache = tempDir(t);
+  const script = join(docroot, 'version.php');
+  writeFileSync(script, "<?php echo 'old';");
+  const options = { docroot, opcacheFileCache: cache, opcacheValidate: false };
+  const first = await startTestServer(options);
+  await until('the site to be compiled', () => compiled(first) !== undefined, 120_000);
+  t.ok(filesUnder(cache).some((f) => f.endsWith('/docroot/version.php.bin')), 'the old version was compiled into the cache');
+  t.equal(await (await fetch(`${first.url}/version.php`)).text(), 'old');
+  await first.close();
+
+  writeFileSync(script, "<?php echo 'new';");
+  const second = await startTestServer(options);
+  t.teardown(() => second.close());
+  t.equal(await (await fetch(`${second.url}/version.php`)).text(), 'new', 'the edit is served');
+});
+
+t.test('a server without a configured folder compiles into a fresh one and removes it when it closes', async (t) => {
+  const server = await startTestServer({ docroot: FIXTURE_DOCROOT });
+  t.equal(server.config.opcacheFileCache, undefined, 'none configured');
+  await until('the site to be compiled', () => compiled(server) !== undefined, 120_000);
+  const folder = String(compiled(server)!.folder);
+  t.ok(filesUnder(folder).length > 10, `compiled into ${folder}`);
+  await server.close();
+  t.notOk(existsSync(folder), 'its folder is gone');
+});
