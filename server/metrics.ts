@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { OpcacheSample } from './pool/opcache-sample.js';
 import type { PoolObserver, WorkerExit, WorkerPool } from './pool/pool.js';
 import { WORKER_PHASES } from './pool/worker-lifecycle.js';
-import type { CompileResult } from './opcache-file-cache/site-compiler.js';
+import type { CompileOutcome } from './opcache-file-cache/site-compiler.js';
 
 export type RequestKind = 'static' | 'php' | 'page-cache' | 'other';
 
@@ -60,7 +60,7 @@ export class ServerMetrics implements PoolObserver {
   constructor(pool: () => WorkerPool | undefined) {
     collectDefaultMetrics({ register: this.registry });
     // Exits start at zero for every reason, so rate() works before the first one happens.
-    for (const result of ['done', 'failed'] satisfies CompileResult[]) this.siteCompiles.inc({ result }, 0);
+    for (const result of ['done', 'failed'] satisfies CompileOutcome[]) this.siteCompiles.inc({ result }, 0);
     for (const reason of ['recycled', 'memory', 'opcache', 'reload', 'timeout', 'crashed', 'failed-to-start', 'closed', 'idle'] satisfies WorkerExit[]) this.workerExits.inc({ reason }, 0);
     new Gauge({
       name: 'php_wasm_server_queue_length',
@@ -110,8 +110,8 @@ export class ServerMetrics implements PoolObserver {
     this.latency.observe({ kind }, seconds);
   }
 
-  siteCompiled(result: CompileResult): void {
-    this.siteCompiles.inc({ result });
+  siteCompiled(outcome: CompileOutcome): void {
+    this.siteCompiles.inc({ result: outcome });
   }
 
   staticCacheHit(): void {

@@ -10,7 +10,6 @@ import { createDocrootView } from './docroot-view.js';
 import { buildPhpIni, buildPrepend, GUEST_PREPEND, GUEST_SESSION_DIR, memoryCeilingBytes, type SelfCallConstants } from './php-ini.js';
 import { randomBytes } from 'node:crypto';
 import { WorkerPool, type ReloadableSettings } from './pool/pool.js';
-import type { SandboxSettings } from './pool/php-instance.js';
 import { planReload, type ReloadPlan } from './reload-plan.js';
 import { OPCACHE_STATUS_PATH, OPCACHE_STATUS_SCRIPT } from './pool/opcache-sample.js';
 import { compilePhpModule } from './pool/wasm-module.js';
@@ -27,6 +26,7 @@ import { selfDestinations } from './sandbox/self-route.js';
 import { logHostFsCalls } from './pool/host-fs-calls-channel.js';
 import { GUEST_OPCACHE_FILE_CACHE } from './opcache-file-cache/cache-folder.js';
 import { SiteCompiler } from './opcache-file-cache/site-compiler.js';
+import { compilerSettings } from './opcache-file-cache/compiler.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -49,13 +49,11 @@ export interface RunningServer {
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
-/** The compiler instance's pid inside php.wasm: apart from the workers' (1, 2, …). */
-const COMPILER_PROCESS_ID = 999_999;
 
-/** Boots the first worker and warms it, then listens (the others start meanwhile). Nothing listens before PHP is ready. */
 /**
- * `wasmModule`: php.wasm already being compiled (the WordPress command starts it before it assembles
- * a new site, so the two overlap).
+ * Boots the first worker and warms it, then listens (the others start meanwhile). Nothing listens
+ * before PHP is ready. `wasmModule`: php.wasm already being compiled (the WordPress command starts
+ * it before it assembles a new site, so the two overlap).
  */
 export async function startServer(config: ServerConfig, log: Logger, wasmModule?: Promise<WebAssembly.Module>): Promise<RunningServer> {
   const started = performance.now();
@@ -75,7 +73,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
   let draining = false;
   const metrics = config.adminPort === undefined ? undefined : new ServerMetrics(() => poolForProbes);
   try {
-    compiler = new SiteCompiler(config.opcacheFileCache, config.docroot, log, metrics);
+    compiler = new SiteCompiler(config.opcacheFileCache, config.docroot, config.mounts.map((mount) => mount.host), log, metrics);
   } catch (error) {
     sessionDir.dispose();
     siteLock.release();
@@ -95,7 +93,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     selfCalls = await listenForSelfCalls({ headersTimeoutMs: config.headerTimeout * 1000, keepAliveTimeoutMs: config.keepAliveTimeout * 1000, maxHeaderSize: config.maxHeaderSize });
     selfCall = { url: `http://localhost:${selfCalls.port}`, token: randomBytes(24).toString('hex') };
     phpModule = await (wasmModule ?? compilePhpModule(config.php));
-    compiler.beforeWorkersStart(config.opcacheValidate);
+    await compiler.beforeWorkersStart(compileSettings(config));
     pool = new WorkerPool({
       wasmModule: phpModule,
       log,
@@ -132,7 +130,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
   routeSelfCalls(config);
   const adminUrl = admin ? `http://${connectableHost(config.adminHost)}:${(admin.server.address() as AddressInfo).port}` : undefined;
   log.info({ url, adminUrl, docroot: config.docroot, workers: config.workers, php: config.php, mail: smtp?.display ?? 'off', bootMs: Math.round(performance.now() - started) }, 'listening');
-  const compileSite = (settings: ServerConfig) => compiler.compileWhenStarted(pool, compilerSettings(workerSettings(settings, folders, selfCall), phpModule));
+  const compileSite = (settings: ServerConfig) => compiler.compileWhenStarted(pool, compilerSettings(workerSettings(settings, folders, selfCall).boot, phpModule));
   compileSite(config);
 
   const stoppers: Array<() => void> = [];
@@ -160,7 +158,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     log.level = running.logLevel;
     log.info({ settings: plan.applied }, 'reload: replacing workers one at a time');
     routeSelfCalls(running);
-    compiler.beforeWorkersStart(running.opcacheValidate);
+    await compiler.beforeWorkersStart(compileSettings(running));
     await pool.reconfigure(workerSettings(running, folders, selfCall, hostFsCalls?.channel));
     compileSite(running);
     // Pages made with the old settings (a site URL, a prepend) must not outlive them.
@@ -209,8 +207,7 @@ function warmupJobs(config: ServerConfig): PhpJob[] {
   return config.warmup.map((path) => localPhpJob(config, view, path)).filter((job): job is PhpJob => job !== null);
 }
 
-/** The compiler boots as a worker would (compiler.ts replaces the mounts); it never serves, so it has no channels. */
-function compilerSettings(settings: ReloadableSettings, wasmModule: WebAssembly.Module): SandboxSettings {
-  const { tmpSize: _tmpSize, hostFsCallsChannel: _channel, ...boot } = settings.boot;
-  return { ...boot, processId: COMPILER_PROCESS_ID, wasmModule };
+/** What the compiled files in the opcache folder depend on besides their sources (see SiteCompiler). */
+function compileSettings(config: ServerConfig): { phpIni: string; phpVersion: string; validateTimestamps: boolean } {
+  return { phpIni: buildPhpIni(config, { opcacheFileCache: GUEST_OPCACHE_FILE_CACHE }), phpVersion: config.php, validateTimestamps: config.opcacheValidate };
 }

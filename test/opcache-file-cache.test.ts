@@ -2,7 +2,7 @@
  * opcache's file cache: the server's compiler fills it with the site's scripts; workers load them
  * from it instead of compiling, can never write it, and never load a stale one.
  */
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { prepareOpcacheFileCache } from '../server/opcache-file-cache/cache-folder.js';
@@ -29,8 +29,26 @@ t.test('siteScripts: regular .php files as guest paths; no symlinks, hidden fold
   writeFileSync(join(root, 'big.php'), '<?php // ' + 'x'.repeat(2000));
   symlinkSync('/etc/passwd', join(root, 'link.php'));
   symlinkSync(join(root, 'a'), join(root, 'linked-dir'));
-  t.same(siteScripts(root, '/docroot', { maxBytes: 1000 }), ['/docroot/a/b/deep.php', '/docroot/index.php']);
-  t.equal(siteScripts(root, '/docroot', { maxScripts: 1, maxBytes: 1000 }).length, 1, 'at most maxScripts');
+  t.same(siteScripts(root, '/docroot', [], { maxScriptBytes: 1000 }), ['/docroot/a/b/deep.php', '/docroot/index.php']);
+  t.equal(siteScripts(root, '/docroot', [], { maxScripts: 1, maxScriptBytes: 1000 }).length, 1, 'at most maxScripts');
+  t.same(siteScripts(root, '/docroot', ['/docroot/a'], { maxScriptBytes: 1000 }), ['/docroot/index.php'], 'not below a mount point (a mount hides those files)');
+  t.equal(siteScripts(root, '/docroot', [], { maxScriptBytes: 1000, maxTotalBytes: 5 }).length, 1, 'the total budget holds one 5-byte file');
+});
+
+/** A file written now is too new for opcache to cache (opcache.file_update_protection: 2 s); back-dated, it is not. */
+function writeOld(path: string, text: string, secondsAgo: number): void {
+  writeFileSync(path, text);
+  const at = Date.now() / 1000 - secondsAgo;
+  utimesSync(path, at, at);
+}
+
+t.test('the folder is refused inside the docroot or a mount, or holding one (PHP could plant compiled code)', async (t) => {
+  const docroot = tempDir(t);
+  const mount = tempDir(t);
+  t.throws(() => prepareOpcacheFileCache(join(docroot, 'wp-content', 'cache'), docroot), /opcacheFileCache.*outside the docroot/);
+  t.throws(() => prepareOpcacheFileCache(join(mount, 'opcache'), docroot, [mount]), /opcacheFileCache.*overlaps/);
+  t.throws(() => prepareOpcacheFileCache(join(docroot, '..'), docroot), /opcacheFileCache.*hold none/);
+  t.notOk(existsSync(join(docroot, 'wp-content')), 'nothing was created');
 });
 
 t.test('one folder per site: two docroots never share compiled files', async (t) => {
@@ -75,7 +93,7 @@ t.test('with opcache.validate_timestamps off, a restarted server serves the edit
   const docroot = tempDir(t);
   const cache = tempDir(t);
   const script = join(docroot, 'version.php');
-  writeFileSync(script, "<?php echo 'old';");
+  writeOld(script, "<?php echo 'old';", 100);
   const options = { docroot, opcacheFileCache: cache, opcacheValidate: false };
   const first = await startTestServer(options);
   await until('the site to be compiled', () => compiled(first) !== undefined, 120_000);
@@ -83,7 +101,7 @@ t.test('with opcache.validate_timestamps off, a restarted server serves the edit
   t.equal(await (await fetch(`${first.url}/version.php`)).text(), 'old');
   await first.close();
 
-  writeFileSync(script, "<?php echo 'new';");
+  writeOld(script, "<?php echo 'new';", 50);
   const second = await startTestServer(options);
   t.teardown(() => second.close());
   t.equal(await (await fetch(`${second.url}/version.php`)).text(), 'new', 'the edit is served');
@@ -97,4 +115,31 @@ t.test('a server without a configured folder compiles into a fresh one and remov
   t.ok(filesUnder(folder).length > 10, `compiled into ${folder}`);
   await server.close();
   t.notOk(existsSync(folder), 'its folder is gone');
+});
+
+t.test('files compiled under other php.ini settings are never loaded: the folder is emptied first', async (t) => {
+  const docroot = tempDir(t);
+  const cache = tempDir(t);
+  writeOld(join(docroot, 'short.php'), "<? echo 'short tag ran';", 100);
+  const first = await startTestServer({ docroot, opcacheFileCache: cache, ini: { short_open_tag: '1' } });
+  await until('the site to be compiled', () => compiled(first) !== undefined, 120_000);
+  t.equal(await (await fetch(`${first.url}/short.php`)).text(), 'short tag ran');
+  await first.close();
+  const second = await startTestServer({ docroot, opcacheFileCache: cache, ini: { short_open_tag: '0' } });
+  t.teardown(() => second.close());
+  t.equal(await (await fetch(`${second.url}/short.php`)).text(), "<? echo 'short tag ran';", 'compiled as the new setting says');
+});
+
+t.test('a file that stops PHP while compiling is counted as failed; the others are compiled', async (t) => {
+  const docroot = tempDir(t);
+  const cache = tempDir(t);
+  for (let i = 0; i < 5; i++) writeOld(join(docroot, `good-${i}.php`), `<?php return ${i};`, 100);
+  writeOld(join(docroot, 'fatal.php'), '<?php function twice() {} function twice() {}', 100);
+  const server = await startTestServer({ docroot, opcacheFileCache: cache });
+  t.teardown(() => server.close());
+  await until('the site to be compiled', () => compiled(server) !== undefined, 120_000);
+  const report = compiled(server)!;
+  t.equal(report.failed, 1, 'fatal.php failed');
+  t.equal(report.compiled, 5, 'every good file was compiled');
+  t.equal(filesUnder(cache).filter((f) => /good-\d\.php\.bin$/.test(f)).length, 5);
 });

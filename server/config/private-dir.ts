@@ -8,6 +8,8 @@ export interface PrivateDir {
   path: string;
   /** Removes the folder when this server made a fresh one; keeps a configured one. */
   dispose(): void;
+  /** A configured folder others could read or write until now (made private here): what is in it may be planted. */
+  wasShared: boolean;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface PrivateDir {
 export function preparePrivateDir(configured: string | undefined, setting: string, tempPrefix: string): PrivateDir {
   if (configured === undefined) {
     const path = mkdtempSync(join(tmpdir(), tempPrefix));
-    return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
+    return { path, dispose: () => rmSync(path, { recursive: true, force: true }), wasShared: false };
   }
   const fail = (allowed: string): never => { throw new ConfigError(setting, allowed, configured, 'settings'); };
   try {
@@ -31,6 +33,7 @@ export function preparePrivateDir(configured: string | undefined, setting: strin
   if (stat.isSymbolicLink()) fail('must be a real folder, not a symbolic link (another user could point it anywhere)');
   if (!stat.isDirectory()) fail('must be a folder');
   if (process.getuid && stat.uid !== process.getuid()) fail(`must be owned by the server's user (uid ${process.getuid()}, folder's: ${stat.uid})`);
-  if ((stat.mode & 0o077) !== 0) chmodSync(configured, 0o700);
-  return { path: configured, dispose: () => {} };
+  const wasShared = (stat.mode & 0o077) !== 0;
+  if (wasShared) chmodSync(configured, 0o700);
+  return { path: configured, dispose: () => {}, wasShared };
 }

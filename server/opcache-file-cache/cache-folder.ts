@@ -1,16 +1,29 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, relative, isAbsolute } from 'node:path';
+import { ConfigError } from '../config/coerce.js';
 import { preparePrivateDir } from '../config/private-dir.js';
 
 /** Where workers see the site's compiled scripts (read-only to them; see compiler.ts). */
 export const GUEST_OPCACHE_FILE_CACHE = '/var/cache/php-opcache';
 
+/** What the compiled files were made with, in the site folder (see matchSettings). */
+const STAMP_FILE = 'compiled-with';
+
+const PHP_WASM_VERSION: string = (createRequire(import.meta.url)('@php-wasm/node/package.json') as { version: string }).version;
+
 export interface OpcacheFileCacheFolder {
   /** This site's folder: opcache's file_cache for the workers, written only by the compiler. */
   path: string;
-  /** Deletes every compiled script (before workers start that never check timestamps). */
+  /** Deletes every compiled script. */
   empty(): void;
+  /**
+   * Empties the folder unless its files were compiled with these settings: opcache checks a file's
+   * modification time only, so code compiled under another php.ini (short_open_tag,
+   * zend.assertions, the optimizer) or another php.wasm would be loaded as if current.
+   */
+  matchSettings(phpIni: string, phpVersion: string): void;
   dispose(): void;
 }
 
@@ -19,22 +32,56 @@ export interface OpcacheFileCacheFolder {
  * (/docroot/wp-config.php), which is the same for every site, and with an equal modification time
  * one site's workers would load another's compiled wp-config.php. The site lock (site-lock.ts) keeps
  * a second server off the same docroot, so one server at a time writes a subfolder.
+ *
+ * Refused (exit 2) inside the docroot or a mount, or holding one: PHP could write there and plant
+ * compiled code that every worker runs. A configured folder others could write until now is emptied.
  */
-export function prepareOpcacheFileCache(configured: string | undefined, docroot: string): OpcacheFileCacheFolder {
+export function prepareOpcacheFileCache(configured: string | undefined, docroot: string, mountHosts: string[] = []): OpcacheFileCacheFolder {
+  if (configured !== undefined) refuseOverlap(configured, [docroot, ...mountHosts]);
   const root = preparePrivateDir(configured, 'opcacheFileCache', 'php-wasm-server-opcache-');
   const site = createHash('sha256').update(realpathSync(docroot)).digest('hex').slice(0, 16);
   const path = join(root.path, site);
   try {
+    if (root.wasShared) emptyFolder(root.path);
     mkdirSync(path, { recursive: true, mode: 0o700 });
+    if (!lstatSync(path).isDirectory()) throw new ConfigError('opcacheFileCache', 'must hold only folders the server made (found something else at the site\'s folder)', path, 'settings');
   } catch (error) {
     root.dispose();
     throw error;
   }
   return {
     path,
-    empty() {
-      for (const entry of readdirSync(path)) rmSync(join(path, entry), { recursive: true, force: true });
+    empty: () => emptyFolder(path),
+    matchSettings(phpIni, phpVersion) {
+      const stamp = createHash('sha256').update(`${PHP_WASM_VERSION}\n${phpVersion}\n${phpIni}`).digest('hex');
+      let current: string | undefined;
+      try {
+        current = readFileSync(join(path, STAMP_FILE), 'utf8');
+      } catch {
+        current = undefined;
+      }
+      if (current === stamp) return;
+      emptyFolder(path);
+      writeFileSync(join(path, STAMP_FILE), stamp, { mode: 0o600 });
     },
     dispose: () => root.dispose(),
   };
+}
+
+function emptyFolder(path: string): void {
+  for (const entry of readdirSync(path)) rmSync(join(path, entry), { recursive: true, force: true });
+}
+
+function refuseOverlap(configured: string, phpFolders: string[]): void {
+  const real = (path: string) => { try { return realpathSync(path); } catch { return path; } };
+  const inside = (child: string, parent: string) => {
+    const rel = relative(parent, child);
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  };
+  const cache = real(configured);
+  for (const folder of phpFolders.map(real)) {
+    if (inside(cache, folder) || inside(folder, cache)) {
+      throw new ConfigError('opcacheFileCache', `must be outside the docroot and every mount, and hold none of them (PHP could plant compiled code there): overlaps ${folder}`, configured, 'settings');
+    }
+  }
 }

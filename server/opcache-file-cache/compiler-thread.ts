@@ -1,6 +1,6 @@
 /**
  * The compiler: a php.wasm instance of its own, in a thread of its own, that only compiles. It has
- * the workers' php.ini (so the same opcache system id and optimisations) with the file cache
+ * the workers' php.ini (so the same optimisations and language settings) with the file cache
  * writable and opcache.file_cache_only on, and runs nothing but COMPILE_SCRIPT below: no site code,
  * no prepend file. opcache_compile_file() parses and stores, it never executes.
  */
@@ -8,13 +8,16 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { SandboxSettings } from '../pool/php-instance.js';
 import { createSandboxedPhp } from '../pool/php-instance.js';
 import { GUEST_DOCROOT } from '../paths.js';
+import { GUEST_OPCACHE_FILE_CACHE } from './cache-folder.js';
 import { siteScripts } from './site-scripts.js';
 
 export interface CompilerData {
   settings: SandboxSettings;
+  /** The workers' mount points: host files below them under the docroot are not what PHP sees. */
+  hiddenGuestPaths: string[];
 }
 
-export type CompilerResult = { type: 'done'; scripts: number; compiled: number; failed: number } | { type: 'failed'; error: string };
+export type CompilerMessage = { type: 'done'; scripts: number; compiled: number; failed: number } | { type: 'failed'; error: string };
 
 /** Files per run: a run's compiled scripts stay in its memory until it ends. */
 const BATCH = 100;
@@ -29,8 +32,9 @@ foreach (json_decode(file_get_contents('${LIST_PATH}'), true) as $file) {
 }
 echo json_encode([$compiled, $failed]);`;
 
-/** Settings the compiler adds to the workers' php.ini (later lines win). */
+/** Settings the compiler adds to the workers' php.ini (later lines win over theirs and the user's). */
 export const COMPILER_INI = [
+  `opcache.file_cache = ${GUEST_OPCACHE_FILE_CACHE}`,
   'opcache.file_cache_only = 1',
   // Stale files are recompiled even when the workers never check timestamps.
   'opcache.validate_timestamps = 1',
@@ -39,25 +43,43 @@ export const COMPILER_INI = [
   'auto_append_file =',
 ].join('\n');
 
-async function main(): Promise<CompilerResult> {
-  const { settings } = workerData as CompilerData;
-  const scripts = siteScripts(settings.docroot, GUEST_DOCROOT);
+async function main(): Promise<CompilerMessage> {
+  const { settings, hiddenGuestPaths } = workerData as CompilerData;
+  const scripts = siteScripts(settings.docroot, GUEST_DOCROOT, hiddenGuestPaths);
   const { php } = await createSandboxedPhp({ ...settings, phpIni: `${settings.phpIni}\n${COMPILER_INI}\n` });
   await php.setSapiName('cgi-fcgi');
   php.writeFile(SCRIPT_PATH, COMPILE_SCRIPT);
+  /** [compiled, failed] for `files`; a run that fails outright (a fatal error while compiling one file ends it) throws. */
+  const compile = async (files: string[]): Promise<[number, number]> => {
+    php.writeFile(LIST_PATH, JSON.stringify(files));
+    const response = await php.run({ scriptPath: SCRIPT_PATH });
+    return JSON.parse(response.text) as [number, number];
+  };
   let compiled = 0;
   let failed = 0;
   for (let i = 0; i < scripts.length; i += BATCH) {
-    php.writeFile(LIST_PATH, JSON.stringify(scripts.slice(i, i + BATCH)));
-    const response = await php.run({ scriptPath: SCRIPT_PATH });
-    const [batchCompiled, batchFailed] = JSON.parse(response.text) as [number, number];
-    compiled += batchCompiled;
-    failed += batchFailed;
+    const batch = scripts.slice(i, i + BATCH);
+    try {
+      const [ok, bad] = await compile(batch);
+      compiled += ok;
+      failed += bad;
+    } catch {
+      // One file stopped the run (a compile-time fatal error, its memory limit): each on its own.
+      for (const file of batch) {
+        try {
+          const [ok, bad] = await compile([file]);
+          compiled += ok;
+          failed += bad;
+        } catch {
+          failed++;
+        }
+      }
+    }
   }
   return { type: 'done', scripts: scripts.length, compiled, failed };
 }
 
 main().then(
-  (result) => parentPort!.postMessage(result),
-  (error: unknown) => parentPort!.postMessage({ type: 'failed', error: String((error as Error)?.stack ?? error) } satisfies CompilerResult),
+  (message) => parentPort!.postMessage(message),
+  (error: unknown) => parentPort!.postMessage({ type: 'failed', error: String((error as Error)?.stack ?? error) } satisfies CompilerMessage),
 );

@@ -1,18 +1,18 @@
 import type { Logger } from 'pino';
 import type { SandboxSettings } from '../pool/php-instance.js';
 import { prepareOpcacheFileCache, type OpcacheFileCacheFolder } from './cache-folder.js';
-import { compileSite, type RunningCompile } from './compiler.js';
+import { startCompiler, type RunningCompiler } from './compiler.js';
 
 /** A compile of a big site on a busy machine: past this it is stopped (workers then compile as before). */
 const COMPILE_TIMEOUT_MS = 10 * 60_000;
 /** How often to look whether every worker has started (the compile waits for that). */
 const POLL_MS = 250;
 
-export type CompileResult = 'done' | 'failed';
+export type CompileOutcome = 'done' | 'failed';
 
 /** Hears how each compile ended (metrics); a compile stopped for the next one or by close() is neither. */
 export interface CompileObserver {
-  siteCompiled(result: CompileResult): void;
+  siteCompiled(outcome: CompileOutcome): void;
 }
 
 /** What the compiler needs of the pool: whether workers are still starting. */
@@ -21,18 +21,20 @@ export interface StartingWorkers {
 }
 
 /**
- * opcache's file cache for the site's workers: the folder, emptied when they will never check
- * timestamps, and filled by the compiler (compiler.ts) once every worker has started, so it never
- * takes CPU from a worker warming up. A compile already running is stopped for the next one.
+ * opcache's file cache for the site's workers: the folder (emptied when what is in it must not be
+ * loaded), filled by the compiler (compiler.ts) once every worker has started, so it never takes CPU
+ * from a worker warming up. A compile still running is stopped, and waited for, before the next one
+ * and before the folder is emptied.
  */
 export class SiteCompiler {
   private readonly folder: OpcacheFileCacheFolder;
-  private running?: RunningCompile;
+  private running?: RunningCompiler;
+  private stopping: Promise<void> = Promise.resolve();
   private waiting?: NodeJS.Timeout;
   private closed = false;
 
-  constructor(configured: string | undefined, docroot: string, private readonly log: Logger, private readonly observer?: CompileObserver) {
-    this.folder = prepareOpcacheFileCache(configured, docroot);
+  constructor(configured: string | undefined, docroot: string, mountHosts: string[], private readonly log: Logger, private readonly observer?: CompileObserver) {
+    this.folder = prepareOpcacheFileCache(configured, docroot, mountHosts);
   }
 
   get path(): string {
@@ -40,18 +42,19 @@ export class SiteCompiler {
   }
 
   /**
-   * Before workers start: with opcache.validate_timestamps off they would load a compiled file
-   * however old (measured: an edited script kept its old output), so the folder is emptied.
+   * Before workers start: files compiled under other settings go; and with opcache.validate_timestamps
+   * off workers would load a compiled file however old (measured: an edited script kept its old
+   * output), so then everything goes.
    */
-  beforeWorkersStart(validateTimestamps: boolean): void {
-    if (validateTimestamps) return;
-    this.stopRunning();
-    this.folder.empty();
+  async beforeWorkersStart(settings: { phpIni: string; phpVersion: string; validateTimestamps: boolean }): Promise<void> {
+    await this.stopRunning();
+    this.folder.matchSettings(settings.phpIni, settings.phpVersion);
+    if (!settings.validateTimestamps) this.folder.empty();
   }
 
   /** Compiles the site once `pool` has no worker starting; `settings` as a worker boots with. */
   compileWhenStarted(pool: StartingWorkers, settings: SandboxSettings): void {
-    this.stopRunning();
+    void this.stopRunning();
     const check = () => {
       this.waiting = undefined;
       if (this.closed || pool.stats.closing) return;
@@ -59,35 +62,47 @@ export class SiteCompiler {
         this.waiting = setTimeout(check, POLL_MS).unref();
         return;
       }
-      const compile = compileSite(settings, this.folder.path, COMPILE_TIMEOUT_MS);
-      this.running = compile;
-      compile.done.then(
-        (report) => {
-          this.log.info({ ...report, folder: this.folder.path }, 'opcache file cache: site compiled');
-          this.observer?.siteCompiled('done');
-        },
-        (error: unknown) => {
-          if (this.running !== compile || this.closed) return; // stopped on purpose
-          this.log.warn({ err: error }, 'opcache file cache: compiling the site failed; workers compile what they run');
-          this.observer?.siteCompiled('failed');
-        },
-      ).finally(() => { if (this.running === compile) this.running = undefined; });
+      void this.stopping.then(() => { if (!this.closed) this.compile(settings); });
     };
     check();
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.waiting) clearTimeout(this.waiting);
-    await this.running?.stop();
+    await this.stopRunning();
     this.folder.dispose();
   }
 
-  private stopRunning(): void {
+  private compile(settings: SandboxSettings): void {
+    let compiler: RunningCompiler;
+    try {
+      compiler = startCompiler(settings, this.folder.path, COMPILE_TIMEOUT_MS);
+    } catch (error) {
+      this.log.warn({ err: error }, 'opcache file cache: the compiler did not start; workers compile what they run');
+      this.observer?.siteCompiled('failed');
+      return;
+    }
+    this.running = compiler;
+    compiler.done.then(
+      (report) => {
+        this.log.info({ ...report, folder: this.folder.path }, 'opcache file cache: site compiled');
+        this.observer?.siteCompiled('done');
+      },
+      (error: unknown) => {
+        if (this.running !== compiler || this.closed) return; // stopped on purpose
+        this.log.warn({ err: error }, 'opcache file cache: compiling the site failed; workers compile what they run');
+        this.observer?.siteCompiled('failed');
+      },
+    ).finally(() => { if (this.running === compiler) this.running = undefined; });
+  }
+
+  /** Stops the waiting and the running compile; resolves once its thread has ended (it may be writing). */
+  private stopRunning(): Promise<void> {
     if (this.waiting) clearTimeout(this.waiting);
     this.waiting = undefined;
     const running = this.running;
     this.running = undefined;
-    void running?.stop();
+    if (running) this.stopping = Promise.all([this.stopping, running.stop()]).then(() => {});
+    return this.stopping;
   }
 }

@@ -1,38 +1,57 @@
 import { readdirSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 
-/** opcache.max_accelerated_files in config/php.ini: more would never be cached anyway. */
-export const MAX_SCRIPTS = 10_000;
-/** A bigger .php file is left to the workers (generated data files; a hostile upload). */
-export const MAX_SCRIPT_BYTES = 2 * 1024 * 1024;
+export interface ScriptLimits {
+  /** opcache.max_accelerated_files in config/php.ini: more would never be cached anyway. */
+  maxScripts: number;
+  /** A bigger .php file is left to the workers (generated data files; a hostile upload). */
+  maxScriptBytes: number;
+  /** All files together: a compiled file can be ~8× its source (a 2 MB array literal: 16.8 MB). */
+  maxTotalBytes: number;
+  /** Directory entries looked at, files or not: the walk of a huge tree ends. */
+  maxEntries: number;
+}
+
+export const SCRIPT_LIMITS: ScriptLimits = { maxScripts: 10_000, maxScriptBytes: 1024 * 1024, maxTotalBytes: 64 * 1024 * 1024, maxEntries: 200_000 };
 
 /**
- * The site's PHP files as guest paths, for the compiler: regular .php files under the docroot,
- * at most MAX_SCRIPTS, none over MAX_SCRIPT_BYTES. Symbolic links are not followed (PHP is refused
- * them too: sandbox/no-host-symlinks.ts) and hidden folders (.git) are skipped.
+ * The site's PHP files as guest paths, for the compiler: regular .php files under the docroot within
+ * `limits`. Symbolic links are not followed (PHP is refused them too: sandbox/no-host-symlinks.ts),
+ * hidden folders (.git) are skipped, and so are `hidden` guest paths: mounts over the docroot, whose
+ * host files below are not what PHP sees there.
  */
-export function siteScripts(docroot: string, guestDocroot: string, { maxScripts = MAX_SCRIPTS, maxBytes = MAX_SCRIPT_BYTES } = {}): string[] {
+export function siteScripts(docroot: string, guestDocroot: string, hidden: string[] = [], limits: Partial<ScriptLimits> = {}): string[] {
+  const { maxScripts, maxScriptBytes, maxTotalBytes, maxEntries } = { ...SCRIPT_LIMITS, ...limits };
+  const hiddenSet = new Set(hidden.map((path) => path.replace(/\/+$/, '')));
   const found: string[] = [];
-  const pending = [docroot];
-  while (pending.length > 0 && found.length < maxScripts) {
+  let totalBytes = 0;
+  let entriesSeen = 0;
+  const pending: Array<{ host: string; guest: string }> = [{ host: docroot, guest: guestDocroot }];
+  while (pending.length > 0 && found.length < maxScripts && entriesSeen < maxEntries) {
     const dir = pending.pop()!;
     let entries;
     try {
-      entries = readdirSync(dir, { withFileTypes: true });
+      entries = readdirSync(dir.host, { withFileTypes: true });
     } catch {
       continue; // removed or unreadable meanwhile: nothing to compile there
     }
     for (const entry of entries) {
-      const path = join(dir, entry.name);
+      if (++entriesSeen > maxEntries || found.length >= maxScripts) break;
+      const host = join(dir.host, entry.name);
+      const guest = `${dir.guest}/${entry.name}`;
+      if (hiddenSet.has(guest)) continue;
       if (entry.isDirectory()) {
-        if (!entry.name.startsWith('.')) pending.push(path);
-      } else if (entry.isFile() && entry.name.endsWith('.php') && found.length < maxScripts) {
+        if (!entry.name.startsWith('.')) pending.push({ host, guest });
+      } else if (entry.isFile() && entry.name.endsWith('.php')) {
+        let size: number;
         try {
-          if (statSync(path).size > maxBytes) continue;
+          size = statSync(host).size;
         } catch {
           continue;
         }
-        found.push(`${guestDocroot}/${relative(docroot, path).split(sep).join('/')}`);
+        if (size > maxScriptBytes || totalBytes + size > maxTotalBytes) continue;
+        totalBytes += size;
+        found.push(guest);
       }
     }
   }
