@@ -14,6 +14,7 @@ import { describeBusy } from './other-processes.js';
 import { probe } from './probe.js';
 import { updateRatios, type BenchReport, type ScenarioReport, type ServerReport } from './report.js';
 import type { Scenario } from './scenarios.js';
+import { settledReading } from './settle.js';
 import { processesOf, type Target } from './target.js';
 
 export async function measurePhase(targets: Target[], scenarios: Scenario[], r: BenchReport, args: BenchArgs, say: (line: string) => void): Promise<void> {
@@ -30,7 +31,10 @@ export async function measurePhase(targets: Target[], scenarios: Scenario[], r: 
       marks.set(t, markLogs(t.logFiles));
       continue;
     }
-    const rss = t.rss();
+    // Settled: memory a finished start-up step freed (ours' compiler thread) takes seconds to leave the RSS.
+    const idle = await settledReading(() => t.rss().kb);
+    const rss = { kb: idle.value, processes: t.rss().processes };
+    if (!idle.settled) t.notes.push(`idle memory did not settle within ${idle.seconds.toFixed(0)} s; the last reading is shown`);
     r.servers[t.name] = {
       name: t.name,
       label: t.label,
