@@ -143,3 +143,21 @@ t.test('a file that stops PHP while compiling is counted as failed; the others a
   t.equal(report.compiled, 5, 'every good file was compiled');
   t.equal(filesUnder(cache).filter((f) => /good-\d\.php\.bin$/.test(f)).length, 5);
 });
+
+t.test('a restart with nothing changed does not boot the compiler; a changed file makes it compile again', async (t) => {
+  const docroot = tempDir(t);
+  const cache = tempDir(t);
+  for (let i = 0; i < 3; i++) writeOld(join(docroot, `page-${i}.php`), `<?php echo ${i};`, 100);
+  const reportOf = async () => {
+    const server = await startTestServer({ docroot, opcacheFileCache: cache, workers: 1 });
+    await until('the site to be compiled', () => compiled(server) !== undefined, 120_000);
+    await server.close();
+    return compiled(server)!;
+  };
+  t.match(await reportOf(), { scripts: 3, compiled: 3, upToDate: false }, 'first start: compiled');
+  t.match(await reportOf(), { scripts: 3, compiled: 0, upToDate: true }, 'restart: every compiled file is newer than its source');
+  // The edit is newer than the compiled files whatever the machine's speed: they are back-dated.
+  for (const file of filesUnder(cache).filter((f) => f.endsWith('.bin'))) utimesSync(join(cache, file), Date.now() / 1000 - 60, Date.now() / 1000 - 60);
+  writeOld(join(docroot, 'page-1.php'), '<?php echo "changed";', 5);
+  t.match(await reportOf(), { scripts: 3, upToDate: false }, 'a file changed since: compiled again');
+});

@@ -14,6 +14,8 @@ export interface CompileReport {
   scripts: number;
   compiled: number;
   failed: number;
+  /** Nothing needed compiling: php.wasm was not booted (see up-to-date.ts). */
+  upToDate: boolean;
   ms: number;
 }
 
@@ -50,7 +52,7 @@ export function startCompiler(settings: SandboxSettings, cacheDir: string, timeo
     thread.once('message', (message: CompilerMessage) => {
       clearTimeout(timer);
       void thread.terminate();
-      if (message.type === 'done') resolve({ scripts: message.scripts, compiled: message.compiled, failed: message.failed, ms: Math.round(performance.now() - started) });
+      if (message.type === 'done') resolve({ scripts: message.scripts, compiled: message.compiled, failed: message.failed, upToDate: message.upToDate, ms: Math.round(performance.now() - started) });
       else reject(new Error(message.error));
     });
     thread.once('error', (error) => { clearTimeout(timer); reject(error); });
