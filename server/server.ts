@@ -73,7 +73,9 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
   let draining = false;
   const metrics = config.adminPort === undefined ? undefined : new ServerMetrics(() => poolForProbes);
   try {
-    compiler = new SiteCompiler(config.opcacheFileCache, config.docroot, config.mounts.map((mount) => mount.host), log, metrics);
+    // Every host folder PHP can write besides: the session folder too.
+    const phpFolders = [...config.mounts.map((mount) => mount.host), sessionDir.path];
+    compiler = new SiteCompiler(config.opcacheFileCache, config.docroot, phpFolders, log, metrics);
   } catch (error) {
     sessionDir.dispose();
     siteLock.release();

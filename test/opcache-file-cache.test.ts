@@ -49,6 +49,8 @@ t.test('the folder is refused inside the docroot or a mount, or holding one (PHP
   t.throws(() => prepareOpcacheFileCache(join(mount, 'opcache'), docroot, [mount]), /opcacheFileCache.*overlaps/);
   t.throws(() => prepareOpcacheFileCache(join(docroot, '..'), docroot), /opcacheFileCache.*hold none/);
   t.notOk(existsSync(join(docroot, 'wp-content')), 'nothing was created');
+  const sessions = tempDir(t);
+  await t.rejects(startTestServer({ sessionDir: sessions, opcacheFileCache: sessions }), /opcacheFileCache.*overlaps/, 'the server refuses the session folder (PHP writes there)');
 });
 
 t.test('one folder per site: two docroots never share compiled files', async (t) => {
