@@ -308,6 +308,68 @@ t.test('a self-call worker leaves after exactly selfCallWorkerIdleMs idle', asyn
   await closeFakePool(fake);
 });
 
+t.test('a self-call waits for a pool worker still booting instead of starting a self-call worker', async (t) => {
+  const fake = fakePool({ size: 2, selfCallWorkers: 1 }, ['hang', 'slow-boot']);
+  await fake.pool.start();
+  await until('the second to be booting', () => fake.workers.length === 2);
+  void fake.pool.run(FAKE_JOB, null).catch(() => undefined); // holds the first
+  const selfCall = track(fake.pool.run(FAKE_JOB, null, undefined, { selfCall: true }));
+  await settle();
+  t.equal(fake.workers.length, 2, 'no third php.wasm started');
+  t.notOk(selfCall.settled, 'it waits');
+  fake.workers[1]!.boot();
+  t.equal(body(await selfCall.result), `worker ${fake.workers[1]!.processId}`, 'the booting worker takes it once warm');
+  t.equal(fake.pool.stats.selfCallWorkers, 0);
+  await closeFakePool(fake);
+});
+
+t.test('a self-call waiting on a booting worker gets a self-call worker once that worker fails to start', async (t) => {
+  const fake = fakePool({ size: 2, selfCallWorkers: 1 }, ['hang', 'slow-boot', 'answer']);
+  await fake.pool.start();
+  await until('the second to be booting', () => fake.workers.length === 2);
+  void fake.pool.run(FAKE_JOB, null).catch(() => undefined);
+  const selfCall = track(fake.pool.run(FAKE_JOB, null, undefined, { selfCall: true }));
+  await settle();
+  t.equal(fake.workers.length, 2);
+  fake.workers[1]!.crash();
+  t.equal(body(await selfCall.result), `worker ${fake.workers[2]!.processId}`, 'a self-call worker answers it');
+  t.equal(fake.pool.stats.selfCallWorkers, 1);
+  await closeFakePool(fake);
+});
+
+t.test('a pool worker running its warm-up is counted on for a waiting self-call for exactly 3 s', async (t) => {
+  // Its warm-up may be what made the self-call and waits for it: counting on it for ever would deadlock.
+  const fake = fakePool({ size: 2, selfCallWorkers: 1, warmup: [FAKE_JOB], queueTimeoutMs: 60_000 }, ['hang', 'slow-boot-hang', 'answer']);
+  const started = fake.pool.start();
+  await until('the first warm-up to run', () => fake.workers[0]?.runs.length === 1);
+  fake.workers[0]!.answer();
+  await started;
+  await until('the second to be booting', () => fake.workers.length === 2);
+  void fake.pool.run(FAKE_JOB, null).catch(() => undefined);
+  const selfCall = track(fake.pool.run(FAKE_JOB, null, undefined, { selfCall: true }));
+  await fake.clock.advance(1_000);
+  fake.workers[1]!.boot();
+  await until('its warm-up to run', () => fake.workers[1]!.runs.length === 1);
+  await fake.clock.advance(1_999);
+  t.equal(fake.workers.length, 2, 'counted on while it boots and warms up, until 2.999 s');
+  await fake.clock.advance(1);
+  t.equal(body(await selfCall.result), `worker ${fake.workers[2]!.processId}`, 'at 3 s a self-call worker starts and takes the call');
+  fake.workers[1]!.answer();
+  await closeFakePool(fake);
+});
+
+t.test('a self-call worker warms up without waiting for the warm-up running', async (t) => {
+  const fake = fakePool({ size: 1, selfCallWorkers: 1, warmup: [FAKE_JOB] }, ['hang', 'answer']);
+  const started = fake.pool.start();
+  await until('the first warm-up to run', () => fake.workers[0]?.runs.length === 1);
+  const selfCall = track(fake.pool.run(FAKE_JOB, null, undefined, { selfCall: true })); // as if that page made it
+  await fake.clock.advance(3_000);
+  t.equal(body(await selfCall.result), `worker ${fake.workers[1]!.processId}`, 'answered while the first still warms up');
+  fake.workers[0]!.answer();
+  await started;
+  await closeFakePool(fake);
+});
+
 t.test('a worker due for recycling is passed over while another is free', async (t) => {
   const fake = fakePool({ size: 2, maxRequests: 2 }, ['answer', 'answer', 'slow-boot']);
   await fake.pool.start();

@@ -37,6 +37,8 @@ const RETIRE_GRACE = 200;
 const TERMINATE_WAIT_MS = 250;
 /** How long a self-call worker stays without a self-call to serve. */
 const SELF_CALL_WORKER_IDLE_MS = 60_000;
+/** How long a waiting self-call counts on a pool worker running its warm-up (see addSelfCallWorkerIfNeeded). */
+const SELF_CALL_PATIENCE_MS = 3_000;
 
 let nextProcessId = 100;
 let nextJobId = 1;
@@ -54,6 +56,8 @@ export class WorkerPool {
   private readonly clock: Clock;
   private closing = false;
   private warmTurn: Promise<void> = Promise.resolve();
+  /** Asks again when a waiting self-call stops counting on a worker warming up. */
+  private selfCallPatience?: Timer;
   /** Counts reloads: each worker remembers the one whose settings it booted with. */
   private settingsGeneration = 0;
   private idleWaiters: Array<() => void> = [];
@@ -148,6 +152,7 @@ export class WorkerPool {
   /** Stops taking work, lets running requests finish (up to graceMs), then stops every worker. */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
+    this.clock.clearTimeout(this.selfCallPatience);
     this.queue.rejectAll(new PoolError(503, 'server is shutting down', 5));
     const allIdle = new Promise<void>((resolve) => {
       this.idleWaiters.push(resolve);
@@ -257,12 +262,15 @@ export class WorkerPool {
    * while the first runs, so the next warms up several times faster (and the first sooner).
    */
   private async warmUp(handle: WorkerHandle): Promise<void> {
-    const warmed = this.warmTurn.then(async () => {
+    const warmAll = async () => {
       for (const job of this.options.warmup) {
         if (handle.phase !== 'warming') return;
         await this.warm(handle, job);
       }
-    });
+    };
+    // A self-call worker does not wait for its turn: the warm-up running may be what calls it.
+    if (handle.selfCallOnly) return warmAll();
+    const warmed = this.warmTurn.then(warmAll);
     this.warmTurn = warmed.catch(() => undefined);
     await warmed;
   }
@@ -270,7 +278,10 @@ export class WorkerPool {
   private async warm(handle: WorkerHandle, job: PhpJob): Promise<void> {
     const started = this.clock.now();
     try {
-      const response = await new Promise<PhpResponse>((resolve, reject) => this.send(handle, { resolve, reject }, job, null, true));
+      const response = await new Promise<PhpResponse>((resolve, reject) => {
+        this.send(handle, { resolve, reject }, job, null, true);
+        if (this.queue.selfCalls > 0) this.addSelfCallWorkerIfNeeded(); // it is counted on for a while only now
+      });
       for await (const _ of response.body); // eslint-disable-line @typescript-eslint/no-unused-vars -- drain
       this.options.log.debug({ worker: handle.id, path: job.relativeUri, ms: Math.round(this.clock.now() - started) }, 'php worker warmed');
     } catch (error) {
@@ -295,14 +306,30 @@ export class WorkerPool {
   /**
    * A self-call waiting means its caller may be holding the worker it waits for: with every worker
    * busy that way, nothing would ever free one. A self-call worker is started for each self-call
-   * waiting beyond those already starting, up to selfCallWorkers.
+   * waiting beyond the workers that will soon be free to take it, up to selfCallWorkers.
+   *
+   * Soon free: self-call workers starting, and the pool's own starting workers. At start-up the
+   * pool's other workers boot after the first, and WordPress's first pages call wp-cron.php: counting
+   * them saves booting a third php.wasm (~70 MB for a minute, and CPU those pages need). One running
+   * a warm-up job is counted on for SELF_CALL_PATIENCE_MS only: its warm-up may be the very page that
+   * made the call and waits for it.
    */
   private addSelfCallWorkerIfNeeded(): void {
+    this.clock.clearTimeout(this.selfCallPatience);
     if (this.closing) return;
     const selfCallWorkers = this.live().filter((w) => w.selfCallOnly && !w.leaving);
-    const starting = selfCallWorkers.filter((w) => w.lifecycle.starting).length;
     const waiting = this.queue.selfCalls;
-    if (selfCallWorkers.length >= (this.options.selfCallWorkers ?? 0) || waiting <= starting) return;
+    if (selfCallWorkers.length >= (this.options.selfCallWorkers ?? 0) || waiting === 0) return;
+    const starting = this.live().filter((w) => !w.leaving && w.lifecycle.starting);
+    const runningNothing = starting.filter((w) => w.selfCallOnly || !w.job).length; // booting, or waiting for its turn to warm up
+    const patienceEndsAt = this.queue.oldestSelfCallAt! + SELF_CALL_PATIENCE_MS;
+    const patient = this.clock.now() < patienceEndsAt;
+    if (waiting <= runningNothing + (patient ? starting.length - runningNothing : 0)) {
+      if (patient && waiting > runningNothing) {
+        this.selfCallPatience = this.clock.setTimeout(() => this.addSelfCallWorkerIfNeeded(), patienceEndsAt - this.clock.now(), true);
+      }
+      return;
+    }
     this.options.log.info({ workers: selfCallWorkers.length + 1 }, 'every worker is busy and PHP is calling this server: starting a self-call worker');
     this.spawn(true).ready.catch(() => undefined); // spawn logs the failure; the self-call times out in the queue
   }
@@ -537,6 +564,7 @@ export class WorkerPool {
     worker.lifecycle.moveTo('gone');
     this.clock.clearTimeout(worker.idleTimer);
     this.workers.delete(worker);
+    if (this.queue.selfCalls > 0) this.addSelfCallWorkerIfNeeded(); // a self-call may have counted on it
     const job = worker.job;
     worker.job = undefined;
     job?.detach();

@@ -39,6 +39,11 @@ export class RequestQueue {
     return this.waiting.filter((w) => w.pending.selfCall).length;
   }
 
+  /** When the longest-waiting self-call was queued (the clock's milliseconds), if one waits. */
+  get oldestSelfCallAt(): number | undefined {
+    return this.waiting.find((w) => w.pending.selfCall)?.pending.queuedAt;
+  }
+
   add(pending: PendingJob, timeoutMs: number, timeoutError: () => PoolError, clientGone?: AbortSignal): void {
     const leave = (error: PoolError) => {
       const at = this.waiting.indexOf(entry);

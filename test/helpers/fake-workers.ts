@@ -9,9 +9,9 @@ import { FakeClock } from './fake-clock.js';
 /**
  * How a fake worker behaves: 'answer' replies to every run at once; 'hang' holds each run until the
  * test answers it (and takes its time to stop); 'fail-boot' reports a failed boot; 'slow-boot'
- * boots only when the test calls boot().
+ * boots only when the test calls boot(); 'slow-boot-hang' does both.
  */
-export type FakeBehaviour = 'answer' | 'hang' | 'fail-boot' | 'slow-boot';
+export type FakeBehaviour = 'answer' | 'hang' | 'fail-boot' | 'slow-boot' | 'slow-boot-hang';
 
 /**
  * A stand-in for a php.wasm worker thread, driven by the test: the pool's policies (timeouts,
@@ -35,7 +35,7 @@ export class FakeWorker extends EventEmitter implements PoolWorker {
     super();
     this.flowCells = new BigInt64Array(flowBuffer);
     if (behaviour === 'fail-boot') setImmediate(() => this.reply({ type: 'boot-failed', error: 'fake boot failure' }));
-    else if (behaviour !== 'slow-boot') setImmediate(() => this.boot());
+    else if (!behaviour.startsWith('slow-boot')) setImmediate(() => this.boot());
   }
 
   boot(): void {
@@ -45,7 +45,7 @@ export class FakeWorker extends EventEmitter implements PoolWorker {
   postMessage(message: ToWorker): void {
     if (message.type !== 'run') return;
     this.runs.push(message);
-    if (this.behaviour !== 'hang') setImmediate(() => this.answer());
+    if (!this.hangs) setImmediate(() => this.answer());
   }
 
   /** Answers the run it holds (the last one handed to it). */
@@ -67,8 +67,12 @@ export class FakeWorker extends EventEmitter implements PoolWorker {
   /** A hanging worker also takes its time to stop, until finishTerminate(); others stop at once. */
   terminate(): Promise<number> {
     this.terminated = true;
-    if (this.behaviour !== 'hang') this.finishTerminate();
+    if (!this.hangs) this.finishTerminate();
     return this.stopped;
+  }
+
+  private get hangs(): boolean {
+    return this.behaviour === 'hang' || this.behaviour === 'slow-boot-hang';
   }
 
   private reply(message: FromWorker): void {
