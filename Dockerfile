@@ -77,4 +77,4 @@ EXPOSE 8087 9087
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PHP_WASM_SERVER_ADMIN_PORT||9087)+'/healthz').then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))"
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/server/cli.js", "wordpress"]
+CMD ["node", "--max-semi-space-size=4", "dist/server/cli.js", "wordpress"]

@@ -14,6 +14,7 @@ import { PAGE_CACHE_TTL_SECONDS } from './native-page-cache.js';
 import { recycledWorkers } from './recycle-count.js';
 import { treeRss } from './rss.js';
 import { withMallocTunable } from '../server/malloc-tunables.js';
+import { SERVER_NODE_FLAGS } from '../server/node-flags.js';
 import { SITE, writeBenchScripts } from './site.js';
 import { choosePort, rememberPort } from './site-ports.js';
 import type { Target } from './target.js';
@@ -160,7 +161,8 @@ function spawnOurs(opts: OursOptions, spec: SpawnSpec): OursProcess {
     '--wordpress-version', 'bundled',
     '--log-level', 'warn',
   ];
-  const child = spawnChild(spec.name, process.execPath, args, { cwd: opts.projectRoot, env: { ...withMallocTunable(process.env), ...spec.env }, logFile: spec.logFile, marker: dir });
+  // As the launcher starts it (flags and environment), so the bench measures what users run.
+  const child = spawnChild(spec.name, process.execPath, [...SERVER_NODE_FLAGS, ...args], { cwd: opts.projectRoot, env: { ...withMallocTunable(process.env), ...spec.env }, logFile: spec.logFile, marker: dir });
   const stop = () => stopChild(child, 12_000);
   return {
     child,

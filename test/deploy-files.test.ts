@@ -23,6 +23,7 @@ import { tempDir } from './helpers/server.js';
 import { projectRoot } from '../server/paths.js';
 import { loadWordPressConfig } from '../server/wordpress/start.js';
 import { MALLOC_TUNABLE } from '../server/malloc-tunables.js';
+import { SERVER_NODE_FLAGS } from '../server/node-flags.js';
 
 const DEPLOY = join(projectRoot, 'deploy');
 const KUBERNETES = join(DEPLOY, 'kubernetes');
@@ -103,6 +104,12 @@ t.test("the image fixes glibc's mmap threshold, as the launcher does (server/mal
   // Without it, what V8 frees in worker threads stays in per-thread arenas: ~100 MB more at idle.
   t.equal(imageEnv({}).GLIBC_TUNABLES, MALLOC_TUNABLE);
   t.match(readFileSync(join(projectRoot, 'bin', 'php-wasm-server.js'), 'utf8').split('\n')[0], `GLIBC_TUNABLES=${MALLOC_TUNABLE}:`, "the launcher's shebang");
+});
+
+t.test('the image and the launcher start node with the server\'s Node flags (server/node-flags.ts)', async (t) => {
+  const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(projectRoot, 'Dockerfile'), 'utf8'))?.[1];
+  t.same(JSON.parse(cmd ?? '[]'), ['node', ...SERVER_NODE_FLAGS, 'dist/server/cli.js', 'wordpress'], 'the image\'s CMD');
+  t.match(readFileSync(join(projectRoot, 'bin', 'php-wasm-server.js'), 'utf8').split('\n')[0], new RegExp(` node ${SERVER_NODE_FLAGS.join(' ')}$`), "the launcher's shebang");
 });
 
 t.test('compose.yaml is valid under the Compose Specification schema', async (t) => {
