@@ -337,7 +337,7 @@ t.test('a self-call waiting on a booting worker gets a self-call worker once tha
   await closeFakePool(fake);
 });
 
-t.test('a pool worker running its warm-up is counted on for a waiting self-call for exactly 3 s', async (t) => {
+t.test('a pool worker running its warm-up is counted on for a waiting self-call for exactly 3 s of it', async (t) => {
   // Its warm-up may be what made the self-call and waits for it: counting on it for ever would deadlock.
   const fake = fakePool({ size: 2, selfCallWorkers: 1, warmup: [FAKE_JOB], queueTimeoutMs: 60_000 }, ['hang', 'slow-boot-hang', 'answer']);
   const started = fake.pool.start();
@@ -350,10 +350,33 @@ t.test('a pool worker running its warm-up is counted on for a waiting self-call 
   await fake.clock.advance(1_000);
   fake.workers[1]!.boot();
   await until('its warm-up to run', () => fake.workers[1]!.runs.length === 1);
-  await fake.clock.advance(1_999);
-  t.equal(fake.workers.length, 2, 'counted on while it boots and warms up, until 2.999 s');
+  await fake.clock.advance(2_999);
+  t.equal(fake.workers.length, 2, 'counted on while it boots, and for 2.999 s of its warm-up');
   await fake.clock.advance(1);
+  await until('the self-call to be answered', () => selfCall.settled, 2_000);
   t.equal(body(await selfCall.result), `worker ${fake.workers[2]!.processId}`, 'at 3 s a self-call worker starts and takes the call');
+  fake.workers[1]!.answer();
+  await closeFakePool(fake);
+});
+
+t.test('workers waiting to warm up behind a warm-up that may be the caller are counted on for 3 s only', async (t) => {
+  const fake = fakePool({ size: 3, selfCallWorkers: 1, warmup: [FAKE_JOB], queueTimeoutMs: 60_000 }, ['hang', 'slow-boot-hang', 'slow-boot', 'answer']);
+  const started = fake.pool.start();
+  await until('the first warm-up to run', () => fake.workers[0]?.runs.length === 1);
+  fake.workers[0]!.answer();
+  await started;
+  await until('the others to be booting', () => fake.workers.length === 3);
+  void fake.pool.run(FAKE_JOB, null).catch(() => undefined); // holds the first
+  fake.workers[1]!.boot();
+  await until('the warm-up of the second to run', () => fake.workers[1]!.runs.length === 1);
+  fake.workers[2]!.boot(); // waits for its turn, behind the second's warm-up
+  await settle();
+  const selfCall = track(fake.pool.run(FAKE_JOB, null, undefined, { selfCall: true })); // as if that warm-up made it
+  await fake.clock.advance(2_999);
+  t.equal(fake.workers.length, 3, 'counted on for 2.999 s');
+  await fake.clock.advance(1);
+  await until('the self-call to be answered', () => selfCall.settled, 2_000);
+  t.equal(body(await selfCall.result), `worker ${fake.workers[3]!.processId}`, 'then a self-call worker takes it');
   fake.workers[1]!.answer();
   await closeFakePool(fake);
 });

@@ -310,28 +310,33 @@ export class WorkerPool {
    *
    * Soon free: self-call workers starting, and the pool's own starting workers. At start-up the
    * pool's other workers boot after the first, and WordPress's first pages call wp-cron.php: counting
-   * them saves booting a third php.wasm (~70 MB for a minute, and CPU those pages need). One running
-   * a warm-up job is counted on for SELF_CALL_PATIENCE_MS only: its warm-up may be the very page that
-   * made the call and waits for it.
+   * them saves booting a third php.wasm (~70 MB for a minute, and CPU those pages need). But while a
+   * pool worker runs a warm-up job, that page may be the very caller, and the pool's other starting
+   * workers warm up only after it: then they all count for SELF_CALL_PATIENCE_MS of that warm-up (and
+   * of the wait) only.
    */
   private addSelfCallWorkerIfNeeded(): void {
     this.clock.clearTimeout(this.selfCallPatience);
     if (this.closing) return;
-    const selfCallWorkers = this.live().filter((w) => w.selfCallOnly && !w.leaving);
+    let selfCallWorkers = this.live().filter((w) => w.selfCallOnly && !w.leaving).length;
     const waiting = this.queue.selfCalls;
-    if (selfCallWorkers.length >= (this.options.selfCallWorkers ?? 0) || waiting === 0) return;
+    if (selfCallWorkers >= (this.options.selfCallWorkers ?? 0) || waiting === 0) return;
     const starting = this.live().filter((w) => !w.leaving && w.lifecycle.starting);
-    const runningNothing = starting.filter((w) => w.selfCallOnly || !w.job).length; // booting, or waiting for its turn to warm up
-    const patienceEndsAt = this.queue.oldestSelfCallAt! + SELF_CALL_PATIENCE_MS;
-    const patient = this.clock.now() < patienceEndsAt;
-    if (waiting <= runningNothing + (patient ? starting.length - runningNothing : 0)) {
-      if (patient && waiting > runningNothing) {
+    const selfCallStarting = starting.filter((w) => w.selfCallOnly).length;
+    const warmUps = starting.filter((w) => !w.selfCallOnly && w.job).map((w) => w.job!.startedAt);
+    let soonFree = starting.length;
+    if (warmUps.length > 0) {
+      const patienceEndsAt = Math.max(this.queue.oldestSelfCallAt!, ...warmUps) + SELF_CALL_PATIENCE_MS;
+      const patient = this.clock.now() < patienceEndsAt;
+      if (!patient) soonFree = selfCallStarting;
+      else if (waiting > selfCallStarting) {
         this.selfCallPatience = this.clock.setTimeout(() => this.addSelfCallWorkerIfNeeded(), patienceEndsAt - this.clock.now(), true);
       }
-      return;
     }
-    this.options.log.info({ workers: selfCallWorkers.length + 1 }, 'every worker is busy and PHP is calling this server: starting a self-call worker');
-    this.spawn(true).ready.catch(() => undefined); // spawn logs the failure; the self-call times out in the queue
+    for (; waiting > soonFree && selfCallWorkers < (this.options.selfCallWorkers ?? 0); soonFree++, selfCallWorkers++) {
+      this.options.log.info({ workers: selfCallWorkers + 1 }, 'every worker is busy and PHP is calling this server: starting a self-call worker');
+      this.spawn(true).ready.catch(() => undefined); // spawn logs the failure; the self-call times out in the queue
+    }
   }
 
   // ── Serving ───────────────────────────────────────────────────────────────────────────────────

@@ -35,7 +35,8 @@ export class RunningJob {
   /** The send-timeout countdown while the stream is full. */
   private stalled?: Timer;
   private detached = false;
-  private readonly startedAt: number;
+  /** When it was handed to its worker (the clock's milliseconds). */
+  readonly startedAt: number;
 
   constructor(
     readonly id: number,
