@@ -61,7 +61,9 @@ echo 'ok';`);
   const stats = await callsOf(server, `/touch.php?op=stat&n=${n}`);
   const reads = await callsOf(server, `/touch.php?op=read&n=${n}`);
   const lstats = (report: HostFsCallsReport) => (report.calls.lstat ?? 0) - (none.calls.lstat ?? 0);
-  t.ok(stats.total - none.total >= n, `stat() of ${n} files: ${none.total} → ${stats.total} calls (${JSON.stringify(stats.calls)})`);
+  // Not stats.total − none.total: the baseline may include opcache's timestamp check of touch.php (once
+  // 2 s have passed, as on a loaded machine) where the next request does not.
+  t.ok((stats.calls.lstat ?? 0) >= n, `stat() of ${n} files: an lstat each seen (${JSON.stringify(stats.calls)}; no stat: ${none.total} calls)`);
   // One lstat each: the freshness check (sandbox/fresh-host-lookups.ts) leaves stat() to its own host call.
   t.ok(lstats(stats) <= n * 1.25, `stat() of a known file is one lstat (${lstats(stats)} for ${n})`);
   t.ok((reads.calls.open ?? 0) >= n, `file_get_contents() of ${n} files: ${JSON.stringify(reads.calls)}`);
