@@ -18,7 +18,7 @@ import { SERVER_NODE_FLAGS } from '../server/node-flags.js';
 import { SITE, writeBenchScripts } from './site.js';
 import { choosePort, rememberPort } from './site-ports.js';
 import type { Target } from './target.js';
-import { waitForWarmWorkers } from './warm-workers.js';
+import { serverAtRest, waitForWarmWorkers } from './warm-workers.js';
 
 export interface OursOptions {
   projectRoot: string;
@@ -198,5 +198,6 @@ function oursTarget(opts: OursOptions, proc: OursProcess, notes: string[], start
     startSeconds: (performance.now() - started) / 1000,
     stop: proc.stop,
     recycles: opts.adminPort !== undefined ? () => recycledWorkers(`http://${HOST}:${opts.adminPort}/metrics`) : undefined,
+    atRest: opts.adminPort !== undefined ? () => serverAtRest(`http://${HOST}:${opts.adminPort}/metrics`, opts.workers) : undefined,
   };
 }

@@ -32,9 +32,9 @@ export async function measurePhase(targets: Target[], scenarios: Scenario[], r: 
       continue;
     }
     // Settled: memory a finished start-up step freed (ours' compiler thread) takes seconds to leave the RSS.
-    const idle = await settledReading(() => t.rss().kb);
+    const idle = await settledReading(() => t.rss().kb, undefined, t.atRest);
     const rss = { kb: idle.value, processes: t.rss().processes };
-    if (!idle.settled) t.notes.push(`idle memory did not settle within ${idle.seconds.toFixed(0)} s; the last reading is shown`);
+    if (!idle.settled) t.notes.push(`idle memory did not settle${idle.atRest ? '' : ' (its workers were not at rest: one extra, starting or busy)'} within ${idle.seconds.toFixed(0)} s; the last reading is shown`);
     r.servers[t.name] = {
       name: t.name,
       label: t.label,

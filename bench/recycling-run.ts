@@ -64,7 +64,7 @@ export async function runRecyclingPhase({ projectRoot, args, binaries, report: r
       r.soak[t.name] = result;
       if (result.errors || result.non2xx) r.problems.push(`${t.name}: soak: ${result.errors} errors and ${result.non2xx} non-2xx responses`);
       if (result.cpu.otherCores >= QUIET_CORES) r.warnings.push(`${t.name}: soak: other processes kept ${result.cpu.otherCores.toFixed(2)} cores busy meanwhile`);
-      if (!result.settled) r.warnings.push(`${t.name}: soak: its memory had not settled within the time given (readings kept changing by more than 1 %)`);
+      if (!result.settled) r.warnings.push(`${t.name}: soak: its memory had not settled within the time given (readings kept changing by more than 1 %, or its workers were not at rest: one extra, starting or busy)`);
     }
   }
   if (wanted('recycle')) {

@@ -12,7 +12,8 @@ export interface SettleOptions {
   maxMs: number;
 }
 
-export const SETTLE: SettleOptions = { readings: 4, tolerance: 0.01, intervalMs: 1000, maxMs: 45_000 };
+/** 90 s: room for a self-call worker's minute of idle life to end, then four readings. */
+export const SETTLE: SettleOptions = { readings: 4, tolerance: 0.01, intervalMs: 1000, maxMs: 90_000 };
 
 /** True when the last `readings` samples lie within `tolerance` of their mean. */
 export function isSettled(samples: number[], readings: number, tolerance: number): boolean {
@@ -27,13 +28,32 @@ export function growthPercent(before: number, after: number): number {
   return ((after - before) / before) * 100;
 }
 
-/** Samples `read` until settled or out of time; the last reading, and whether it settled. */
-export async function settledReading(read: () => number, opts: SettleOptions = SETTLE): Promise<{ value: number; settled: boolean; seconds: number }> {
+export interface SettledReading {
+  /** The last reading. */
+  value: number;
+  /** Its last `readings` samples agreed, all taken at rest. */
+  settled: boolean;
+  /** Whether the server was at rest at the last reading (always, without an `atRest` check). */
+  atRest: boolean;
+  seconds: number;
+}
+
+/**
+ * Samples `read` until settled or out of time. With `atRest`, a sample counts only while the server
+ * is at rest: one taken otherwise starts the count again, since an extra worker alive for a minute
+ * can hold memory steady enough to look settled.
+ */
+export async function settledReading(read: () => number, opts: SettleOptions = SETTLE, atRest: () => Promise<boolean> = async () => true): Promise<SettledReading> {
   const started = performance.now();
-  const samples = [read()];
-  while (!isSettled(samples, opts.readings, opts.tolerance) && performance.now() - started < opts.maxMs) {
+  let samples: number[] = [];
+  let rest = false;
+  let value = 0;
+  for (;;) {
+    rest = await atRest();
+    value = read();
+    samples = rest ? [...samples, value] : [];
+    if (isSettled(samples, opts.readings, opts.tolerance) || performance.now() - started >= opts.maxMs) break;
     await new Promise((resolve) => setTimeout(resolve, opts.intervalMs));
-    samples.push(read());
   }
-  return { value: samples.at(-1)!, settled: isSettled(samples, opts.readings, opts.tolerance), seconds: (performance.now() - started) / 1000 };
+  return { value, settled: isSettled(samples, opts.readings, opts.tolerance), atRest: rest, seconds: (performance.now() - started) / 1000 };
 }

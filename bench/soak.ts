@@ -40,7 +40,7 @@ export async function soak(target: Target, all: Target[], maxRequests: number, a
   const allPids = all.flatMap((t) => processesOf(t).map((c) => c.pid));
   const timeoutSeconds = 60;
   await runLoad(target.baseUrl, { connections: args.connections, durationSeconds: 60, maxRequests: WARMUP_REQUESTS, timeoutSeconds, paths });
-  const before = await settledReading(() => target.rss().kb);
+  const before = await settledReading(() => target.rss().kb, undefined, target.atRest);
   if (args.quietWaitSeconds > 0) await waitForQuiet(allPids, args.quietWaitSeconds, QUIET_CORES);
   const recyclesBefore = await target.recycles?.();
   say(`  ${target.name.padEnd(6)} soak: ${SOAK_REQUESTS} requests (≤ ${SOAK_MAX_SECONDS} s), RSS before ${Math.round(before.value / 1024)} MB`);
@@ -48,7 +48,7 @@ export async function soak(target: Target, all: Target[], maxRequests: number, a
   const load = await runLoad(target.baseUrl, { connections: args.connections, durationSeconds: SOAK_MAX_SECONDS, maxRequests: SOAK_REQUESTS, timeoutSeconds, paths });
   const cpu = cpuBetween(cpuBefore, cpuSnapshot(pids, allPids), load.requests);
   const recyclesAfter = await target.recycles?.();
-  const after = await settledReading(() => target.rss().kb);
+  const after = await settledReading(() => target.rss().kb, undefined, target.atRest);
   const result: SoakResult = {
     maxRequests,
     requests: load.requests,

@@ -38,6 +38,8 @@ export interface Target {
   /** Cores other processes used while that start was timed (≥ QUIET_CORES: skewed). */
   firstPageOtherCores?: number;
   stop(): Promise<void>;
+  /** Whether its workers are all there, idle, and none extra (see warm-workers.ts); memory is read only then. */
+  atRest?(): Promise<boolean>;
   /** Workers (php-fpm children) that have left for reaching their request limit, so far; when counted. */
   recycles?(): Promise<number>;
 }

@@ -22,6 +22,26 @@ export function siteCompiles(metrics: string): number {
   return total;
 }
 
+/**
+ * At rest: exactly the configured workers, all idle. A self-call worker (WordPress calling itself
+ * while the pool was busy) lives a minute, and a successor boots beside the worker it replaces: a
+ * memory reading then holds one php.wasm instance more than the server runs at rest.
+ */
+export function workersAtRest(counts: Record<string, number>, workers: number): boolean {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  return total === workers && (counts.idle ?? 0) === workers;
+}
+
+/** Whether the server behind `metricsUrl` is at rest (see workersAtRest); false when it does not answer. */
+export async function serverAtRest(metricsUrl: string, workers: number): Promise<boolean> {
+  try {
+    const reply = await request(metricsUrl, {}, 10_000);
+    return reply.status === 200 && workersAtRest(workersByState(reply.body), workers);
+  } catch {
+    return false;
+  }
+}
+
 export async function waitForWarmWorkers(metricsUrl: string, workers: number, child: Child, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';

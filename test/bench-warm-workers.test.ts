@@ -1,7 +1,8 @@
 /** The bench reads idle memory only once every worker is warm: it reads that from the real admin /metrics. */
 import t from 'tap';
 import type { Child } from '../bench/children.js';
-import { siteCompiles, waitForWarmWorkers, workersByState } from '../bench/warm-workers.js';
+import { serverAtRest, siteCompiles, waitForWarmWorkers, workersAtRest, workersByState } from '../bench/warm-workers.js';
+import { settledReading } from '../bench/settle.js';
 import { startTestServer } from './helpers/server.js';
 
 t.test('workersByState reads the workers gauge by state', async (t) => {
@@ -18,4 +19,29 @@ t.test('waitForWarmWorkers returns once the server reports all its workers idle 
   t.equal(server.pool.stats.idle, 2, 'both idle when it returned');
   t.ok(server.logs.some((l) => l.msg === 'opcache file cache: site compiled'), 'the site was compiled');
   await t.rejects(waitForWarmWorkers(`${server.adminUrl}/metrics`, 3, child, 500), /3 workers not all warm, or the site not compiled, within/, 'a third never comes');
+  t.ok(await serverAtRest(`${server.adminUrl}/metrics`, 2), 'two idle workers of two: at rest');
+  t.notOk(await serverAtRest(`${server.adminUrl}/metrics`, 1), 'one worker more than configured (a self-call worker, a successor): not at rest');
+  t.notOk(await serverAtRest(`${server.adminUrl}/nothing-here`, 2), 'no answer: not at rest');
+});
+
+t.test('workersAtRest: exactly the configured workers, all idle', async (t) => {
+  t.ok(workersAtRest({ booting: 0, warming: 0, idle: 2, busy: 0, retiring: 0 }, 2));
+  t.notOk(workersAtRest({ idle: 3 }, 2), 'a self-call worker beside the two');
+  t.notOk(workersAtRest({ idle: 2, booting: 1 }, 2), 'a successor booting');
+  t.notOk(workersAtRest({ idle: 1, busy: 1 }, 2), 'one busy');
+  t.notOk(workersAtRest({ idle: 1 }, 2), 'one missing');
+});
+
+t.test('settledReading counts only readings taken at rest: one taken otherwise starts the count again', async (t) => {
+  const opts = { readings: 4, tolerance: 0.01, intervalMs: 1, maxMs: 60_000 };
+  const rest = [true, true, true, false, true, true, true, true];
+  const values = [300, 300, 300, 450, 300, 300, 300, 300];
+  let i = 0;
+  let reads = 0;
+  const reading = await settledReading(() => values[reads++]!, opts, async () => rest[i++] ?? true);
+  t.equal(reads, 8, 'three at-rest readings before the extra worker did not settle it; four after it did');
+  t.same({ value: reading.value, settled: reading.settled, atRest: reading.atRest }, { value: 300, settled: true, atRest: true });
+
+  const never = await settledReading(() => 300, { ...opts, maxMs: 30 }, async () => false);
+  t.same({ settled: never.settled, atRest: never.atRest }, { settled: false, atRest: false }, 'never at rest: not settled, and it says so');
 });
