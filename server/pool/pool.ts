@@ -37,7 +37,7 @@ const RETIRE_GRACE = 200;
 const TERMINATE_WAIT_MS = 250;
 /** How long a self-call worker stays without a self-call to serve. */
 const SELF_CALL_WORKER_IDLE_MS = 60_000;
-/** How long a waiting self-call counts on a pool worker running its warm-up (see addSelfCallWorkerIfNeeded). */
+/** How long a waiting self-call counts on the pool's starting workers while one of them runs a warm-up job (see addSelfCallWorkerIfNeeded). */
 const SELF_CALL_PATIENCE_MS = 3_000;
 
 let nextProcessId = 100;
