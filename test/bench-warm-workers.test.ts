@@ -34,13 +34,14 @@ t.test('workersAtRest: exactly the configured workers, all idle', async (t) => {
 
 t.test('settledReading counts only readings taken at rest: one taken otherwise starts the count again', async (t) => {
   const opts = { readings: 4, tolerance: 0.01, intervalMs: 1, maxMs: 60_000 };
-  const rest = [true, true, true, false, true, true, true, true];
-  const values = [300, 300, 300, 450, 300, 300, 300, 300];
-  let i = 0;
-  let reads = 0;
-  const reading = await settledReading(() => values[reads++]!, opts, async () => rest[i++] ?? true);
-  t.equal(reads, 8, 'three at-rest readings before the extra worker did not settle it; four after it did');
-  t.same({ value: reading.value, settled: reading.settled, atRest: reading.atRest }, { value: 300, settled: true, atRest: true });
+  const run = async (rest: boolean[], values: number[]) => {
+    let reads = 0;
+    const reading = await settledReading(() => values[Math.min(reads++, values.length - 1)]!, opts, async () => rest[Math.min(reads, rest.length - 1)]!);
+    return { reads, value: reading.value, settled: reading.settled, atRest: reading.atRest };
+  };
+  // An extra worker holding memory still: four equal readings, yet not the server at rest.
+  t.same(await run([false, false, false, false, true], [450, 450, 450, 450, 300]), { reads: 8, value: 300, settled: true, atRest: true }, 'the steady readings with an extra worker did not count');
+  t.same(await run([true, true, true, false, true], [300]), { reads: 8, value: 300, settled: true, atRest: true }, 'three at rest, one not: the count starts again');
 
   const never = await settledReading(() => 300, { ...opts, maxMs: 30 }, async () => false);
   t.same({ settled: never.settled, atRest: never.atRest }, { settled: false, atRest: false }, 'never at rest: not settled, and it says so');
