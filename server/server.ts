@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { WorkerPool, type ReloadableSettings } from './pool/pool.js';
 import { planReload, type ReloadPlan } from './reload-plan.js';
 import { OPCACHE_STATUS_PATH, OPCACHE_STATUS_SCRIPT } from './pool/opcache-sample.js';
+import { INVALIDATE_CODE_PATH, INVALIDATE_CODE_SCRIPT } from './pool/stale-code.js';
 import { compilePhpModule } from './pool/wasm-module.js';
 import { connectableHost } from './host-address.js';
 import type { AddressInfo } from 'node:net';
@@ -101,6 +102,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
       log,
       observer: metrics,
       mail: (args, message, worker) => mail.deliver(args, message, worker),
+      codeChanged: (guestPath) => compiler.forget(guestPath),
       ...workerSettings(config, folders, selfCall, hostFsCalls?.channel),
     });
     poolForProbes = pool;
@@ -190,7 +192,7 @@ function workerSettings(config: ServerConfig, folders: { sessionDir: string; opc
       ],
       env: config.env,
       phpIni: buildPhpIni(config, { opcacheFileCache: GUEST_OPCACHE_FILE_CACHE }),
-      files: { [GUEST_PREPEND]: buildPrepend(config, selfCall), [OPCACHE_STATUS_PATH]: OPCACHE_STATUS_SCRIPT },
+      files: { [GUEST_PREPEND]: buildPrepend(config, selfCall), [OPCACHE_STATUS_PATH]: OPCACHE_STATUS_SCRIPT, [INVALIDATE_CODE_PATH]: INVALIDATE_CODE_SCRIPT },
       allowNetwork: config.allowNetwork,
       connectTo: config.connectTo,
       tmpSize: config.tmpSize,

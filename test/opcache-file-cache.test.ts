@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { prepareOpcacheFileCache } from '../server/opcache-file-cache/cache-folder.js';
+import { compiledCopies, prepareOpcacheFileCache } from '../server/opcache-file-cache/cache-folder.js';
 import { siteScripts } from '../server/opcache-file-cache/site-scripts.js';
 import { FIXTURE_DOCROOT, startTestServer, tempDir, type TestServer } from './helpers/server.js';
 import { until } from './helpers/until.js';
@@ -107,6 +107,39 @@ t.test('with opcache.validate_timestamps off, a restarted server serves the edit
   const second = await startTestServer(options);
   t.teardown(() => second.close());
   t.equal(await (await fetch(`${second.url}/version.php`)).text(), 'new', 'the edit is served');
+});
+
+t.test("a code file PHP changes loses its compiled copy: a worker started afterwards runs the new code, unchecked timestamps or not", async (t) => {
+  const docroot = tempDir(t);
+  const cache = tempDir(t);
+  mkdirSync(join(docroot, 'lib'));
+  writeOld(join(docroot, 'lib', 'version.php'), "<?php return 'old';", 100);
+  writeOld(join(docroot, 'show.php'), "<?php echo (include __DIR__ . '/lib/version.php'), ' ', getmypid();", 100);
+  writeOld(join(docroot, 'edit.php'), `<?php file_put_contents(__DIR__ . '/lib/version.php', "<?php return 'new';");`, 100);
+  const server = await startTestServer({ docroot, opcacheFileCache: cache, opcacheValidate: false, workers: 1, maxRequests: 3 });
+  t.teardown(() => server.close());
+  await until('the site to be compiled', () => compiled(server) !== undefined, 120_000);
+  const compiledVersion = () => filesUnder(cache).filter((f) => f.endsWith('/docroot/lib/version.php.bin'));
+  t.equal(compiledVersion().length, 1, 'the old version was compiled into the cache');
+  const show = async () => (await (await fetch(`${server.url}/show.php`)).text()).split(' ');
+  const [before, firstPid] = await show();
+  t.equal(before, 'old');
+  t.equal((await fetch(`${server.url}/edit.php`)).status, 200);
+  t.same(compiledVersion(), [], "the compiled copy is gone once PHP's response is in");
+  // The third request makes the worker recycle; its successor loads what the cache holds, unchecked.
+  let seen: string[] = [];
+  await until('a worker started after the edit to answer', async () => (seen = await show())[1] !== firstPid, 120_000);
+  t.equal(seen[0], 'new', 'the successor runs the new code');
+});
+
+t.test('compiled copies of a guest path: the file and the folder under each system id; nothing for a path that could leave the folder', async (t) => {
+  t.same(compiledCopies('/cache/site', ['abc', 'def'], '/docroot/lib/a.php'), [
+    '/cache/site/abc/docroot/lib/a.php.bin', '/cache/site/abc/docroot/lib/a.php',
+    '/cache/site/def/docroot/lib/a.php.bin', '/cache/site/def/docroot/lib/a.php',
+  ]);
+  for (const path of ['/', '', 'docroot/a.php', '/docroot/../../etc', '/docroot/./a.php', '/docroot//a.php', '/docroot/a\0.php']) {
+    t.same(compiledCopies('/cache/site', ['abc'], path), [], `nothing for ${JSON.stringify(path)}`);
+  }
 });
 
 t.test('a server without a configured folder compiles into a fresh one and removes it when it closes', async (t) => {

@@ -2,7 +2,11 @@
  * The theme file editor saves a PHP file only after WordPress has loaded the site with the change
  * (a loopback request to the admin and the home page, with a scrape key) and found no fatal error.
  * That needs the site to reach itself; it failed with "Unable to communicate back with site to check
- * for fatal errors". With one worker the loopback runs on a self-call worker.
+ * for fatal errors". With one worker the loopback runs on a self-call worker, whose opcache already
+ * holds the file from the first edit's check: it must drop that copy (server/pool/stale-code.ts).
+ * opcache.revalidate_freq 60 keeps it from rechecking the file's time by itself during the test (by
+ * default it does so after 2 s: the check passed or failed by timing), and file_update_protection 0
+ * lets it keep a file written less than 2 s ago, as it does once the file is older.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +18,7 @@ const ADMIN = { siteTitle: 'File Editor Test', adminUser: 'admin', adminPassword
 const THEME = 'twentytwentyfour';
 
 t.test('the theme file editor checks a PHP edit over loopback: a good edit is saved, a fatal one reverted', async (t) => {
-  const server = await startTestWordPress(tempDir(t, 'pws-editor-'), { ...ADMIN, workers: 1 });
+  const server = await startTestWordPress(tempDir(t, 'pws-editor-'), { ...ADMIN, workers: 1, ini: { 'opcache.revalidate_freq': '60', 'opcache.file_update_protection': '0' } });
   t.teardown(() => server.close());
   const admin = await logIn(`http://127.0.0.1:${server.port}`, ADMIN.adminUser, ADMIN.adminPassword);
   const file = join(server.config.dir, 'wp-content', 'themes', THEME, 'functions.php');

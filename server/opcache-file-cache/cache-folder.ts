@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, relative, isAbsolute } from 'node:path';
+import { join, relative, isAbsolute, posix } from 'node:path';
 import { ConfigError } from '../config/coerce.js';
 import { preparePrivateDir } from '../config/private-dir.js';
 
@@ -18,6 +18,8 @@ export interface OpcacheFileCacheFolder {
   path: string;
   /** Deletes every compiled script. */
   empty(): void;
+  /** Deletes the compiled copy of a guest file, or of everything under a guest folder (PHP changed it). */
+  forget(guestPath: string): void;
   /**
    * Empties the folder unless its files were compiled with these settings: opcache checks a file's
    * modification time only, so code compiled under another php.ini (short_open_tag,
@@ -52,6 +54,10 @@ export function prepareOpcacheFileCache(configured: string | undefined, docroot:
   return {
     path,
     empty: () => emptyFolder(path),
+    forget(guestPath) {
+      const systemIds = readdirSync(path, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+      for (const compiled of compiledCopies(path, systemIds, guestPath)) rmSync(compiled, { recursive: true, force: true });
+    },
     matchSettings(phpIni, phpVersion) {
       const stamp = createHash('sha256').update(`${PHP_WASM_VERSION}\n${phpVersion}\n${phpIni}`).digest('hex');
       let current: string | undefined;
@@ -66,6 +72,16 @@ export function prepareOpcacheFileCache(configured: string | undefined, docroot:
     },
     dispose: () => root.dispose(),
   };
+}
+
+/**
+ * Where opcache's file cache keeps what it compiled from a guest path: `<system id>/<guest path>.bin`
+ * for a file, `<system id>/<guest path>/` for a folder's files. Only a plain absolute path (no `..`,
+ * not the root) names anything: nothing outside the site's folder is ever named.
+ */
+export function compiledCopies(siteFolder: string, systemIds: string[], guestPath: string): string[] {
+  if (!guestPath.startsWith('/') || guestPath === '/' || posix.normalize(guestPath) !== guestPath || guestPath.includes('\0')) return [];
+  return systemIds.flatMap((id) => [join(siteFolder, id, `${guestPath}.bin`), join(siteFolder, id, guestPath)]);
 }
 
 function emptyFolder(path: string): void {

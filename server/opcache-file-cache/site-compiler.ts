@@ -67,6 +67,20 @@ export class SiteCompiler {
     check();
   }
 
+  /**
+   * PHP changed a code file or moved a folder into place (see pool/code-writes.ts): its compiled copy
+   * goes, or a worker started later would load it; with opcache.validate_timestamps off, unchecked.
+   * Workers cannot delete it themselves (the folder is read-only to them). A compile running now may
+   * still write the old copy if it read the file before the change; the next start compiles it again.
+   */
+  forget(guestPath: string): void {
+    try {
+      this.folder.forget(guestPath);
+    } catch (error) {
+      this.log.warn({ path: guestPath, error: String(error) }, "could not delete a changed file's compiled copy from opcache's file cache");
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await this.stopRunning();

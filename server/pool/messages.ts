@@ -38,7 +38,9 @@ export type ToWorker =
   /** The main thread's answer to a 'mail' message: did the relay accept it. */
   | { type: 'mail-result'; mailId: number; sent: boolean }
   /** Where PHP's connections to this server go, once it listens (see sandbox/self-route.ts). */
-  | { type: 'self-route'; route: SelfRoute };
+  | { type: 'self-route'; route: SelfRoute }
+  /** Code files another worker's PHP changed: drop their compiled copies before the next request (see stale-code.ts). */
+  | { type: 'invalidate-code'; paths: string[] };
 
 export interface RunEnd {
   exitCode: number;
@@ -63,4 +65,6 @@ export type FromWorker =
   | ({ type: 'end'; id: number; data?: Uint8Array } & RunEnd)
   | { type: 'failed'; id: number; error: string }
   /** What mail() wrote to sendmail (args after the command name), for the main thread's relay. */
-  | { type: 'mail'; mailId: number; args: string[]; message: Uint8Array };
+  | { type: 'mail'; mailId: number; args: string[]; message: Uint8Array }
+  /** PHP wrote a code file or moved a folder into place (guest path; see code-writes.ts), sent at once. */
+  | { type: 'code-changed'; path: string };

@@ -19,6 +19,7 @@ import { refuseSqliteWal } from '../sandbox/no-sqlite-wal.js';
 import { sharedFlockOnReadOnly } from '../sandbox/shared-flock-on-read-only.js';
 import { walHeaderAsRollback } from '../sandbox/wal-header-as-rollback.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
+import { reportCodeWrites } from './code-writes.js';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
 const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG', '_'];
@@ -105,18 +106,19 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
 }
 
 /**
- * Boots one server worker's instance: the sandbox, the CGI SAPI name, PHP started up, /internal
- * read-only, the memory ceiling and /tmp quota armed. `onExit` hears of a C-level exit() inside the
+ * Boots one server worker's instance: the sandbox, the CGI SAPI name, code writes reported (the
+ * other workers' opcache must hear of them), PHP started up, /internal read-only, the memory ceiling and /tmp quota armed. `onExit` hears of a C-level exit() inside the
  * instance (e.g. PHP's "Out of memory" when wasm memory runs out): runStream reports it as an
  * ordinary exit code, yet the request never shut down and the instance is left half-way (its next
  * response comes back empty), so the caller must discard it.
  */
 export async function bootPhp(
   boot: WorkerBoot,
-  hooks: SandboxHooks & { fileLockManager: FileLockManager },
+  hooks: SandboxHooks & { fileLockManager: FileLockManager; onCodeWritten?: (guestPath: string) => void },
 ): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput }> {
   const { php, ceiling } = await createSandboxedPhp(boot, hooks);
   const runtime = runtimeOf(php);
+  if (hooks.onCodeWritten) reportCodeWrites(runtime, hooks.onCodeWritten);
   await php.setSapiName(SAPI_NAME);
   // PHP starts up (reads php.ini, initialises its modules) on an instance's first request, which
   // costs ~0.2 s: pay it here, so neither the first visitor nor the one after a recycle waits for it.

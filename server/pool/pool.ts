@@ -382,6 +382,7 @@ export class WorkerPool {
   private onWorkerMessage(worker: WorkerHandle, message: FromWorker): void {
     if (message.type === 'notice') return void this.options.log.warn({ worker: worker.id, ...message.detail }, message.message);
     if (message.type === 'mail') return void this.relayMail(worker, message);
+    if (message.type === 'code-changed') return this.shareCodeChange(worker, message.path);
     const job = worker.job;
     if (!job || !('id' in message) || message.id !== job.id) return;
     switch (message.type) {
@@ -402,6 +403,16 @@ export class WorkerPool {
         void this.stopAndReplace(worker, new PoolError(502, 'PHP crashed while handling the request'), 'crashed');
         return;
     }
+  }
+
+  /**
+   * PHP in one worker rewrote a code file: every other worker drops its compiled copy before its next
+   * request (see stale-code.ts). Posted before the loopback request that PHP may make next reaches
+   * the server, so that request runs the new code on whichever worker takes it.
+   */
+  private shareCodeChange(from: WorkerHandle, path: string): void {
+    for (const other of this.live()) if (other !== from) other.worker?.postMessage({ type: 'invalidate-code', paths: [path] });
+    this.options.codeChanged?.(path);
   }
 
   private async relayMail(worker: WorkerHandle, { mailId, args, message }: Extract<FromWorker, { type: 'mail' }>): Promise<void> {

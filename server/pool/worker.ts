@@ -15,6 +15,7 @@ import { opcacheSampler } from './opcache-sample.js';
 import { hostFsCallsReporter } from './host-fs-calls-channel.js';
 import { ignoreRelayExit } from '../sandbox/relay-exit.js';
 import { runDirect } from '../php-wasm/direct-request.js';
+import { StaleCode } from './stale-code.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 
@@ -23,6 +24,7 @@ const port = parentPort!;
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 const gate = new OutputGate(boot.flowBuffer);
 const sampleOpcache = opcacheSampler();
+const staleCode = new StaleCode();
 const hostFsCalls = boot.hostFsCallsChannel ? hostFsCallsReporter(boot.hostFsCallsChannel, boot.processId) : undefined;
 
 // The network relay in this thread would end the worker on a frame it does not know.
@@ -36,7 +38,18 @@ async function main(): Promise<void> {
   try {
     const sharedLocks = new SharedLockTable(boot.lockTable, boot.processId);
     const lockManager = new SplitLockManager(sharedLocks, [boot.docroot, ...boot.mounts.map((m) => m.host)]);
-    instance = await bootPhp(boot, { fileLockManager: lockManager, onExit: (code) => { exitedWith = code; }, deliverMail, selfRoute: () => selfRoute });
+    instance = await bootPhp(boot, {
+      fileLockManager: lockManager,
+      onExit: (code) => { exitedWith = code; },
+      deliverMail,
+      selfRoute: () => selfRoute,
+      onCodeWritten: (path) => {
+        // This worker too, from its next request on: after the request that changed code, every worker runs the new code.
+        staleCode.add([path]);
+        // At once, from inside PHP's write: the pool must hear of it before a loopback request PHP makes next.
+        send({ type: 'code-changed', path });
+      },
+    });
   } catch (error) {
     send({ type: 'boot-failed', error: String((error as Error)?.stack ?? error) });
     return;
@@ -45,8 +58,18 @@ async function main(): Promise<void> {
     if (message.type === 'run') void run(instance, message);
     else if (message.type === 'mail-result') mailAnswers.get(message.mailId)?.(message.sent);
     else if (message.type === 'self-route') selfRoute = message.route;
+    else if (message.type === 'invalidate-code') staleCode.add(message.paths);
   });
   send({ type: 'ready', bootMs: Math.round(performance.now() - started), memoryBytes: wasmMemoryBytes(instance.php) });
+}
+
+/** Drops compiled copies of code other workers changed; if that fails, the request runs with them and the operator hears why. */
+async function dropStaleCode(php: Instance['php']): Promise<void> {
+  try {
+    await staleCode.invalidateIn(php);
+  } catch (error) {
+    send({ type: 'notice', message: 'could not drop compiled copies of code another worker changed; they are rechecked after opcache.revalidate_freq', detail: { error: String(error) } });
+  }
 }
 
 /** Set by the main thread once the server listens (see sandbox/self-route.ts). */
@@ -72,9 +95,10 @@ const instanceExited = () => new Error(`php.wasm instance exited (code ${exitedW
 
 async function run({ php, tmp, ceiling, output }: Instance, { id, job, body }: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const sink = new ResponseSink(id, send, gate);
-  output.route(sink);
   try {
     if (exitedWith !== undefined) throw instanceExited();
+    await dropStaleCode(php); // before the sink is routed: that run's output is its own
+    output.route(sink);
     // A spooled body is read only now, when the request runs (it waited for a worker on disk).
     const bytes = body && 'path' in body ? readFileSync(body.path) : body;
     hostFsCalls?.begin();
