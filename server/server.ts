@@ -102,7 +102,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
       log,
       observer: metrics,
       mail: (args, message, worker) => mail.deliver(args, message, worker),
-      codeChanged: (guestPath) => compiler.forget(guestPath),
+      codeChanged: (guestPaths) => compiler.forget(guestPaths),
       ...workerSettings(config, folders, selfCall, hostFsCalls?.channel),
     });
     poolForProbes = pool;

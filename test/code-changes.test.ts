@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { FileLockManagerInMemory } from '@php-wasm/universal';
-import { isCodeFile } from '../server/pool/code-writes.js';
+import { CodeChangeBatch, isCodeFile } from '../server/pool/code-writes.js';
 import { INVALIDATE_CODE_PATH, INVALIDATE_CODE_SCRIPT, MAX_STALE_PATHS, StaleCode } from '../server/pool/stale-code.js';
 import { runtimeOf } from '../server/php-wasm/internals.js';
 import { bootPhp } from '../server/pool/php-instance.js';
@@ -30,6 +30,24 @@ t.test('code files by name', async (t) => {
   for (const path of ['/docroot/wp-content/database/.ht.sqlite', '/docroot/a.php.bak', '/docroot/style.css', '/docroot/php', '/docroot/cache.json', '/docroot/x.php9']) {
     t.notOk(isCodeFile(path), `${path} is not`);
   }
+});
+
+t.test("a worker's changes go to the pool in batches: each path once, at most the batch size per message", async (t) => {
+  const sent: string[][] = [];
+  const batch = new CodeChangeBatch((paths) => sent.push(paths), 3);
+  batch.flush();
+  t.same(sent, [], 'nothing changed: nothing sent');
+  batch.note('/docroot/a.php');
+  batch.note('/docroot/a.php');
+  batch.note('/docroot/b.php');
+  t.same(sent, [], 'kept until a flush or a full batch');
+  batch.note('/docroot/c.php');
+  t.same(sent, [['/docroot/a.php', '/docroot/b.php', '/docroot/c.php']], 'a full batch goes at once');
+  batch.note('/docroot/a.php');
+  batch.flush();
+  batch.flush();
+  t.same(sent.at(-1), ['/docroot/a.php'], 'a path written again after it was sent is sent again (the revert after a failed check)');
+  t.equal(sent.length, 2);
 });
 
 t.test('what a worker keeps to drop: each path once, and the whole opcache past the bound', async (t) => {

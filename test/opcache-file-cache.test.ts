@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { compiledCopies, prepareOpcacheFileCache } from '../server/opcache-file-cache/cache-folder.js';
 import { siteScripts } from '../server/opcache-file-cache/site-scripts.js';
+import { MAX_FORGOTTEN, SiteCompiler } from '../server/opcache-file-cache/site-compiler.js';
+import { captureLogger } from './helpers/server.js';
 import { FIXTURE_DOCROOT, startTestServer, tempDir, type TestServer } from './helpers/server.js';
 import { until } from './helpers/until.js';
 
@@ -130,6 +132,27 @@ t.test("a code file PHP changes loses its compiled copy: a worker started afterw
   let seen: string[] = [];
   await until('a worker started after the edit to answer', async () => (seen = await show())[1] !== firstPid, 120_000);
   t.equal(seen[0], 'new', 'the successor runs the new code');
+});
+
+t.test('forgetting changed paths is bounded: past the limit the folder is emptied once, and nothing more is done until the next compile', async (t) => {
+  const { log, logs } = captureLogger();
+  const compiler = new SiteCompiler(tempDir(t), tempDir(t), [], log);
+  t.teardown(() => compiler.close());
+  const compiledFile = (path: string) => join(compiler.path, 'sysid', `${path}.bin`);
+  for (const path of ['/docroot/a.php', '/docroot/b.php', '/docroot/plugin/c.php']) {
+    mkdirSync(join(compiledFile(path), '..'), { recursive: true });
+    writeFileSync(compiledFile(path), 'compiled');
+  }
+  compiler.forget(['/docroot/a.php', '/docroot/plugin', '/docroot/missing.php']);
+  t.same([existsSync(compiledFile('/docroot/a.php')), existsSync(compiledFile('/docroot/b.php')), existsSync(compiledFile('/docroot/plugin/c.php'))], [false, true, false],
+    'the changed file and the changed folder lose their copies; the others stay');
+  compiler.forget(Array.from({ length: MAX_FORGOTTEN }, (_, i) => `/docroot/f${i}.php`));
+  t.notOk(existsSync(compiledFile('/docroot/b.php')), `past ${MAX_FORGOTTEN} paths the folder is emptied`);
+  t.ok(logs.some((l) => /emptied until the next compile/.test(String(l.msg))), 'and the log says so');
+  mkdirSync(join(compiledFile('/docroot/b.php'), '..'), { recursive: true });
+  writeFileSync(compiledFile('/docroot/b.php'), 'compiled');
+  compiler.forget(['/docroot/b.php']);
+  t.ok(existsSync(compiledFile('/docroot/b.php')), 'afterwards nothing is deleted one by one until the next compile');
 });
 
 t.test('compiled copies of a guest path: the file and the folder under each system id; nothing for a path that could leave the folder', async (t) => {

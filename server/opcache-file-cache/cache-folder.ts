@@ -18,8 +18,8 @@ export interface OpcacheFileCacheFolder {
   path: string;
   /** Deletes every compiled script. */
   empty(): void;
-  /** Deletes the compiled copy of a guest file, or of everything under a guest folder (PHP changed it). */
-  forget(guestPath: string): void;
+  /** Deletes the compiled copies of guest files, and of everything under guest folders (PHP changed them). */
+  forget(guestPaths: string[]): void;
   /**
    * Empties the folder unless its files were compiled with these settings: opcache checks a file's
    * modification time only, so code compiled under another php.ini (short_open_tag,
@@ -54,9 +54,11 @@ export function prepareOpcacheFileCache(configured: string | undefined, docroot:
   return {
     path,
     empty: () => emptyFolder(path),
-    forget(guestPath) {
+    forget(guestPaths) {
       const systemIds = readdirSync(path, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
-      for (const compiled of compiledCopies(path, systemIds, guestPath)) rmSync(compiled, { recursive: true, force: true });
+      for (const guestPath of guestPaths) {
+        for (const compiled of compiledCopies(path, systemIds, guestPath)) rmSync(compiled, { recursive: true, force: true });
+      }
     },
     matchSettings(phpIni, phpVersion) {
       const stamp = createHash('sha256').update(`${PHP_WASM_VERSION}\n${phpVersion}\n${phpIni}`).digest('hex');

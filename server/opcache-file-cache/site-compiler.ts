@@ -7,6 +7,8 @@ import { startCompiler, type RunningCompiler } from './compiler.js';
 const COMPILE_TIMEOUT_MS = 10 * 60_000;
 /** How often to look whether every worker has started (the compile waits for that). */
 const POLL_MS = 250;
+/** Changed paths deleted one by one from the folder between two compiles; past it the folder is emptied. */
+export const MAX_FORGOTTEN = 10_000;
 
 export type CompileOutcome = 'done' | 'failed';
 
@@ -32,6 +34,8 @@ export class SiteCompiler {
   private stopping: Promise<void> = Promise.resolve();
   private waiting?: NodeJS.Timeout;
   private closed = false;
+  private forgotten = 0;
+  private emptiedSinceCompile = false;
 
   constructor(configured: string | undefined, docroot: string, mountHosts: string[], private readonly log: Logger, private readonly observer?: CompileObserver) {
     this.folder = prepareOpcacheFileCache(configured, docroot, mountHosts);
@@ -68,16 +72,24 @@ export class SiteCompiler {
   }
 
   /**
-   * PHP changed a code file or moved a folder into place (see pool/code-writes.ts): its compiled copy
-   * goes, or a worker started later would load it; with opcache.validate_timestamps off, unchecked.
-   * Workers cannot delete it themselves (the folder is read-only to them). A compile running now may
-   * still write the old copy if it read the file before the change; the next start compiles it again.
+   * PHP changed code files or moved folders into place (see pool/code-writes.ts): their compiled
+   * copies go, or a worker started later would load them; with opcache.validate_timestamps off,
+   * unchecked. Workers cannot delete them (the folder is read-only to them). Deleting is synchronous,
+   * so no worker can start in between, and bounded: past MAX_FORGOTTEN paths since the last compile
+   * (a script writing files in a loop) the folder is emptied once, and workers compile what they run
+   * until the next compile. A compile running now may still write an old copy if it read the file
+   * before the change; the next start compiles it again.
    */
-  forget(guestPath: string): void {
+  forget(guestPaths: string[]): void {
+    if (this.emptiedSinceCompile) return;
+    this.forgotten += guestPaths.length;
     try {
-      this.folder.forget(guestPath);
+      if (this.forgotten <= MAX_FORGOTTEN) return this.folder.forget(guestPaths);
+      this.folder.empty();
+      this.emptiedSinceCompile = true;
+      this.log.info({ paths: this.forgotten }, 'opcache file cache: PHP changed more code files than are deleted one by one; emptied until the next compile');
     } catch (error) {
-      this.log.warn({ path: guestPath, error: String(error) }, "could not delete a changed file's compiled copy from opcache's file cache");
+      this.log.warn({ paths: guestPaths.length, error: String(error) }, "could not delete changed files' compiled copies from opcache's file cache");
     }
   }
 
@@ -97,6 +109,8 @@ export class SiteCompiler {
       return;
     }
     this.running = compiler;
+    this.forgotten = 0;
+    this.emptiedSinceCompile = false;
     compiler.done.then(
       (report) => {
         this.log.info({ ...report, folder: this.folder.path }, 'opcache file cache: site compiled');

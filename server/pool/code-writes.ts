@@ -49,3 +49,29 @@ export function reportCodeWrites(runtime: Runtime, report: (guestPath: string) =
     return result;
   };
 }
+
+/** Paths per message to the pool: a script writing files in a loop sends one message per this many. */
+export const CODE_CHANGE_BATCH = 256;
+
+/**
+ * The code changes of this worker not yet sent to the pool, each path once. They must reach the pool
+ * before anything PHP does next can reach the server: so they are sent before PHP opens a connection
+ * (a loopback request), when the request ends, and whenever a batch is full.
+ */
+export class CodeChangeBatch {
+  private readonly pending = new Set<string>();
+
+  constructor(private readonly send: (paths: string[]) => void, private readonly max = CODE_CHANGE_BATCH) {}
+
+  note(path: string): void {
+    this.pending.add(path);
+    if (this.pending.size >= this.max) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.size === 0) return;
+    const paths = [...this.pending];
+    this.pending.clear();
+    this.send(paths);
+  }
+}

@@ -66,5 +66,5 @@ export type FromWorker =
   | { type: 'failed'; id: number; error: string }
   /** What mail() wrote to sendmail (args after the command name), for the main thread's relay. */
   | { type: 'mail'; mailId: number; args: string[]; message: Uint8Array }
-  /** PHP wrote a code file or moved a folder into place (guest path; see code-writes.ts), sent at once. */
-  | { type: 'code-changed'; path: string };
+  /** Code files PHP wrote or folders it moved into place (guest paths; see code-writes.ts). */
+  | { type: 'code-changed'; paths: string[] };

@@ -114,11 +114,13 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
  */
 export async function bootPhp(
   boot: WorkerBoot,
-  hooks: SandboxHooks & { fileLockManager: FileLockManager; onCodeWritten?: (guestPath: string) => void },
+  hooks: SandboxHooks & { fileLockManager: FileLockManager; onCodeWritten?: (guestPath: string) => void; beforeConnect?: () => void },
 ): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput }> {
   const { php, ceiling } = await createSandboxedPhp(boot, hooks);
   const runtime = runtimeOf(php);
   if (hooks.onCodeWritten) reportCodeWrites(runtime, hooks.onCodeWritten);
+  // The relay runs in this thread and connects for PHP on its WebSocket upgrade: this runs before that.
+  if (hooks.beforeConnect) runtime.outboundNetworkProxyServer.prependListener('upgrade', hooks.beforeConnect);
   await php.setSapiName(SAPI_NAME);
   // PHP starts up (reads php.ini, initialises its modules) on an instance's first request, which
   // costs ~0.2 s: pay it here, so neither the first visitor nor the one after a recycle waits for it.

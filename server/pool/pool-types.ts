@@ -31,8 +31,8 @@ export interface PoolOptions {
   sendTimeoutMs?: number;
   /** Delivers what a worker's mail() wrote to sendmail (see mail/mail-relay.ts); absent: mail() fails. */
   mail?: (args: string[], message: Buffer, workerId: number) => Promise<boolean>;
-  /** Hears of each code file (or folder) PHP changed, as a guest path, after the workers were told. */
-  codeChanged?: (guestPath: string) => void;
+  /** Hears of code files (or folders) PHP changed, as guest paths, after the workers were told. */
+  codeChanged?: (guestPaths: string[]) => void;
   /**
    * Workers beyond `size` that only PHP's calls to this server may use, started when such a call
    * finds every worker busy (its caller holds one, waiting for it) and gone after a minute idle.

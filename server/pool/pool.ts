@@ -382,7 +382,7 @@ export class WorkerPool {
   private onWorkerMessage(worker: WorkerHandle, message: FromWorker): void {
     if (message.type === 'notice') return void this.options.log.warn({ worker: worker.id, ...message.detail }, message.message);
     if (message.type === 'mail') return void this.relayMail(worker, message);
-    if (message.type === 'code-changed') return this.shareCodeChange(worker, message.path);
+    if (message.type === 'code-changed') return this.shareCodeChanges(worker, message.paths);
     const job = worker.job;
     if (!job || !('id' in message) || message.id !== job.id) return;
     switch (message.type) {
@@ -406,13 +406,13 @@ export class WorkerPool {
   }
 
   /**
-   * PHP in one worker rewrote a code file: every other worker drops its compiled copy before its next
-   * request (see stale-code.ts). Posted before the loopback request that PHP may make next reaches
-   * the server, so that request runs the new code on whichever worker takes it.
+   * PHP in one worker rewrote code files: every other worker drops its compiled copies before its next
+   * request (see stale-code.ts). The worker sends them before PHP's next connection (a loopback
+   * request) and before its request ends, so what follows runs the new code on whichever worker.
    */
-  private shareCodeChange(from: WorkerHandle, path: string): void {
-    for (const other of this.live()) if (other !== from) other.worker?.postMessage({ type: 'invalidate-code', paths: [path] });
-    this.options.codeChanged?.(path);
+  private shareCodeChanges(from: WorkerHandle, paths: string[]): void {
+    for (const other of this.live()) if (other !== from) other.worker?.postMessage({ type: 'invalidate-code', paths });
+    this.options.codeChanged?.(paths);
   }
 
   private async relayMail(worker: WorkerHandle, { mailId, args, message }: Extract<FromWorker, { type: 'mail' }>): Promise<void> {

@@ -16,6 +16,7 @@ import { hostFsCallsReporter } from './host-fs-calls-channel.js';
 import { ignoreRelayExit } from '../sandbox/relay-exit.js';
 import { runDirect } from '../php-wasm/direct-request.js';
 import { StaleCode } from './stale-code.js';
+import { CodeChangeBatch } from './code-writes.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 
@@ -25,6 +26,7 @@ const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMes
 const gate = new OutputGate(boot.flowBuffer);
 const sampleOpcache = opcacheSampler();
 const staleCode = new StaleCode();
+const codeChanges = new CodeChangeBatch((paths) => send({ type: 'code-changed', paths }));
 const hostFsCalls = boot.hostFsCallsChannel ? hostFsCallsReporter(boot.hostFsCallsChannel, boot.processId) : undefined;
 
 // The network relay in this thread would end the worker on a frame it does not know.
@@ -46,9 +48,9 @@ async function main(): Promise<void> {
       onCodeWritten: (path) => {
         // This worker too, from its next request on: after the request that changed code, every worker runs the new code.
         staleCode.add([path]);
-        // At once, from inside PHP's write: the pool must hear of it before a loopback request PHP makes next.
-        send({ type: 'code-changed', path });
+        codeChanges.note(path);
       },
+      beforeConnect: () => codeChanges.flush(),
     });
   } catch (error) {
     send({ type: 'boot-failed', error: String((error as Error)?.stack ?? error) });
@@ -102,7 +104,12 @@ async function run({ php, tmp, ceiling, output }: Instance, { id, job, body }: E
     // A spooled body is read only now, when the request runs (it waited for a worker on disk).
     const bytes = body && 'path' in body ? readFileSync(body.path) : body;
     hostFsCalls?.begin();
-    const exitCode = await runDirect(php, bytes ? { ...job, body: bytes } : job);
+    let exitCode: number;
+    try {
+      exitCode = await runDirect(php, bytes ? { ...job, body: bytes } : job);
+    } finally {
+      codeChanges.flush(); // before the pool hears the request ended, which may send the next one anywhere
+    }
     // If the instance died, say so, so the client gets a 5xx instead of a 200 with an empty body.
     if (exitedWith !== undefined) throw instanceExited();
     hostFsCalls?.end(job);
