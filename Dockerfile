@@ -30,6 +30,9 @@ RUN npx tsc -p tsconfig.server.json \
  # intl, redis, memcached and xdebug are loadable extensions the server never loads; icu.dat (30 MB)
  # is intl's data.
  && rm -rf node_modules/@php-wasm/node-8-3/jspi/extensions node_modules/@php-wasm/node/shared/icu.dat \
+ # koffi (malloc_trim, see server/malloc-trim.ts) ships a binary for every platform (74 MB): this one's only.
+ && find node_modules/koffi/build/koffi -mindepth 1 -maxdepth 1 ! -name "$(node -p 'process.platform + "_" + process.arch')" -exec rm -rf {} + \
+ && rm -rf node_modules/koffi/src node_modules/koffi/vendor node_modules/koffi/doc \
  # Only WordPress 6.5 and the SQLite plugin from the builds package (it ships every version).
  && cd node_modules/@wp-playground/wordpress-builds \
  && find src/wordpress -name '*.zip' ! -name 'wp-6.5.zip' -delete \

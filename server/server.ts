@@ -13,6 +13,8 @@ import { WorkerPool, type ReloadableSettings } from './pool/pool.js';
 import { planReload, type ReloadPlan } from './reload-plan.js';
 import { OPCACHE_STATUS_PATH, OPCACHE_STATUS_SCRIPT } from './pool/opcache-sample.js';
 import { INVALIDATE_CODE_PATH, INVALIDATE_CODE_SCRIPT } from './pool/stale-code.js';
+import { loadMallocTrim } from './malloc-trim.js';
+import { QuietTrimmer } from './pool/quiet-trim.js';
 import { compilePhpModule } from './pool/wasm-module.js';
 import { connectableHost } from './host-address.js';
 import type { AddressInfo } from 'node:net';
@@ -138,6 +140,8 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
   compileSite(config);
 
   const stoppers: Array<() => void> = [];
+  const trimmer = startQuietTrim(pool, () => compiler.compilesEnded, log);
+  if (trimmer) stoppers.push(() => trimmer.stop());
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= (async () => {
     draining = true;
@@ -214,4 +218,19 @@ function warmupJobs(config: ServerConfig): PhpJob[] {
 /** What the compiled files in the opcache folder depend on besides their sources (see SiteCompiler). */
 function compileSettings(config: ServerConfig): { phpIni: string; phpVersion: string; validateTimestamps: boolean } {
   return { phpIni: buildPhpIni(config, { opcacheFileCache: GUEST_OPCACHE_FILE_CACHE }), phpVersion: config.php, validateTimestamps: config.opcacheValidate };
+}
+
+/** Returns freed memory to the system whenever the pool goes quiet after work or a compile of the site (see pool/quiet-trim.ts). */
+function startQuietTrim(pool: WorkerPool, compilesEnded: () => number, log: Logger): QuietTrimmer | undefined {
+  const trim = loadMallocTrim(log);
+  if (!trim) return undefined;
+  const trimmer = new QuietTrimmer({
+    quiet: () => {
+      const stats = pool.stats;
+      return !stats.closing && stats.queued === 0 && stats.idle === stats.workers;
+    },
+    activity: () => `${pool.workerStates().map((worker) => `${worker.slot}:${worker.requests}`).join(',')} ${compilesEnded()}`,
+  }, trim, log);
+  trimmer.start();
+  return trimmer;
 }

@@ -35,6 +35,8 @@ export class SiteCompiler {
   private waiting?: NodeJS.Timeout;
   private closed = false;
   private forgotten = 0;
+  /** Compiles that ended (each thread's memory freed): memory worth returning (see pool/quiet-trim.ts). */
+  compilesEnded = 0;
   private emptiedSinceCompile = false;
 
   constructor(configured: string | undefined, docroot: string, mountHosts: string[], private readonly log: Logger, private readonly observer?: CompileObserver) {
@@ -121,7 +123,10 @@ export class SiteCompiler {
         this.log.warn({ err: error }, 'opcache file cache: compiling the site failed; workers compile what they run');
         this.observer?.siteCompiled('failed');
       },
-    ).finally(() => { if (this.running === compiler) this.running = undefined; });
+    ).finally(() => {
+      if (this.running === compiler) this.running = undefined;
+      this.compilesEnded++;
+    });
   }
 
   /** Stops the waiting and the running compile; resolves once its thread has ended (it may be writing). */
