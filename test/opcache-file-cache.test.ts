@@ -143,7 +143,7 @@ t.test('forgetting changed paths is bounded: past the limit the folder is emptie
     mkdirSync(join(compiledFile(path), '..'), { recursive: true });
     writeFileSync(compiledFile(path), 'compiled');
   }
-  compiler.forget(['/docroot/a.php', '/docroot/plugin', '/docroot/missing.php']);
+  compiler.forget(['/docroot/a.php', '/docroot/plugin/', '/docroot/missing.php']);
   t.same([existsSync(compiledFile('/docroot/a.php')), existsSync(compiledFile('/docroot/b.php')), existsSync(compiledFile('/docroot/plugin/c.php'))], [false, true, false],
     'the changed file and the changed folder lose their copies; the others stay');
   compiler.forget(Array.from({ length: MAX_FORGOTTEN }, (_, i) => `/docroot/f${i}.php`));
@@ -160,7 +160,8 @@ t.test('compiled copies of a guest path: the file and the folder under each syst
     '/cache/site/abc/docroot/lib/a.php.bin', '/cache/site/abc/docroot/lib/a.php',
     '/cache/site/def/docroot/lib/a.php.bin', '/cache/site/def/docroot/lib/a.php',
   ]);
-  for (const path of ['/', '', 'docroot/a.php', '/docroot/../../etc', '/docroot/./a.php', '/docroot//a.php', '/docroot/a\0.php']) {
+  t.same(compiledCopies('/cache/site', ['abc'], '/docroot/plugin/'), ['/cache/site/abc/docroot/plugin.bin', '/cache/site/abc/docroot/plugin'], 'a folder');
+  for (const path of ['/', '', 'docroot/a.php', '/docroot/../../etc', '/docroot/../', '/docroot/./a.php', '/docroot//a.php', '/docroot/a\0.php', '//']) {
     t.same(compiledCopies('/cache/site', ['abc'], path), [], `nothing for ${JSON.stringify(path)}`);
   }
 });

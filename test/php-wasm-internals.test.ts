@@ -31,7 +31,7 @@ t.test('a build that lacks them is named, piece by piece', async (t) => {
   t.ok(missing.includes('FS.devices (stdout device 64,0)'), 'the output device');
   t.ok(missing.includes('websocket.url'), 'the relay URL');
   t.notOk(missing.includes('FS.open'), 'what is there is not named');
-  t.same(missingImports({ env: { emscripten_resize_heap: () => 0 } }), ['wasm import env.__syscall_connect']);
+  t.same(missingImports({ env: { emscripten_resize_heap: () => 0 } }), ['wasm import env.__syscall_connect', 'wasm import env.__syscall_sendto']);
 });
 
 /** Compiles php.wasm the way the server does, for the instantiateWasm hook above. */

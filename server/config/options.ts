@@ -85,7 +85,7 @@ export const SERVER_SCHEMA = defineOptions({
   },
   opcacheValidate: {
     kind: 'bool',
-    docs: { arg: 'BOOL', default: '`true`', meaning: 'recompile changed PHP files; `false` is the production switch (faster, edits need a restart)' },
+    docs: { arg: 'BOOL', default: '`true`', meaning: 'recompile changed PHP files; `false` is the production switch (faster; edits made outside PHP need a restart)' },
   },
   opcacheFileCache: {
     kind: 'path', optional: true,

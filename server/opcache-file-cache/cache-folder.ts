@@ -78,12 +78,13 @@ export function prepareOpcacheFileCache(configured: string | undefined, docroot:
 
 /**
  * Where opcache's file cache keeps what it compiled from a guest path: `<system id>/<guest path>.bin`
- * for a file, `<system id>/<guest path>/` for a folder's files. Only a plain absolute path (no `..`,
- * not the root) names anything: nothing outside the site's folder is ever named.
+ * for a file, `<system id>/<guest path>/` for a folder's files (a path ending in `/`). Only a plain
+ * absolute path (no `..`, not the root) names anything: nothing outside the site's folder is ever named.
  */
 export function compiledCopies(siteFolder: string, systemIds: string[], guestPath: string): string[] {
-  if (!guestPath.startsWith('/') || guestPath === '/' || posix.normalize(guestPath) !== guestPath || guestPath.includes('\0')) return [];
-  return systemIds.flatMap((id) => [join(siteFolder, id, `${guestPath}.bin`), join(siteFolder, id, guestPath)]);
+  const path = guestPath.endsWith('/') ? guestPath.slice(0, -1) : guestPath; // a folder (see pool/code-writes.ts)
+  if (!path.startsWith('/') || path === '/' || posix.normalize(path) !== path || path.includes('\0')) return [];
+  return systemIds.flatMap((id) => [join(siteFolder, id, `${path}.bin`), join(siteFolder, id, path)]);
 }
 
 function emptyFolder(path: string): void {

@@ -7,8 +7,9 @@ import { startCompiler, type RunningCompiler } from './compiler.js';
 const COMPILE_TIMEOUT_MS = 10 * 60_000;
 /** How often to look whether every worker has started (the compile waits for that). */
 const POLL_MS = 250;
-/** Changed paths deleted one by one from the folder between two compiles; past it the folder is emptied. */
+/** Changed paths deleted one by one from the folder in a minute; past it the folder is emptied. */
 export const MAX_FORGOTTEN = 10_000;
+const FORGET_WINDOW_MS = 60_000;
 
 export type CompileOutcome = 'done' | 'failed';
 
@@ -35,6 +36,8 @@ export class SiteCompiler {
   private waiting?: NodeJS.Timeout;
   private closed = false;
   private forgotten = 0;
+  private forgetWindowStart = 0;
+  private forgetAfterCompile: string[] = [];
   /** Compiles that ended (each thread's memory freed): memory worth returning (see pool/quiet-trim.ts). */
   compilesEnded = 0;
   private emptiedSinceCompile = false;
@@ -76,22 +79,43 @@ export class SiteCompiler {
   /**
    * PHP changed code files or moved folders into place (see pool/code-writes.ts): their compiled
    * copies go, or a worker started later would load them; with opcache.validate_timestamps off,
-   * unchecked. Workers cannot delete them (the folder is read-only to them). Deleting is synchronous,
-   * so no worker can start in between, and bounded: past MAX_FORGOTTEN paths since the last compile
-   * (a script writing files in a loop) the folder is emptied once, and workers compile what they run
-   * until the next compile. A compile running now may still write an old copy if it read the file
-   * before the change; the next start compiles it again.
+   * unchecked. Workers cannot delete them (the folder is read-only to them). Bounded: past
+   * MAX_FORGOTTEN paths in a minute (a script writing files in a loop) the folder is emptied, and
+   * workers compile what they run until the next compile. A compile running now may have read a file
+   * before it changed: what it forgets is forgotten again when that compile ends.
    */
   forget(guestPaths: string[]): void {
     if (this.emptiedSinceCompile) return;
+    const now = Date.now();
+    if (now - this.forgetWindowStart >= FORGET_WINDOW_MS) {
+      this.forgetWindowStart = now;
+      this.forgotten = 0;
+    }
     this.forgotten += guestPaths.length;
     try {
-      if (this.forgotten <= MAX_FORGOTTEN) return this.folder.forget(guestPaths);
+      if (this.forgotten <= MAX_FORGOTTEN) {
+        this.folder.forget(guestPaths);
+        if (this.running) this.forgetAfterCompile.push(...guestPaths);
+        return;
+      }
       this.folder.empty();
       this.emptiedSinceCompile = true;
+      this.forgetAfterCompile = [];
       this.log.info({ paths: this.forgotten }, 'opcache file cache: PHP changed more code files than are deleted one by one; emptied until the next compile');
     } catch (error) {
       this.log.warn({ paths: guestPaths.length, error: String(error) }, "could not delete changed files' compiled copies from opcache's file cache");
+    }
+  }
+
+  /** A compile that ran while PHP changed code may have written old copies back: they go again. */
+  private afterCompile(): void {
+    const again = this.forgetAfterCompile;
+    this.forgetAfterCompile = [];
+    try {
+      if (this.emptiedSinceCompile) this.folder.empty();
+      else if (again.length) this.folder.forget(again);
+    } catch (error) {
+      this.log.warn({ error: String(error) }, "could not delete changed files' compiled copies from opcache's file cache");
     }
   }
 
@@ -111,7 +135,6 @@ export class SiteCompiler {
       return;
     }
     this.running = compiler;
-    this.forgotten = 0;
     this.emptiedSinceCompile = false;
     compiler.done.then(
       (report) => {
@@ -126,6 +149,7 @@ export class SiteCompiler {
     ).finally(() => {
       if (this.running === compiler) this.running = undefined;
       this.compilesEnded++;
+      this.afterCompile();
     });
   }
 

@@ -56,8 +56,8 @@ const REQUIRED: Array<[path: string, kind: 'function' | 'object']> = [
   ...DIRECT_REQUEST_EXPORTS.map((name): [string, 'function'] => [`_${name}`, 'function']),
 ];
 
-/** Wasm imports the sandbox wraps (memory ceiling, connect errors). */
-const REQUIRED_IMPORTS = ['emscripten_resize_heap', '__syscall_connect'];
+/** Wasm imports the sandbox wraps (memory ceiling, connect errors, code changes sent before socket data). */
+const REQUIRED_IMPORTS = ['emscripten_resize_heap', '__syscall_connect', '__syscall_sendto'];
 
 /** What of REQUIRED this runtime lacks (empty: all there). */
 export function missingInternals(runtime: Runtime): string[] {

@@ -19,7 +19,7 @@ import { refuseSqliteWal } from '../sandbox/no-sqlite-wal.js';
 import { sharedFlockOnReadOnly } from '../sandbox/shared-flock-on-read-only.js';
 import { walHeaderAsRollback } from '../sandbox/wal-header-as-rollback.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
-import { reportCodeWrites } from './code-writes.js';
+import { beforeSocketSends, reportCodeWrites } from './code-writes.js';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
 const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG', '_'];
@@ -42,6 +42,8 @@ export interface SandboxHooks {
   deliverMail?: DeliverMail;
   /** Where a connection to the server itself goes (see self-route.ts); read at each connect. */
   selfRoute?: () => SelfRoute | undefined;
+  /** Runs before PHP sends on a socket (see code-writes.ts). */
+  beforeSocketSend?: () => void;
 }
 
 /**
@@ -71,7 +73,9 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
       instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
         const missing = missingImports(imports);
         if (missing.length) throw new UnsupportedPhpWasmError(missing);
-        WebAssembly.instantiate(settings.wasmModule, connectErrorsAsErrno(ceiling.gate(imports))).then((instance) => receive(instance, settings.wasmModule));
+        const gated = connectErrorsAsErrno(ceiling.gate(imports));
+        const wrapped = hooks.beforeSocketSend ? beforeSocketSends(gated, hooks.beforeSocketSend) : gated;
+        WebAssembly.instantiate(settings.wasmModule, wrapped).then((instance) => receive(instance, settings.wasmModule));
         return {};
       },
     } as Record<string, unknown>,
@@ -114,13 +118,11 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
  */
 export async function bootPhp(
   boot: WorkerBoot,
-  hooks: SandboxHooks & { fileLockManager: FileLockManager; onCodeWritten?: (guestPath: string) => void; beforeConnect?: () => void },
+  hooks: SandboxHooks & { fileLockManager: FileLockManager; onCodeWritten?: (guestPath: string) => void },
 ): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput }> {
   const { php, ceiling } = await createSandboxedPhp(boot, hooks);
   const runtime = runtimeOf(php);
   if (hooks.onCodeWritten) reportCodeWrites(runtime, hooks.onCodeWritten);
-  // The relay runs in this thread and connects for PHP on its WebSocket upgrade: this runs before that.
-  if (hooks.beforeConnect) runtime.outboundNetworkProxyServer.prependListener('upgrade', hooks.beforeConnect);
   await php.setSapiName(SAPI_NAME);
   // PHP starts up (reads php.ini, initialises its modules) on an instance's first request, which
   // costs ~0.2 s: pay it here, so neither the first visitor nor the one after a recycle waits for it.

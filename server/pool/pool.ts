@@ -406,9 +406,10 @@ export class WorkerPool {
   }
 
   /**
-   * PHP in one worker rewrote code files: every other worker drops its compiled copies before its next
-   * request (see stale-code.ts). The worker sends them before PHP's next connection (a loopback
-   * request) and before its request ends, so what follows runs the new code on whichever worker.
+   * PHP in one worker rewrote code files: every other worker, starting ones included, drops its
+   * compiled copies before its next request (see stale-code.ts). The worker sends them before PHP's
+   * next socket send (a loopback request) and before any of its response, so a request those lead to
+   * runs the new code on whichever worker takes it (one already running keeps what it has).
    */
   private shareCodeChanges(from: WorkerHandle, paths: string[]): void {
     for (const other of this.live()) if (other !== from) other.worker?.postMessage({ type: 'invalidate-code', paths });

@@ -22,11 +22,16 @@ import type { SelfRoute } from '../sandbox/self-route.js';
 
 const boot = workerData as WorkerBoot;
 const port = parentPort!;
-const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+// Code changes go first: the pool must hear of them before any response, mail or end that follows them.
+const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => {
+  codeChanges.flush();
+  post(message, transfer);
+};
 const gate = new OutputGate(boot.flowBuffer);
 const sampleOpcache = opcacheSampler();
 const staleCode = new StaleCode();
-const codeChanges = new CodeChangeBatch((paths) => send({ type: 'code-changed', paths }));
+const codeChanges = new CodeChangeBatch((paths) => post({ type: 'code-changed', paths }));
 const hostFsCalls = boot.hostFsCallsChannel ? hostFsCallsReporter(boot.hostFsCallsChannel, boot.processId) : undefined;
 
 // The network relay in this thread would end the worker on a frame it does not know.
@@ -50,7 +55,7 @@ async function main(): Promise<void> {
         staleCode.add([path]);
         codeChanges.note(path);
       },
-      beforeConnect: () => codeChanges.flush(),
+      beforeSocketSend: () => codeChanges.flush(),
     });
   } catch (error) {
     send({ type: 'boot-failed', error: String((error as Error)?.stack ?? error) });
@@ -65,12 +70,15 @@ async function main(): Promise<void> {
   send({ type: 'ready', bootMs: Math.round(performance.now() - started), memoryBytes: wasmMemoryBytes(instance.php) });
 }
 
-/** Drops compiled copies of code other workers changed; if that fails, the request runs with them and the operator hears why. */
+/**
+ * Drops compiled copies of code this or another worker changed. If that fails, this request runs with
+ * them, the next one empties the whole opcache (see StaleCode), and the operator hears why.
+ */
 async function dropStaleCode(php: Instance['php']): Promise<void> {
   try {
     await staleCode.invalidateIn(php);
   } catch (error) {
-    send({ type: 'notice', message: 'could not drop compiled copies of code another worker changed; they are rechecked after opcache.revalidate_freq', detail: { error: String(error) } });
+    send({ type: 'notice', message: 'could not drop compiled copies of changed code before a request; the next request empties the whole opcache', detail: { error: String(error) } });
   }
 }
 
@@ -100,16 +108,13 @@ async function run({ php, tmp, ceiling, output }: Instance, { id, job, body }: E
   try {
     if (exitedWith !== undefined) throw instanceExited();
     await dropStaleCode(php); // before the sink is routed: that run's output is its own
+    if (exitedWith !== undefined) throw instanceExited();
+    ceiling.takeRefused(); // a refusal in that run is not this request's
     output.route(sink);
     // A spooled body is read only now, when the request runs (it waited for a worker on disk).
     const bytes = body && 'path' in body ? readFileSync(body.path) : body;
     hostFsCalls?.begin();
-    let exitCode: number;
-    try {
-      exitCode = await runDirect(php, bytes ? { ...job, body: bytes } : job);
-    } finally {
-      codeChanges.flush(); // before the pool hears the request ended, which may send the next one anywhere
-    }
+    const exitCode = await runDirect(php, bytes ? { ...job, body: bytes } : job);
     // If the instance died, say so, so the client gets a 5xx instead of a 200 with an empty body.
     if (exitedWith !== undefined) throw instanceExited();
     hostFsCalls?.end(job);
