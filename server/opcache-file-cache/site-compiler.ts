@@ -38,8 +38,7 @@ export class SiteCompiler {
   private forgotten = 0;
   private forgetWindowStart = 0;
   private forgetAfterCompile: string[] = [];
-  /** Compiles that ended (each thread's memory freed): memory worth returning (see pool/quiet-trim.ts). */
-  compilesEnded = 0;
+  private ended = 0;
   private emptiedSinceCompile = false;
 
   constructor(configured: string | undefined, docroot: string, mountHosts: string[], private readonly log: Logger, private readonly observer?: CompileObserver) {
@@ -48,6 +47,11 @@ export class SiteCompiler {
 
   get path(): string {
     return this.folder.path;
+  }
+
+  /** Compiles that ended (each thread's memory freed): memory worth returning (see pool/quiet-trim.ts). */
+  get compilesEnded(): number {
+    return this.ended;
   }
 
   /**
@@ -148,7 +152,7 @@ export class SiteCompiler {
       },
     ).finally(() => {
       if (this.running === compiler) this.running = undefined;
-      this.compilesEnded++;
+      this.ended++;
       this.afterCompile();
     });
   }

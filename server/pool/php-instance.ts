@@ -111,8 +111,9 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
 
 /**
  * Boots one server worker's instance: the sandbox, the CGI SAPI name, code writes reported (the
- * other workers' opcache must hear of them), PHP started up, /internal read-only, the memory ceiling and /tmp quota armed. `onExit` hears of a C-level exit() inside the
- * instance (e.g. PHP's "Out of memory" when wasm memory runs out): runStream reports it as an
+ * other workers' opcache must hear of them), PHP started up, /internal read-only, the memory ceiling
+ * and /tmp quota armed. `onExit` hears of a C-level exit() inside the instance (e.g. PHP's "Out of
+ * memory" when wasm memory runs out): runStream reports it as an
  * ordinary exit code, yet the request never shut down and the instance is left half-way (its next
  * response comes back empty), so the caller must discard it.
  */
