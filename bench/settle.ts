@@ -12,8 +12,12 @@ export interface SettleOptions {
   maxMs: number;
 }
 
-/** 90 s: room for a self-call worker's minute of idle life to end, then four readings. */
-export const SETTLE: SettleOptions = { readings: 4, tolerance: 0.01, intervalMs: 1000, maxMs: 90_000 };
+/**
+ * 90 s: room for a self-call worker's minute of idle life to end, then six readings. They span 10 s:
+ * our server gives memory back up to QUIET_CHECK_MS (5 s) after it goes quiet, and a shorter window
+ * could settle before that, so a reading after load would miss what the one before load had.
+ */
+export const SETTLE: SettleOptions = { readings: 6, tolerance: 0.01, intervalMs: 2000, maxMs: 90_000 };
 
 /** True when the last `readings` samples lie within `tolerance` of their mean. */
 export function isSettled(samples: number[], readings: number, tolerance: number): boolean {

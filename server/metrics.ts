@@ -51,6 +51,11 @@ export class ServerMetrics implements PoolObserver {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  private readonly memoryReleasedBytes = new Counter({
+    name: 'php_wasm_server_worker_memory_released_bytes_total',
+    help: 'Wasm memory pages that were all zeros, given back to the system by idle workers',
+    registers: [this.registry],
+  });
   private readonly staticCacheHits = new Counter({
     name: 'php_wasm_server_static_cache_hits_total',
     help: 'Static files served from memory',
@@ -124,6 +129,10 @@ export class ServerMetrics implements PoolObserver {
 
   workerExited(reason: WorkerExit): void {
     this.workerExits.inc({ reason });
+  }
+
+  memoryReleased(bytes: number): void {
+    this.memoryReleasedBytes.inc(bytes);
   }
 
   queueWait(seconds: number): void {

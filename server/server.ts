@@ -141,7 +141,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
 
   const stoppers: Array<() => void> = [];
   const trimmer = startQuietTrim(pool, () => compiler.compilesEnded, log);
-  if (trimmer) stoppers.push(() => trimmer.stop());
+  stoppers.push(() => trimmer.stop());
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= (async () => {
     draining = true;
@@ -220,17 +220,22 @@ function compileSettings(config: ServerConfig): { phpIni: string; phpVersion: st
   return { phpIni: buildPhpIni(config, { opcacheFileCache: GUEST_OPCACHE_FILE_CACHE }), phpVersion: config.php, validateTimestamps: config.opcacheValidate };
 }
 
-/** Returns freed memory to the system whenever the pool goes quiet after work or a compile of the site (see pool/quiet-trim.ts). */
-function startQuietTrim(pool: WorkerPool, compilesEnded: () => number, log: Logger): QuietTrimmer | undefined {
-  const trim = loadMallocTrim(log);
-  if (!trim) return undefined;
+/**
+ * Returns freed memory to the system whenever the pool goes quiet after work or a compile of the
+ * site: the workers' wasm pages that are all zeros, and glibc's free memory (see pool/quiet-trim.ts).
+ */
+function startQuietTrim(pool: WorkerPool, compilesEnded: () => number, log: Logger): QuietTrimmer {
+  const mallocTrim = loadMallocTrim(log);
   const trimmer = new QuietTrimmer({
     quiet: () => {
       const stats = pool.stats;
       return !stats.closing && stats.queued === 0 && stats.idle === stats.workers;
     },
     activity: () => `${pool.workerStates().map((worker) => `${worker.slot}:${worker.requests}`).join(',')} ${compilesEnded()}`,
-  }, trim, log);
+  }, async () => {
+    pool.releaseIdleMemory();
+    await mallocTrim?.();
+  }, log);
   trimmer.start();
   return trimmer;
 }

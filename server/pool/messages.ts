@@ -40,7 +40,9 @@ export type ToWorker =
   /** Where PHP's connections to this server go, once it listens (see sandbox/self-route.ts). */
   | { type: 'self-route'; route: SelfRoute }
   /** Code files another worker's PHP changed: drop their compiled copies before the next request (see stale-code.ts). */
-  | { type: 'invalidate-code'; paths: string[] };
+  | { type: 'invalidate-code'; paths: string[] }
+  /** The pool is quiet: give the system back the wasm memory pages that are all zeros (see zero-pages.ts). */
+  | { type: 'release-memory' };
 
 export interface RunEnd {
   exitCode: number;
@@ -67,4 +69,6 @@ export type FromWorker =
   /** What mail() wrote to sendmail (args after the command name), for the main thread's relay. */
   | { type: 'mail'; mailId: number; args: string[]; message: Uint8Array }
   /** Code files PHP wrote or folders it moved into place (guest paths; see code-writes.ts). */
-  | { type: 'code-changed'; paths: string[] };
+  | { type: 'code-changed'; paths: string[] }
+  /** What a 'release-memory' gave back (bytes 0 when a request had started meanwhile), or why it cannot. */
+  | { type: 'memory-released'; bytes: number; residentBytes: number; ms: number; unavailable?: string };

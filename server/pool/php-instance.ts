@@ -134,6 +134,11 @@ export async function bootPhp(
   return { php, tmp: limitTmp(runtime, GUEST_TMP, boot.tmpSize), ceiling, output: capturePhpOutput(runtime) };
 }
 
+/** The instance's wasm linear memory now (growth replaces the buffer: take it afresh each time). */
+export function wasmMemoryBuffer(php: PHP): ArrayBuffer {
+  return runtimeOf(php).HEAPU8.buffer as ArrayBuffer;
+}
+
 /** Bytes of wasm linear memory the instance holds now (it only ever grows, until the worker ends). */
 export function wasmMemoryBytes(php: PHP): number {
   return runtimeOf(php).HEAPU8.byteLength;

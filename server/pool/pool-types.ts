@@ -80,6 +80,8 @@ export interface PoolObserver {
   queueWait(seconds: number): void;
   /** A worker moved from one phase of its life to the next (see worker-lifecycle.ts). */
   workerPhase?(workerId: number, from: WorkerPhase, to: WorkerPhase): void;
+  /** A worker gave back this many bytes of its wasm memory (pages that were all zeros). */
+  memoryReleased?(bytes: number): void;
 }
 
 /** A request the pool could not serve; `status` is what the client gets. */

@@ -62,6 +62,8 @@ export class WorkerPool {
   private settingsGeneration = 0;
   private idleWaiters: Array<() => void> = [];
   private selfRoute?: SelfRoute;
+  /** Said once in the log. */
+  private memoryReleaseUnavailable = false;
   /** Failed starts in a row (spawnWithBackoff's pause doubles with each). */
   private bootFailures = 0;
 
@@ -383,6 +385,7 @@ export class WorkerPool {
     if (message.type === 'notice') return void this.options.log.warn({ worker: worker.id, ...message.detail }, message.message);
     if (message.type === 'mail') return void this.relayMail(worker, message);
     if (message.type === 'code-changed') return this.shareCodeChanges(worker, message.paths);
+    if (message.type === 'memory-released') return this.memoryReleased(worker, message);
     const job = worker.job;
     if (!job || !('id' in message) || message.id !== job.id) return;
     switch (message.type) {
@@ -414,6 +417,24 @@ export class WorkerPool {
   private shareCodeChanges(from: WorkerHandle, paths: string[]): void {
     for (const other of this.live()) if (other !== from) other.worker?.postMessage({ type: 'invalidate-code', paths });
     this.options.codeChanged?.(paths);
+  }
+
+  /**
+   * Asks every idle worker to give back its wasm memory pages that are all zeros (see zero-pages.ts);
+   * for when the pool is quiet. A worker that takes a request before it reads this keeps them.
+   */
+  releaseIdleMemory(): void {
+    for (const worker of this.live()) if (worker.phase === 'idle') worker.worker?.postMessage({ type: 'release-memory' });
+  }
+
+  private memoryReleased(worker: WorkerHandle, { bytes, residentBytes, ms, unavailable }: Extract<FromWorker, { type: 'memory-released' }>): void {
+    if (unavailable !== undefined) {
+      if (!this.memoryReleaseUnavailable) this.options.log.info({ worker: worker.id, reason: unavailable }, 'workers cannot give back the unused pages of their wasm memory');
+      this.memoryReleaseUnavailable = true;
+      return;
+    }
+    this.options.log.debug({ worker: worker.id, bytes, residentBytes, ms }, 'worker gave back wasm memory pages that were all zeros');
+    this.options.observer?.memoryReleased?.(bytes);
   }
 
   private async relayMail(worker: WorkerHandle, { mailId, args, message }: Extract<FromWorker, { type: 'mail' }>): Promise<void> {

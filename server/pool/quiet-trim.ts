@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { MallocTrim } from '../malloc-trim.js';
 
 /** What the trimmer asks of the pool. */
 export interface TrimSource {
@@ -12,18 +11,21 @@ export interface TrimSource {
 /** How often the pool is looked at: a trim follows a busy spell within this. */
 export const QUIET_CHECK_MS = 5_000;
 
+/** Gives memory back to the system (workers' zero pages, glibc's free memory); resolves when done. */
+export type ReturnMemory = () => Promise<void>;
+
 /**
  * Returns freed memory to the system once the pool is quiet after something happened (requests
- * served, a worker recycled or replaced): then glibc holds the most free memory, and no request
- * waits behind the trim's arena locks. Once per quiet spell: a trim with nothing new freed is work
- * for nothing.
+ * served, a worker recycled or replaced): then glibc holds the most free memory, no request waits
+ * behind the trim's arena locks, and idle workers can scan their memory. Once per quiet spell: a
+ * trim with nothing new freed is work for nothing.
  */
 export class QuietTrimmer {
   private trimmedAfter: string | undefined;
   private trimming = false;
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly source: TrimSource, private readonly trim: MallocTrim, private readonly log: Logger) {}
+  constructor(private readonly source: TrimSource, private readonly trim: ReturnMemory, private readonly log: Logger) {}
 
   start(everyMs = QUIET_CHECK_MS): void {
     this.timer = setInterval(() => void this.check(), everyMs).unref();
@@ -43,9 +45,9 @@ export class QuietTrimmer {
     try {
       await this.trim();
       this.trimmedAfter = activity;
-      this.log.debug({ rssBefore: before, rssAfter: process.memoryUsage.rss() }, 'returned freed memory to the system (malloc_trim)');
+      this.log.debug({ rssBefore: before, rssAfter: process.memoryUsage.rss() }, 'returned freed memory to the system');
     } catch (error) {
-      this.log.warn({ error: String(error) }, 'malloc_trim failed');
+      this.log.warn({ error: String(error) }, 'returning freed memory to the system failed');
       this.trimmedAfter = activity; // not again for the same spell
     } finally {
       this.trimming = false;

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { bootPhp, wasmMemoryBytes } from './php-instance.js';
+import { bootPhp, wasmMemoryBuffer, wasmMemoryBytes } from './php-instance.js';
 import { SplitLockManager } from './split-lock-manager.js';
 import { SharedLockTable } from './lock-table/shared-lock-table.js';
 import { OutputGate } from './output-flow.js';
@@ -17,6 +17,7 @@ import { ignoreRelayExit } from '../sandbox/relay-exit.js';
 import { runDirect } from '../php-wasm/direct-request.js';
 import { StaleCode } from './stale-code.js';
 import { CodeChangeBatch } from './code-writes.js';
+import { loadPageCalls, releaseZeroPages, type PageCalls } from './zero-pages.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
     else if (message.type === 'mail-result') mailAnswers.get(message.mailId)?.(message.sent);
     else if (message.type === 'self-route') selfRoute = message.route;
     else if (message.type === 'invalidate-code') staleCode.add(message.paths);
+    else if (message.type === 'release-memory') releaseMemory(instance);
   });
   send({ type: 'ready', bootMs: Math.round(performance.now() - started), memoryBytes: wasmMemoryBytes(instance.php) });
 }
@@ -79,6 +81,34 @@ async function dropStaleCode(php: Instance['php']): Promise<void> {
     await staleCode.invalidateIn(php);
   } catch (error) {
     send({ type: 'notice', message: 'could not drop compiled copies of changed code before a request; the next request empties the whole opcache', detail: { error: String(error) } });
+  }
+}
+
+/** Requests in this worker now (0 or 1: the pool sends one at a time). */
+let running = 0;
+/** Loaded on the first release; a string says why there is none. */
+let pageCalls: PageCalls | string | undefined;
+
+/**
+ * Synchronous, so PHP cannot write to its memory meanwhile; and only between requests, so no write
+ * of a suspended request (network, mail) lands between a page's check and its drop.
+ */
+function releaseMemory({ php }: Instance): void {
+  const started = performance.now();
+  if (pageCalls === undefined) {
+    const loaded = loadPageCalls();
+    pageCalls = 'unavailable' in loaded ? loaded.unavailable : loaded;
+  }
+  const answer = (bytes: number, residentBytes: number, unavailable?: string) =>
+    post({ type: 'memory-released', bytes, residentBytes, ms: Math.round(performance.now() - started), ...(unavailable ? { unavailable } : {}) });
+  if (typeof pageCalls === 'string') return answer(0, 0, pageCalls);
+  if (running > 0) return answer(0, 0);
+  try {
+    const released = releaseZeroPages(wasmMemoryBuffer(php), pageCalls);
+    answer(released.bytes, released.residentBytes);
+  } catch (error) {
+    pageCalls = String(error); // not again: a call that fails once fails every time
+    answer(0, 0, pageCalls);
   }
 }
 
@@ -105,6 +135,7 @@ const instanceExited = () => new Error(`php.wasm instance exited (code ${exitedW
 
 async function run({ php, tmp, ceiling, output }: Instance, { id, job, body }: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const sink = new ResponseSink(id, send, gate);
+  running++;
   try {
     if (exitedWith !== undefined) throw instanceExited();
     await dropStaleCode(php); // before the sink is routed: that run's output is its own
@@ -127,6 +158,7 @@ async function run({ php, tmp, ceiling, output }: Instance, { id, job, body }: E
     send({ type: 'failed', id, error: String((error as Error)?.stack ?? error) });
   } finally {
     output.route(undefined);
+    running--;
   }
 }
 
