@@ -53,7 +53,7 @@ export class ServerMetrics implements PoolObserver {
   });
   private readonly memoryReleasedBytes = new Counter({
     name: 'php_wasm_server_worker_memory_released_bytes_total',
-    help: 'Wasm memory pages that were all zeros, given back to the system by idle workers',
+    help: 'Bytes of wasm memory pages that were all zeros, given back to the system by idle workers (a page PHP has only read since, still zeros, counts again)',
     registers: [this.registry],
   });
   private readonly staticCacheHits = new Counter({

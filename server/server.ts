@@ -233,7 +233,7 @@ function startQuietTrim(pool: WorkerPool, compilesEnded: () => number, log: Logg
     },
     activity: () => `${pool.workerStates().map((worker) => `${worker.slot}:${worker.requests}`).join(',')} ${compilesEnded()}`,
   }, async () => {
-    pool.releaseIdleMemory();
+    pool.releaseIdleMemory(); // the workers answer on their own (logged each); the trim's RSS reading is before them
     await mallocTrim?.();
   }, log);
   trimmer.start();

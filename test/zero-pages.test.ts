@@ -32,10 +32,14 @@ t.test('a failing system call stops the release and says which', async (t) => {
     pageBytes: PAGE,
     residentPages: (_view, flags) => { flags.fill(1); return residentOk; },
     dropPages: () => dropOk,
+    lastError: () => 'errno 22',
   });
-  t.throws(() => releaseZeroPages(memory, calls(false, true)), /mincore failed/);
+  t.throws(() => releaseZeroPages(memory, calls(false, true)), /mincore failed on wasm memory \(errno 22\)/);
   t.throws(() => releaseZeroPages(memory, calls(true, false)), /madvise failed/);
   t.same(releaseZeroPages(memory, calls(true, true)), { bytes: 65536, residentBytes: 65536 });
+  t.same(releaseZeroPages(memory, calls(true, true), 4096, 3 * 4096), { bytes: 8192, residentBytes: 8192 }, 'a slice: its pages only');
+  t.same(releaseZeroPages(memory, calls(true, true), 100, 4096 + 100), { bytes: 0, residentBytes: 0 }, 'a slice covers whole pages only');
+  t.throws(() => releaseZeroPages(new SharedArrayBuffer(65536) as unknown as ArrayBuffer, calls(true, true)), /never released/, 'memory other threads can write is refused');
 });
 
 t.test('on a real wasm memory, only zero pages are dropped and every byte reads back the same', async (t) => {
@@ -51,7 +55,11 @@ t.test('on a real wasm memory, only zero pages are dropped and every byte reads 
     data.add(page);
   }
   const before = Uint8Array.from(bytes);
-  const released = releaseZeroPages(memory.buffer, calls);
+  // In slices that do not end on a slice of pages with data, as the worker scans.
+  const cut = 17 * calls.pageBytes;
+  const first = releaseZeroPages(memory.buffer, calls, 0, cut);
+  const rest = releaseZeroPages(memory.buffer, calls, cut);
+  const released = { bytes: first.bytes + rest.bytes, residentBytes: first.residentBytes + rest.residentBytes };
   t.equal(released.bytes, (pages - data.size) * calls.pageBytes, 'every page without data was dropped');
   t.equal(released.residentBytes, bytes.length, 'all of it was resident');
 

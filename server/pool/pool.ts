@@ -424,15 +424,16 @@ export class WorkerPool {
    * for when the pool is quiet. A worker that takes a request before it reads this keeps them.
    */
   releaseIdleMemory(): void {
+    if (this.memoryReleaseUnavailable) return;
     for (const worker of this.live()) if (worker.phase === 'idle') worker.worker?.postMessage({ type: 'release-memory' });
   }
 
   private memoryReleased(worker: WorkerHandle, { bytes, residentBytes, ms, unavailable }: Extract<FromWorker, { type: 'memory-released' }>): void {
     if (unavailable !== undefined) {
-      if (!this.memoryReleaseUnavailable) this.options.log.info({ worker: worker.id, reason: unavailable }, 'workers cannot give back the unused pages of their wasm memory');
+      if (!this.memoryReleaseUnavailable) this.options.log.info({ worker: worker.id, reason: unavailable }, 'workers cannot give back the zero pages of their wasm memory; not asked again');
       this.memoryReleaseUnavailable = true;
-      return;
     }
+    if (bytes === 0) return;
     this.options.log.debug({ worker: worker.id, bytes, residentBytes, ms }, 'worker gave back wasm memory pages that were all zeros');
     this.options.observer?.memoryReleased?.(bytes);
   }

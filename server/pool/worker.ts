@@ -17,7 +17,7 @@ import { ignoreRelayExit } from '../sandbox/relay-exit.js';
 import { runDirect } from '../php-wasm/direct-request.js';
 import { StaleCode } from './stale-code.js';
 import { CodeChangeBatch } from './code-writes.js';
-import { loadPageCalls, releaseZeroPages, type PageCalls } from './zero-pages.js';
+import { loadPageCalls, releaseZeroPages, SLICE_BYTES, type PageCalls, type Released } from './zero-pages.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 
@@ -88,28 +88,47 @@ async function dropStaleCode(php: Instance['php']): Promise<void> {
 let running = 0;
 /** Loaded on the first release; a string says why there is none. */
 let pageCalls: PageCalls | string | undefined;
+let releasing = false;
 
 /**
- * Synchronous, so PHP cannot write to its memory meanwhile; and only between requests, so no write
- * of a suspended request (network, mail) lands between a page's check and its drop.
+ * Scans the memory a slice at a time. Each slice is synchronous on the thread that owns the memory, so
+ * nothing writes to it between a page's check and its drop. Between slices the worker reads its
+ * messages: a request that arrives ends the scan (what is left waits for the next quiet spell), so it
+ * waits one slice at most.
  */
 function releaseMemory({ php }: Instance): void {
-  const started = performance.now();
   if (pageCalls === undefined) {
     const loaded = loadPageCalls();
     pageCalls = 'unavailable' in loaded ? loaded.unavailable : loaded;
   }
-  const answer = (bytes: number, residentBytes: number, unavailable?: string) =>
-    post({ type: 'memory-released', bytes, residentBytes, ms: Math.round(performance.now() - started), ...(unavailable ? { unavailable } : {}) });
-  if (typeof pageCalls === 'string') return answer(0, 0, pageCalls);
-  if (running > 0) return answer(0, 0);
-  try {
-    const released = releaseZeroPages(wasmMemoryBuffer(php), pageCalls);
-    answer(released.bytes, released.residentBytes);
-  } catch (error) {
-    pageCalls = String(error); // not again: a call that fails once fails every time
-    answer(0, 0, pageCalls);
-  }
+  const calls = pageCalls;
+  const started = performance.now();
+  const answer = (released: Released, unavailable?: string) =>
+    post({ type: 'memory-released', ...released, ms: Math.round(performance.now() - started), ...(unavailable ? { unavailable } : {}) });
+  if (typeof calls === 'string') return answer({ bytes: 0, residentBytes: 0 }, calls);
+  if (releasing || running > 0) return;
+  releasing = true;
+  const total: Released = { bytes: 0, residentBytes: 0 };
+  let from = 0;
+  const step = () => {
+    const buffer = wasmMemoryBuffer(php);
+    try {
+      if (running === 0 && from < buffer.byteLength) {
+        const released = releaseZeroPages(buffer, calls, from, from + SLICE_BYTES);
+        total.bytes += released.bytes;
+        total.residentBytes += released.residentBytes;
+        from += SLICE_BYTES;
+        if (from < buffer.byteLength) return void setImmediate(step);
+      }
+      answer(total);
+    } catch (error) {
+      pageCalls = String(error); // not again: a call that fails once fails every time
+      send({ type: 'notice', message: 'a worker could not give back the zero pages of its wasm memory; workers stop trying', detail: { error: pageCalls } });
+      answer(total, pageCalls);
+    }
+    releasing = false;
+  };
+  step();
 }
 
 /** Set by the main thread once the server listens (see sandbox/self-route.ts). */

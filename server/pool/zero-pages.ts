@@ -26,6 +26,8 @@ export interface PageCalls {
   residentPages(view: Uint8Array, flags: Uint8Array): boolean;
   /** Drops the view's pages (they read as zeros afterwards); false when the call failed. */
   dropPages(view: Uint8Array): boolean;
+  /** The errno of the last failed call, for the log. */
+  lastError(): string;
 }
 
 /** Runs of pages that are resident (bit 0 of `resident`) and all zeros. `words` spans whole pages. */
@@ -57,22 +59,29 @@ export interface Released {
   residentBytes: number;
 }
 
+/** Bytes one synchronous step scans at most (~10 ms when all zeros): a request waits for one step at most. */
+export const SLICE_BYTES = 32 << 20;
+
 /**
- * Drops the resident all-zero pages of `memory` (a wasm memory's buffer). Throws when a system call
- * fails (for instance a buffer that does not start on a page): nothing is dropped after that.
+ * Drops the resident all-zero pages of `memory` (a wasm memory's buffer) in [from, to), both on page
+ * boundaries. Throws when a system call fails (for instance a buffer that does not start on a page):
+ * nothing is dropped after that. Memory other threads can write (a SharedArrayBuffer) is refused.
  */
-export function releaseZeroPages(memory: ArrayBuffer, calls: PageCalls): Released {
+export function releaseZeroPages(memory: ArrayBuffer, calls: PageCalls, from = 0, to = memory.byteLength): Released {
+  if (!(memory instanceof ArrayBuffer)) throw new Error('wasm memory that other threads can write is never released');
   const { pageBytes } = calls;
-  const pages = Math.floor(memory.byteLength / pageBytes);
-  if (pages === 0) return { bytes: 0, residentBytes: 0 };
+  const firstPage = Math.ceil(from / pageBytes);
+  const pages = Math.floor(Math.min(to, memory.byteLength) / pageBytes) - firstPage;
+  if (pages <= 0) return { bytes: 0, residentBytes: 0 };
+  const start = firstPage * pageBytes;
   const resident = new Uint8Array(pages);
-  if (!calls.residentPages(new Uint8Array(memory, 0, pages * pageBytes), resident)) throw new Error('mincore failed on wasm memory');
+  if (!calls.residentPages(new Uint8Array(memory, start, pages * pageBytes), resident)) throw new Error(`mincore failed on wasm memory (${calls.lastError()})`);
   let residentPages = 0;
   for (const flag of resident) residentPages += flag & 1;
   let bytes = 0;
-  for (const run of zeroPageRuns(new Int32Array(memory, 0, (pages * pageBytes) / 4), pageBytes, resident)) {
+  for (const run of zeroPageRuns(new Int32Array(memory, start, (pages * pageBytes) / 4), pageBytes, resident)) {
     const length = run.count * pageBytes;
-    if (!calls.dropPages(new Uint8Array(memory, run.first * pageBytes, length))) throw new Error('madvise failed on wasm memory');
+    if (!calls.dropPages(new Uint8Array(memory, start + run.first * pageBytes, length))) throw new Error(`madvise failed on wasm memory (${calls.lastError()})`);
     bytes += length;
   }
   return { bytes, residentBytes: residentPages * pageBytes };
@@ -83,8 +92,8 @@ const SC_PAGESIZE = 30;
 
 /** The calls through koffi (glibc only), or why they are not available. */
 export function loadPageCalls(): PageCalls | { unavailable: string } {
-  if (!runsOnGlibc()) return { unavailable: 'not glibc' };
   try {
+    if (!runsOnGlibc()) return { unavailable: 'not glibc' };
     const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
     const libc = koffi.load('libc.so.6');
     const mincore = libc.func('int mincore(void *addr, size_t length, _Out_ uint8_t *vec)') as (addr: Uint8Array, length: number, vec: Uint8Array) => number;
@@ -97,6 +106,7 @@ export function loadPageCalls(): PageCalls | { unavailable: string } {
       pageBytes,
       residentPages: (view, flags) => mincore(view, view.byteLength, flags) === 0,
       dropPages: (view) => madvise(view, view.byteLength, MADV_DONTNEED) === 0,
+      lastError: () => `errno ${koffi.errno()}`,
     };
   } catch (error) {
     return { unavailable: `koffi did not load: ${String(error)}` };
