@@ -223,6 +223,8 @@ export class WorkerPool {
     handle.warmMemoryBytes = handle.memoryBytes;
     handle.lifecycle.moveTo('idle');
     this.options.observer?.workerStarted();
+    // Before its first request (which ends the scan): a successor under load may never see a quiet pool.
+    this.releaseMemoryOf(handle);
     this.onFree(handle);
   }
 
@@ -421,11 +423,14 @@ export class WorkerPool {
 
   /**
    * Asks every idle worker to give back its wasm memory pages that are all zeros (see zero-pages.ts);
-   * for when the pool is quiet. A worker that takes a request before it reads this keeps them.
+   * for when the pool is quiet. A request a worker takes meanwhile ends its scan.
    */
   releaseIdleMemory(): void {
-    if (this.memoryReleaseUnavailable) return;
-    for (const worker of this.live()) if (worker.phase === 'idle') worker.worker?.postMessage({ type: 'release-memory' });
+    for (const worker of this.live()) if (worker.phase === 'idle') this.releaseMemoryOf(worker);
+  }
+
+  private releaseMemoryOf(worker: WorkerHandle): void {
+    if (!this.memoryReleaseUnavailable) worker.worker?.postMessage({ type: 'release-memory' });
   }
 
   private memoryReleased(worker: WorkerHandle, { bytes, residentBytes, ms, unavailable }: Extract<FromWorker, { type: 'memory-released' }>): void {
