@@ -41,7 +41,7 @@ export type ToWorker =
   | { type: 'self-route'; route: SelfRoute }
   /** Code files another worker's PHP changed: drop their compiled copies before the next request (see stale-code.ts). */
   | { type: 'invalidate-code'; paths: string[] }
-  /** The pool is quiet: give the system back the wasm memory pages that are all zeros (see zero-pages.ts). */
+  /** Give the system back the wasm memory pages that are all zeros (once warm, and when the pool is quiet; see zero-pages.ts). */
   | { type: 'release-memory' };
 
 export interface RunEnd {
@@ -70,5 +70,5 @@ export type FromWorker =
   | { type: 'mail'; mailId: number; args: string[]; message: Uint8Array }
   /** Code files PHP wrote or folders it moved into place (guest paths; see code-writes.ts). */
   | { type: 'code-changed'; paths: string[] }
-  /** What a 'release-memory' gave back (bytes 0 when a request had started meanwhile), or why it cannot. */
+  /** What a 'release-memory' gave back (up to where a request that arrived ended the scan), or why it cannot. */
   | { type: 'memory-released'; bytes: number; residentBytes: number; ms: number; unavailable?: string };

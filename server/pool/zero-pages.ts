@@ -7,8 +7,8 @@
  * such a page, and the next access reads zeros, so dropping a page that is all zeros keeps its
  * content. mincore limits the scan to resident pages: reading one that is not would bring it in.
  *
- * Only the thread that owns the memory may do this, and only between requests: a write landing
- * between the check and the madvise would be lost.
+ * Only the thread that owns the memory may do this, each slice in one synchronous step: a write
+ * landing between a page's check and its madvise would be lost.
  */
 import { createRequire } from 'node:module';
 import { runsOnGlibc } from '../malloc-tunables.js';
