@@ -4,12 +4,11 @@
  * correctly afterwards.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { loadPageCalls, releaseZeroPages, zeroPageRuns, type PageCalls } from '../server/pool/zero-pages.js';
-import { startTestServer } from './helpers/server.js';
+import { startTestServer, tempDir } from './helpers/server.js';
 import { until } from './helpers/until.js';
 
 const PAGE = 4096;
@@ -72,8 +71,7 @@ t.test('on a real wasm memory, only zero pages are dropped and every byte reads 
 });
 
 t.test('a real server: each worker gives back zero pages once warm and when the pool is quiet, and PHP runs correctly on that memory afterwards', async (t) => {
-  const docroot = mkdtempSync(join(tmpdir(), 'pws-zero-pages-'));
-  t.teardown(() => rmSync(docroot, { recursive: true, force: true }));
+  const docroot = tempDir(t, 'pws-zero-pages-');
   // Large arrays and strings grow PHP's heap into pages given back; new scripts fill opcache's free shared memory.
   const script = (n: number) => `<?php
 function f${n}(int $k): string { $a = range(1, 200000 + $k); return md5(implode(',', $a) . str_repeat('x', 3000000)); }
