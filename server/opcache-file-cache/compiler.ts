@@ -26,7 +26,7 @@ export interface RunningCompiler {
 }
 
 /** The compiler boots as a worker would (startCompiler replaces the mounts); it never serves, so it has no channels. */
-export function compilerSettings(boot: Omit<WorkerBoot, 'processId' | 'wasmModule' | 'lockTable' | 'flowBuffer'>, wasmModule: WebAssembly.Module): SandboxSettings {
+export function compilerSettings(boot: Omit<WorkerBoot, 'processId' | 'wasmModule' | 'lockTable' | 'flowBuffer' | 'nativeCallGate'>, wasmModule: WebAssembly.Module): SandboxSettings {
   const { tmpSize: _tmpSize, hostFsCallsChannel: _channel, ...settings } = boot;
   return { ...settings, processId: COMPILER_PROCESS_ID, wasmModule };
 }

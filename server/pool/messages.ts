@@ -26,6 +26,8 @@ export interface WorkerBoot {
   flowBuffer: SharedArrayBuffer;
   /** The file lock table shared by all workers (see lock-table/shared-lock-table.ts). */
   lockTable: SharedArrayBuffer;
+  /** What the worker's koffi calls go through, so the pool never terminates it inside one (see native-call-gate.ts). */
+  nativeCallGate: SharedArrayBuffer;
   /** Where to report each request's host file-system calls (see host-fs-calls-channel.ts); absent: not counted. */
   hostFsCallsChannel?: string;
 }

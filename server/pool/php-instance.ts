@@ -31,7 +31,7 @@ const PHP_INI_PATH = '/internal/shared/php.ini';
 const GUEST_TMP = '/tmp';
 
 /** What a sandboxed instance is made of: everything in WorkerBoot but the pool's own channels. */
-export type SandboxSettings = Omit<WorkerBoot, 'lockTable' | 'flowBuffer' | 'tmpSize'>;
+export type SandboxSettings = Omit<WorkerBoot, 'lockTable' | 'flowBuffer' | 'nativeCallGate' | 'tmpSize'>;
 
 export interface SandboxHooks {
   /** Locks shared with the other workers; absent: the host's own file locks only (one instance per process). */

@@ -12,7 +12,7 @@ export interface PoolOptions {
   queueLimit: number;
   queueTimeoutMs: number;
   requestTimeoutMs: number;
-  boot: Omit<WorkerBoot, 'processId' | 'wasmModule' | 'lockTable' | 'flowBuffer'>;
+  boot: Omit<WorkerBoot, 'processId' | 'wasmModule' | 'lockTable' | 'flowBuffer' | 'nativeCallGate'>;
   wasmModule: WebAssembly.Module;
   /** Jobs each new worker runs before it takes traffic (fills its opcache). */
   warmup: PhpJob[];

@@ -4,6 +4,7 @@ import type { PhpJob } from '../cgi.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import { SharedFileLocks } from './locks.js';
+import { closeGate } from './native-call-gate.js';
 import type { FromWorker, RunEnd, WorkerBody, WorkerBoot } from './messages.js';
 import type { OpcacheSample } from './opcache-sample.js';
 import { DEFAULT_OPCACHE_GROWTH, iniSetsOpcacheSize, OpcacheSizing } from './opcache-size.js';
@@ -35,6 +36,8 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
 const RETIRE_GRACE = 200;
 /** How long an answer for a stopped worker's request waits for the worker to end (see kill). */
 const TERMINATE_WAIT_MS = 250;
+/** How long a worker's koffi call in progress (a zero-page slice: milliseconds) may delay its termination. */
+const NATIVE_CALL_WAIT_MS = 2_000;
 /** How long a self-call worker stays without a self-call to serve. */
 const SELF_CALL_WORKER_IDLE_MS = 60_000;
 /** How long a waiting self-call counts on the pool's starting workers while one of them runs a warm-up job (see addSelfCallWorkerIfNeeded). */
@@ -234,7 +237,7 @@ export class WorkerPool {
     handle.generation = this.settingsGeneration; // the settings read now are the ones it boots with
     handle.opcacheMb = this.opcacheSizing.nextWorkerMb;
     const phpIni = this.options.boot.phpIni + this.opcacheSizing.iniLine();
-    const boot: WorkerBoot = { ...this.options.boot, phpIni, processId: handle.id, wasmModule: this.options.wasmModule, lockTable: this.locks.buffer, flowBuffer: handle.flowBuffer };
+    const boot: WorkerBoot = { ...this.options.boot, phpIni, processId: handle.id, wasmModule: this.options.wasmModule, lockTable: this.locks.buffer, flowBuffer: handle.flowBuffer, nativeCallGate: handle.nativeCallGate };
     const worker = (this.options.startWorker ?? startThread)(boot);
     handle.worker = worker;
     await new Promise<void>((resolve, reject) => {
@@ -614,7 +617,8 @@ export class WorkerPool {
     job?.detach();
     // Its locks are released only once it has really stopped: released earlier, a script still
     // writing could corrupt a database another worker now writes too.
-    const stopped = (worker.worker?.terminate() ?? Promise.resolve(0)).catch(() => 0).finally(() => {
+    const thread = worker.worker;
+    const stopped = (thread ? closeGate(worker.nativeCallGate, NATIVE_CALL_WAIT_MS).then(() => thread.terminate()) : Promise.resolve(0)).catch(() => 0).finally(() => {
       this.locks.releaseProcess(worker.id);
       this.checkIdle();
     });

@@ -1,6 +1,7 @@
 /** What the pool knows of one worker: its lifecycle, its counters, and the job it runs. */
 import type { Timer } from './clock.js';
 import type { OpcacheSample } from './opcache-sample.js';
+import { createNativeCallGate } from './native-call-gate.js';
 import { createFlowBuffer, OutputFlowControl } from './output-flow.js';
 import type { LeaveReason, PoolWorker } from './pool-types.js';
 import type { RunningJob } from './running-job.js';
@@ -11,6 +12,8 @@ export class WorkerHandle {
   /** Output flow control shared with its thread (see output-flow.ts). */
   readonly flowBuffer = createFlowBuffer();
   readonly flow = new OutputFlowControl(this.flowBuffer);
+  /** Closed before its thread is terminated (see native-call-gate.ts). */
+  readonly nativeCallGate = createNativeCallGate();
   /** Its thread, once started. */
   worker?: PoolWorker;
   /** Runs handed to it (warm-up and opcache samples count too). */

@@ -18,6 +18,7 @@ import { runDirect } from '../php-wasm/direct-request.js';
 import { StaleCode } from './stale-code.js';
 import { CodeChangeBatch } from './code-writes.js';
 import { loadPageCalls, releaseZeroPages, SLICE_BYTES, type PageCalls, type Released } from './zero-pages.js';
+import { throughGate } from './native-call-gate.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 
@@ -98,7 +99,9 @@ let releasing = false;
  */
 function releaseMemory({ php }: Instance): void {
   if (pageCalls === undefined) {
-    const loaded = loadPageCalls();
+    // koffi calls go through the gate: the pool may be about to terminate this thread (native-call-gate.ts).
+    const loaded = throughGate(boot.nativeCallGate, loadPageCalls);
+    if (!loaded) return; // leaving
     pageCalls = 'unavailable' in loaded ? loaded.unavailable : loaded;
   }
   const calls = pageCalls;
@@ -113,8 +116,8 @@ function releaseMemory({ php }: Instance): void {
   const step = () => {
     const buffer = wasmMemoryBuffer(php);
     try {
-      if (running === 0 && from < buffer.byteLength) {
-        const released = releaseZeroPages(buffer, calls, from, from + SLICE_BYTES);
+      const released = running === 0 && from < buffer.byteLength ? throughGate(boot.nativeCallGate, () => releaseZeroPages(buffer, calls, from, from + SLICE_BYTES)) : undefined;
+      if (released) {
         total.bytes += released.bytes;
         total.residentBytes += released.residentBytes;
         from += SLICE_BYTES;
