@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { closeGate, createNativeCallGate, throughGate } from '../server/pool/native-call-gate.js';
 import { startTestServer } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
 const GATE_MODULE = new URL('../server/pool/native-call-gate.js', import.meta.url).href;
 
@@ -121,4 +122,17 @@ t.test('the pool closes a worker\'s gate before it ends the thread', async (t) =
   t.ok(gates.every((cell) => cell[0] !== 2), 'not closed while the workers serve');
   await server.close();
   t.same(gates.map((cell) => cell[0]), [2, 2], 'closed once the pool stopped them');
+});
+
+t.test('a worker that stays inside a native call is ended after the bound, and the log says so', async (t) => {
+  const server = await startTestServer({ workers: 1 });
+  const handles = (server.pool as unknown as { workers: Set<{ id: number; nativeCallGate: SharedArrayBuffer }> }).workers;
+  const [handle] = [...handles];
+  const cell = new Int32Array(handle!.nativeCallGate);
+  // Wait until no scan is inside, then mark it inside for good: a call that never returns.
+  await until('the gate is free', () => Atomics.compareExchange(cell, 0, 0, 1) === 0);
+  await server.close();
+  const line = server.logs.find((entry) => entry.msg === 'worker still inside a native call; ending it anyway (the process may abort)');
+  t.ok(line, 'logged');
+  t.equal(line?.worker, handle!.id);
 });

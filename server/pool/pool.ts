@@ -618,7 +618,7 @@ export class WorkerPool {
     // Its locks are released only once it has really stopped: released earlier, a script still
     // writing could corrupt a database another worker now writes too.
     const thread = worker.worker;
-    const stopped = (thread ? closeGate(worker.nativeCallGate, NATIVE_CALL_WAIT_MS).then(() => thread.terminate()) : Promise.resolve(0)).catch(() => 0).finally(() => {
+    const stopped = (thread ? this.closeNativeCalls(worker).then(() => thread.terminate()) : Promise.resolve(0)).catch(() => 0).finally(() => {
       this.locks.releaseProcess(worker.id);
       this.checkIdle();
     });
@@ -632,6 +632,12 @@ export class WorkerPool {
       job.fail(error);
     }
     await stopped;
+  }
+
+  /** Waits out a koffi call the worker is in (see native-call-gate.ts); one that hangs is said before the thread ends. */
+  private async closeNativeCalls(worker: WorkerHandle): Promise<void> {
+    if (await closeGate(worker.nativeCallGate, NATIVE_CALL_WAIT_MS)) return;
+    this.options.log.warn({ worker: worker.id, waitedMs: NATIVE_CALL_WAIT_MS }, 'worker still inside a native call; ending it anyway (the process may abort)');
   }
 
   // ── Bookkeeping ───────────────────────────────────────────────────────────────────────────────
