@@ -9,28 +9,31 @@ import { loadConfig } from './config/load.js';
 import { OPTIONS, type OptionSpec } from './config/options.js';
 import { plainText } from './config/schema.js';
 import { requireDirectory, validateSettings } from './config/validate.js';
-import { createLogger } from './logger.js';
-import { reportMallocTunable } from './malloc-tunables.js';
-import { startServer, type RunningServer } from './server.js';
-import { runPhpCommand } from './php-command.js';
+import { preloadPhpModule } from './pool/wasm-module.js';
+import type { RunningServer } from './server.js';
 import { SiteInUseError } from './site-lock.js';
+import { SERVER_SOFTWARE } from './version.js';
+import type { ServerConfig } from './config/types.js';
+import { serverCodeCacheLocation, wordpressCodeCacheLocation } from './wasm-code-cache/location.js';
+import { loadWordPressConfig } from './wordpress/load-config.js';
+import { WORDPRESS_OPTIONS } from './wordpress/options.js';
 
 /** sysexits.h: try again later (the site is busy with a server or a job). */
 const EX_TEMPFAIL = 75;
-import { SERVER_SOFTWARE } from './version.js';
-import { loadWordPressConfig, startWordPress, wordpressServerConfig, WORDPRESS_RELOADABLE } from './wordpress/start.js';
-import type { ServerConfig } from './config/types.js';
-import { WORDPRESS_OPTIONS } from './wordpress/options.js';
 
+// The server itself (Fastify, @php-wasm, the pool: ~0.4 s of imports) is imported only once the
+// configuration is read and php.wasm's module is being made in a thread of its own meanwhile.
 async function main(argv: string[]): Promise<number> {
   const isWordPress = argv[0] === 'wordpress';
   const args = isWordPress || argv[0] === 'serve' ? argv.slice(1) : argv;
   try {
-    if (argv[0] === 'php') return await runPhpCommand(argv.slice(1), process.env, process.cwd());
+    if (argv[0] === 'php') return await (await import('./php-command.js')).runPhpCommand(argv.slice(1), process.env, process.cwd());
     if (isWordPress) {
       const { config, help } = loadWordPressConfig(args, process.env, process.cwd());
       if (help) return printHelp([...OPTIONS, ...WORDPRESS_OPTIONS], 'wordpress ');
       validateSettings(config);
+      preloadPhpModule(config.php, wordpressCodeCacheLocation(config));
+      const { startWordPress, wordpressServerConfig, WORDPRESS_RELOADABLE } = await import('./wordpress/start.js');
       const reload = async (server: RunningServer) => {
         const next = loadWordPressConfig(args, process.env, process.cwd()).config;
         validateSettings(next);
@@ -43,6 +46,8 @@ async function main(argv: string[]): Promise<number> {
     if (positionals.length) throw new ConfigError('command', 'must be "wordpress", "serve", "php" or none', positionals[0], 'command line');
     requireDirectory(config.docroot, 'docroot');
     validateSettings(config);
+    preloadPhpModule(config.php, serverCodeCacheLocation(config));
+    const { startServer } = await import('./server.js');
     const reload = (server: RunningServer) => server.reload(validated(loadConfig({ argv: args, env: process.env, cwd: process.cwd() }).config));
     return await serveUntilSignal(config.logLevel, (log) => startServer(config, log), reload);
   } catch (error) {
@@ -64,9 +69,10 @@ async function main(argv: string[]): Promise<number> {
  * does not load is logged and the running one stays.
  */
 async function serveUntilSignal(logLevel: string, start: (log: Logger) => Promise<RunningServer>, reload: (server: RunningServer) => Promise<unknown>): Promise<number> {
+  const { createLogger } = await import('./logger.js');
   const log = createLogger(logLevel);
   const server = await start(log);
-  reportMallocTunable(log);
+  (await import('./malloc-tunables.js')).reportMallocTunable(log);
   let reloading: Promise<void> | undefined;
   let again = false;
   const onHangUp = () => {

@@ -15,7 +15,9 @@ import { OPCACHE_STATUS_PATH, OPCACHE_STATUS_SCRIPT } from './pool/opcache-sampl
 import { INVALIDATE_CODE_PATH, INVALIDATE_CODE_SCRIPT } from './pool/stale-code.js';
 import { loadMallocTrim } from './malloc-trim.js';
 import { QuietTrimmer } from './pool/quiet-trim.js';
-import { compilePhpModule } from './pool/wasm-module.js';
+import { compilePhpModule, phpModuleOrigin } from './pool/wasm-module.js';
+import { serverCodeCacheLocation } from './wasm-code-cache/location.js';
+import { CodeCacheWriter } from './wasm-code-cache/code-writer.js';
 import { connectableHost } from './host-address.js';
 import type { AddressInfo } from 'node:net';
 import { startAdmin } from './admin.js';
@@ -93,14 +95,19 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
   let selfCall!: SelfCallConstants;
   let pool!: WorkerPool;
   let phpModule!: WebAssembly.Module;
+  let app!: ReturnType<typeof buildApp>;
+  const pageCache = config.pageCache
+    ? new PageCache({ ttlMs: config.pageCacheTtl * 1000, maxBytes: config.pageCacheSize, maxEntryBytes: Math.floor(config.pageCacheSize / 16) })
+    : undefined;
   try {
     // Before the workers: PHP is told where to reach the server directly (see php-ini.ts).
     selfCalls = await listenForSelfCalls({ headersTimeoutMs: config.headerTimeout * 1000, keepAliveTimeoutMs: config.keepAliveTimeout * 1000, maxHeaderSize: config.maxHeaderSize });
     selfCall = { url: `http://localhost:${selfCalls.port}`, token: randomBytes(24).toString('hex') };
-    phpModule = await (wasmModule ?? compilePhpModule(config.php));
+    const module = wasmModule ?? compilePhpModule(config.php, serverCodeCacheLocation(config));
     await compiler.beforeWorkersStart(compileSettings(config));
+    // The first worker starts while php.wasm is still being made (see PoolOptions.wasmModule).
     pool = new WorkerPool({
-      wasmModule: phpModule,
+      wasmModule: module,
       log,
       observer: metrics,
       mail: (args, message, worker) => mail.deliver(args, message, worker),
@@ -108,8 +115,17 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
       ...workerSettings(config, folders, selfCall, hostFsCalls?.channel),
     });
     poolForProbes = pool;
-    await pool.start();
+    const poolStarted = pool.start();
+    poolStarted.catch(() => undefined); // awaited below: a module that cannot be made is the error to report
+    phpModule = await module;
+    logModuleOrigin(phpModule, config.opcacheFileCache !== undefined, log);
+    // While the first worker boots and warms, the main thread has nothing else to do.
+    app = buildApp({ config, pool, log, metrics, draining: () => draining, selfCallToken: selfCall.token, pageCache });
+    await app.ready();
+    await poolStarted;
   } catch (error) {
+    await app?.close();
+    await poolForProbes?.close(0);
     await admin?.close();
     await selfCalls?.close();
     await compiler.close();
@@ -119,10 +135,6 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     siteLock.release();
     throw error;
   }
-  const pageCache = config.pageCache
-    ? new PageCache({ ttlMs: config.pageCacheTtl * 1000, maxBytes: config.pageCacheSize, maxEntryBytes: Math.floor(config.pageCacheSize / 16) })
-    : undefined;
-  const app = buildApp({ config, pool, log, metrics, draining: () => draining, selfCallToken: selfCall.token, pageCache });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -142,6 +154,8 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
   const stoppers: Array<() => void> = [];
   const trimmer = startQuietTrim(pool, () => compiler.compilesEnded, log);
   stoppers.push(() => trimmer.stop());
+  const codeWriter = startCodeCacheWriter(config.opcacheFileCache, phpModule, pool, log);
+  if (codeWriter) stoppers.push(() => codeWriter.stop());
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= (async () => {
     draining = true;
@@ -218,6 +232,31 @@ function warmupJobs(config: ServerConfig): PhpJob[] {
 /** What the compiled files in the opcache folder depend on besides their sources (see SiteCompiler). */
 function compileSettings(config: ServerConfig): { phpIni: string; phpVersion: string; validateTimestamps: boolean } {
   return { phpIni: buildPhpIni(config, { opcacheFileCache: GUEST_OPCACHE_FILE_CACHE }), phpVersion: config.php, validateTimestamps: config.opcacheValidate };
+}
+
+/** Where the workers' php.wasm came from: the machine code a run before optimised, or a compile (and why). */
+function logModuleOrigin(module: WebAssembly.Module, cacheConfigured: boolean, log: Logger): void {
+  const origin = phpModuleOrigin(module);
+  if (!origin) return;
+  const how = { ms: origin.ms, inThread: origin.inThread === true };
+  if (origin.loadedFromCache) log.info(how, "php.wasm: loaded the optimised machine code of a run before");
+  else log.debug({ ...how, ...(cacheConfigured && origin.cacheMiss ? { cache: origin.cacheMiss } : {}) }, 'php.wasm: compiled');
+}
+
+/** Saves php.wasm's optimised code beside the compiled scripts for the next start (a kept folder only). */
+function startCodeCacheWriter(root: string | undefined, module: WebAssembly.Module, pool: WorkerPool, log: Logger): CodeCacheWriter | undefined {
+  const origin = phpModuleOrigin(module);
+  if (root === undefined || !origin) return undefined;
+  const writer = new CodeCacheWriter(root, module, origin.key, origin.loadedFromCache, {
+    quiet: () => {
+      const stats = pool.stats;
+      return !stats.closing && stats.queued === 0 && stats.idle === stats.workers;
+    },
+    requestsDispatched: () => pool.requestsDispatched,
+    probeOptimizedCode: () => pool.probeOptimizedCode(),
+  }, log);
+  writer.start();
+  return writer;
 }
 
 /**

@@ -18,7 +18,6 @@ import { runtimeOf } from '../server/php-wasm/internals.js';
 import { bootPhp } from '../server/pool/php-instance.js';
 import { compilePhpModule } from '../server/pool/wasm-module.js';
 import { projectRoot } from '../server/paths.js';
-import type { WorkerBoot } from '../server/pool/messages.js';
 import { startTestServer, tempDir } from './helpers/server.js';
 
 const NO_REVALIDATION = { 'opcache.revalidate_freq': '60', 'opcache.file_update_protection': '0' };
@@ -124,7 +123,7 @@ rename(__DIR__ . '/template.tmp', __DIR__ . '/template.php');`);
     phpIni: `${readFileSync(join(projectRoot, 'config', 'php.ini'), 'utf8')}\n${Object.entries(NO_REVALIDATION).map(([key, value]) => `${key} = ${value}`).join('\n')}\n`,
     files: { [INVALIDATE_CODE_PATH]: INVALIDATE_CODE_SCRIPT },
     allowNetwork: [], connectTo: {}, tmpSize: 1 << 20, memoryCeiling: null,
-  } as unknown as WorkerBoot, { fileLockManager: new FileLockManagerInMemory(), onCodeWritten: (path) => reported.push(path) });
+  } as unknown as Parameters<typeof bootPhp>[0], { fileLockManager: new FileLockManagerInMemory(), onCodeWritten: (path) => reported.push(path) });
   t.teardown(() => runtimeOf(php).outboundNetworkProxyServer.close());
   const show = async () => (await php.run({ scriptPath: '/docroot/show.php' })).text;
   const cached = async (path: string) => (await php.run({ scriptPath: '/docroot/cached.php', body: new TextEncoder().encode(path), method: 'POST' })).text;

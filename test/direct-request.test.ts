@@ -16,7 +16,6 @@ import { GUEST_PREPEND, buildPrepend } from '../server/php-ini.js';
 import { projectRoot } from '../server/paths.js';
 import type { ServerConfig } from '../server/config/types.js';
 import type { ResponseSink } from '../server/pool/response-sink.js';
-import type { WorkerBoot } from '../server/pool/messages.js';
 import { tempDir } from './helpers/server.js';
 
 const DUMP = `<?php
@@ -57,7 +56,7 @@ t.test('the direct path gives PHP what runStream gives it, and leaves no descrip
     phpIni: `${readFileSync(join(projectRoot, 'config', 'php.ini'), 'utf8')}\nauto_prepend_file = ${GUEST_PREPEND}\n`,
     files: { [GUEST_PREPEND]: buildPrepend({ ini: {} } as unknown as ServerConfig) },
     allowNetwork: [], connectTo: {}, tmpSize: 1 << 20, memoryCeiling: null,
-  } as unknown as WorkerBoot, { fileLockManager: new FileLockManagerInMemory() });
+  } as unknown as Parameters<typeof bootPhp>[0], { fileLockManager: new FileLockManagerInMemory() });
   t.teardown(() => runtimeOf(php).outboundNetworkProxyServer.close());
 
   /** One request through `run`, its head, output, errors and exit code as the worker takes them. */

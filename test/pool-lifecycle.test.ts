@@ -11,6 +11,7 @@ import { IllegalTransition, WORKER_PHASES, WorkerLifecycle, allowedTransition } 
 import { settle } from './helpers/fake-clock.js';
 import { FAKE_BOOT, FAKE_JOB, closeFakePool, fakePool } from './helpers/fake-workers.js';
 import { until } from './helpers/until.js';
+import { tempDir } from './helpers/server.js';
 
 /** A request's outcome, observable before it settles. */
 function track(promise: Promise<PhpResponse>): { settled: boolean; result: Promise<PhpResponse | PoolError> } {
@@ -500,4 +501,38 @@ t.test("a PHP worker thread starts with a small young generation (idle memory, s
   const limits = await new Promise<{ maxYoungGenerationSizeMb: number }>((resolve) => thread.once('message', resolve));
   await thread.terminate();
   t.equal(limits.maxYoungGenerationSizeMb, WORKER_YOUNG_GENERATION_MB);
+});
+
+t.test('while php.wasm is still being made the first worker starts at once and gets it on its port; later workers get it directly', async (t) => {
+  let made!: (module: WebAssembly.Module) => void;
+  const module = new WebAssembly.Module(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]));
+  const boots: Array<Parameters<NonNullable<Parameters<typeof fakePool>[0]['startWorker']>>[0]> = [];
+  const fake = fakePool({ size: 2, wasmModule: new Promise<WebAssembly.Module>((resolve) => { made = resolve; }) }, ['slow-boot']);
+  const startWorker = (fake.pool as unknown as { options: { startWorker: (boot: (typeof boots)[number]) => unknown } }).options;
+  const fakeStart = startWorker.startWorker;
+  startWorker.startWorker = (boot) => {
+    boots.push(boot);
+    return fakeStart(boot);
+  };
+  const started = fake.pool.start();
+  await settle();
+  t.equal(boots.length, 1, 'the first worker started before the module was made');
+  t.equal(boots[0].wasmModule, undefined);
+  t.ok(boots[0].modulePort, 'it waits on a port');
+  const arrived = new Promise((resolve) => boots[0].modulePort!.once('message', resolve));
+  made(module);
+  t.type(await arrived, WebAssembly.Module, 'the module arrives on the port (a copy of the same compiled module: V8 shares it)');
+  boots[0].modulePort!.close();
+  fake.workers[0].boot();
+  await started;
+  await until('the second worker to start', () => boots.length === 2);
+  t.equal(boots[1].wasmModule, module, 'a worker started once it is made gets it in its start-up data');
+  t.equal(boots[1].modulePort, undefined);
+  await closeFakePool(fake);
+});
+
+t.test('a real worker whose module could not be made fails its boot, saying so', async (t) => {
+  const fake = fakePool({ size: 1, boot: { ...FAKE_BOOT, docroot: tempDir(t) }, wasmModule: Promise.reject(new Error('no php.wasm here')), startWorker: undefined });
+  await t.rejects(fake.pool.start(), /could not make php\.wasm's module/);
+  await fake.pool.close(0);
 });

@@ -92,7 +92,7 @@ export const SERVER_SCHEMA = defineOptions({
     docs: {
       arg: 'DIR',
       default: 'a fresh private folder per server (`wordpress`: `var/opcache`)',
-      meaning: 'host folder where the server compiles the site\'s PHP files for opcache\'s file cache, one subfolder per site: a new worker (and, with a kept folder, a restarted server) loads them instead of compiling; PHP can read it, never write it',
+      meaning: 'host folder where the server compiles the site\'s PHP files for opcache\'s file cache, one subfolder per site: a new worker (and, with a kept folder, a restarted server) loads them instead of compiling; PHP can read it, never write it. A kept folder also holds php.wasm\'s optimised machine code (`php.wasm-code/`), which a restarted server loads instead of compiling php.wasm again',
     },
   },
   sessionDir: {

@@ -92,15 +92,19 @@ function emptyFolder(path: string): void {
 }
 
 function refuseOverlap(configured: string, phpFolders: string[]): void {
+  const folder = overlappingFolder(configured, phpFolders);
+  if (folder !== undefined) {
+    throw new ConfigError('opcacheFileCache', `must be outside the docroot and every mount, and hold none of them (PHP could plant compiled code there): overlaps ${folder}`, configured, 'settings');
+  }
+}
+
+/** The first of PHP's folders that holds `cache` or lies inside it (real paths compared), if any. */
+export function overlappingFolder(cache: string, phpFolders: string[]): string | undefined {
   const real = (path: string) => { try { return realpathSync(path); } catch { return path; } };
   const inside = (child: string, parent: string) => {
     const rel = relative(parent, child);
     return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
   };
-  const cache = real(configured);
-  for (const folder of phpFolders.map(real)) {
-    if (inside(cache, folder) || inside(folder, cache)) {
-      throw new ConfigError('opcacheFileCache', `must be outside the docroot and every mount, and hold none of them (PHP could plant compiled code there): overlaps ${folder}`, configured, 'settings');
-    }
-  }
+  const cacheReal = real(cache);
+  return phpFolders.map(real).find((folder) => inside(cacheReal, folder) || inside(folder, cacheReal));
 }

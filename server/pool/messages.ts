@@ -1,3 +1,4 @@
+import type { MessagePort } from 'node:worker_threads';
 import type { PhpJob } from '../cgi.js';
 import type { Mount, PhpVersion } from '../config/types.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
@@ -7,7 +8,9 @@ export interface WorkerBoot {
   processId: number;
   phpVersion: PhpVersion;
   /** Compiled once in the main thread; each worker only instantiates it. */
-  wasmModule: WebAssembly.Module;
+  wasmModule?: WebAssembly.Module;
+  /** Where the module comes when it was not ready at the worker's start (then wasmModule is absent). */
+  modulePort?: MessagePort;
   /** Host folder mounted at /docroot. */
   docroot: string;
   mounts: Mount[];
@@ -44,7 +47,9 @@ export type ToWorker =
   /** Code files another worker's PHP changed: drop their compiled copies before the next request (see stale-code.ts). */
   | { type: 'invalidate-code'; paths: string[] }
   /** Give the system back the wasm memory pages that are all zeros (once warm, and when the pool is quiet; see zero-pages.ts). */
-  | { type: 'release-memory' };
+  | { type: 'release-memory' }
+  /** Does the instance run optimised code yet (see wasm-code-cache/optimized-probe.ts)? */
+  | { type: 'probe-optimized-code'; probeId: number };
 
 export interface RunEnd {
   exitCode: number;
@@ -73,4 +78,6 @@ export type FromWorker =
   /** Code files PHP wrote or folders it moved into place (guest paths; see code-writes.ts). */
   | { type: 'code-changed'; paths: string[] }
   /** What a 'release-memory' gave back (up to where a request that arrived ended the scan), or why it cannot. */
-  | { type: 'memory-released'; bytes: number; residentBytes: number; ms: number; unavailable?: string };
+  | { type: 'memory-released'; bytes: number; residentBytes: number; ms: number; unavailable?: string }
+  /** The answer to 'probe-optimized-code': yes, no, or why it cannot tell. */
+  | { type: 'optimized-code'; probeId: number; optimized: boolean | string };

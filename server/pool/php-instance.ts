@@ -31,7 +31,7 @@ const PHP_INI_PATH = '/internal/shared/php.ini';
 const GUEST_TMP = '/tmp';
 
 /** What a sandboxed instance is made of: everything in WorkerBoot but the pool's own channels. */
-export type SandboxSettings = Omit<WorkerBoot, 'lockTable' | 'flowBuffer' | 'nativeCallGate' | 'tmpSize'>;
+export type SandboxSettings = Omit<WorkerBoot, 'lockTable' | 'flowBuffer' | 'nativeCallGate' | 'tmpSize' | 'wasmModule' | 'modulePort'> & { wasmModule: WebAssembly.Module };
 
 export interface SandboxHooks {
   /** Locks shared with the other workers; absent: the host's own file locks only (one instance per process). */
@@ -51,8 +51,9 @@ export interface SandboxHooks {
  * php.ini, set before it runs anything. Shared by the server's workers (bootPhp) and the `php`
  * command; what either runs afterwards is theirs.
  */
-export async function createSandboxedPhp(settings: SandboxSettings, hooks: SandboxHooks = {}): Promise<{ php: PHP; ceiling: MemoryCeiling }> {
+export async function createSandboxedPhp(settings: SandboxSettings, hooks: SandboxHooks = {}): Promise<{ php: PHP; ceiling: MemoryCeiling; wasmExports: WebAssembly.Exports }> {
   const ceiling = memoryCeiling();
+  let wasmExports: WebAssembly.Exports = {};
   const runtimeId = await loadNodeRuntime(settings.phpVersion, {
     ...(hooks.fileLockManager ? { fileLockManager: hooks.fileLockManager } : {}),
     emscriptenOptions: {
@@ -75,7 +76,10 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
         if (missing.length) throw new UnsupportedPhpWasmError(missing);
         const gated = connectErrorsAsErrno(ceiling.gate(imports));
         const wrapped = hooks.beforeSocketSend ? beforeSocketSends(gated, hooks.beforeSocketSend) : gated;
-        WebAssembly.instantiate(settings.wasmModule, wrapped).then((instance) => receive(instance, settings.wasmModule));
+        WebAssembly.instantiate(settings.wasmModule, wrapped).then((instance) => {
+          wasmExports = instance.exports;
+          receive(instance, settings.wasmModule);
+        });
         return {};
       },
     } as Record<string, unknown>,
@@ -106,7 +110,7 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
   php.chdir(GUEST_DOCROOT);
   php.writeFile(PHP_INI_PATH, settings.phpIni);
   for (const [path, text] of Object.entries(settings.files)) php.writeFile(path, text);
-  return { php, ceiling };
+  return { php, ceiling, wasmExports };
 }
 
 /**
@@ -118,10 +122,10 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
  * response comes back empty), so the caller must discard it.
  */
 export async function bootPhp(
-  boot: WorkerBoot,
+  boot: WorkerBoot & { wasmModule: WebAssembly.Module },
   hooks: SandboxHooks & { fileLockManager: FileLockManager; onCodeWritten?: (guestPath: string) => void },
-): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput }> {
-  const { php, ceiling } = await createSandboxedPhp(boot, hooks);
+): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput; wasmExports: WebAssembly.Exports }> {
+  const { php, ceiling, wasmExports } = await createSandboxedPhp(boot, hooks);
   const runtime = runtimeOf(php);
   if (hooks.onCodeWritten) reportCodeWrites(runtime, hooks.onCodeWritten);
   await php.setSapiName(SAPI_NAME);
@@ -131,7 +135,7 @@ export async function bootPhp(
   readOnlyInternals(runtime);
   // Measured from the booted size, which holds opcache's shared memory and PHP's own start-up state.
   if (boot.memoryCeiling !== null) ceiling.set(runtime.HEAPU8.byteLength + boot.memoryCeiling);
-  return { php, tmp: limitTmp(runtime, GUEST_TMP, boot.tmpSize), ceiling, output: capturePhpOutput(runtime) };
+  return { php, tmp: limitTmp(runtime, GUEST_TMP, boot.tmpSize), ceiling, output: capturePhpOutput(runtime), wasmExports };
 }
 
 /** The instance's wasm linear memory now (growth replaces the buffer: take it afresh each time). */

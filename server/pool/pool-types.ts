@@ -12,8 +12,12 @@ export interface PoolOptions {
   queueLimit: number;
   queueTimeoutMs: number;
   requestTimeoutMs: number;
-  boot: Omit<WorkerBoot, 'processId' | 'wasmModule' | 'lockTable' | 'flowBuffer' | 'nativeCallGate'>;
-  wasmModule: WebAssembly.Module;
+  boot: Omit<WorkerBoot, 'processId' | 'wasmModule' | 'modulePort' | 'lockTable' | 'flowBuffer' | 'nativeCallGate'>;
+  /**
+   * php.wasm, compiled once. While it is still being made, workers already start (their own start-up
+   * and imports take ~0.25 s) and get it as soon as it is ready; a failure to make it fails their boot.
+   */
+  wasmModule: WebAssembly.Module | Promise<WebAssembly.Module>;
   /** Jobs each new worker runs before it takes traffic (fills its opcache). */
   warmup: PhpJob[];
   log: Logger;

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { MessageChannel, Worker, type WorkerOptions } from 'node:worker_threads';
 import type { PhpJob } from '../cgi.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
@@ -28,7 +28,7 @@ const startThread = (boot: WorkerBoot): PoolWorker => new Worker(WORKER_URL, wor
 export const WORKER_YOUNG_GENERATION_MB = 4;
 
 export function workerThreadOptions(boot: WorkerBoot): WorkerOptions {
-  return { workerData: boot, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
+  return { workerData: boot, transferList: boot.modulePort ? [boot.modulePort] : [], resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
 }
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
@@ -67,14 +67,23 @@ export class WorkerPool {
   private selfRoute?: SelfRoute;
   /** Said once in the log. */
   private memoryReleaseUnavailable = false;
+  /** Requests handed to workers since the pool started (warm-ups and samples not counted). */
+  private dispatched = 0;
+  private readonly optimizedCodeProbes = new Map<number, (answer: boolean | string) => void>();
+  private nextProbeId = 1;
   /** Failed starts in a row (spawnWithBackoff's pause doubles with each). */
   private bootFailures = 0;
 
   private readonly options: PoolOptions;
   private opcacheSizing: OpcacheSizing;
 
+  /** php.wasm once it is made (see PoolOptions.wasmModule). */
+  private module: WebAssembly.Module | Promise<WebAssembly.Module>;
+
   constructor(options: PoolOptions) {
     this.options = { ...options };
+    this.module = options.wasmModule;
+    if (this.module instanceof Promise) this.module.then((module) => { this.module = module; }, () => undefined);
     this.clock = options.clock ?? systemClock;
     this.queue = new RequestQueue(this.clock);
     this.opcacheSizing = this.newOpcacheSizing();
@@ -237,7 +246,7 @@ export class WorkerPool {
     handle.generation = this.settingsGeneration; // the settings read now are the ones it boots with
     handle.opcacheMb = this.opcacheSizing.nextWorkerMb;
     const phpIni = this.options.boot.phpIni + this.opcacheSizing.iniLine();
-    const boot: WorkerBoot = { ...this.options.boot, phpIni, processId: handle.id, wasmModule: this.options.wasmModule, lockTable: this.locks.buffer, flowBuffer: handle.flowBuffer, nativeCallGate: handle.nativeCallGate };
+    const boot: WorkerBoot = { ...this.options.boot, phpIni, processId: handle.id, ...this.moduleFor(), lockTable: this.locks.buffer, flowBuffer: handle.flowBuffer, nativeCallGate: handle.nativeCallGate };
     const worker = (this.options.startWorker ?? startThread)(boot);
     handle.worker = worker;
     await new Promise<void>((resolve, reject) => {
@@ -262,6 +271,19 @@ export class WorkerPool {
         this.onWorkerGone(handle, new Error(`exited with code ${code}`));
       });
     });
+  }
+
+  /** The module itself, or a port it comes on once made (null if it cannot be: the worker fails to boot). */
+  private moduleFor(): Pick<WorkerBoot, 'wasmModule' | 'modulePort'> {
+    const module = this.module;
+    if (!(module instanceof Promise)) return { wasmModule: module };
+    const { port1, port2 } = new MessageChannel();
+    const send = (made: WebAssembly.Module | null) => {
+      port1.postMessage(made);
+      port1.close();
+    };
+    module.then(send, () => send(null));
+    return { modulePort: port2 };
   }
 
   /**
@@ -364,6 +386,7 @@ export class WorkerPool {
     this.clock.clearTimeout(worker.idleTimer);
     this.options.observer?.queueWait((this.clock.now() - pending.queuedAt) / 1000);
     worker.requests++;
+    this.dispatched++;
     worker.lifecycle.moveTo('busy');
     this.send(worker, pending, pending.job, pending.body, false, pending.timeoutMs);
     if (worker.requests >= this.options.maxRequests && !worker.leaving) this.recycle(worker, 'recycled');
@@ -391,6 +414,7 @@ export class WorkerPool {
     if (message.type === 'mail') return void this.relayMail(worker, message);
     if (message.type === 'code-changed') return this.shareCodeChanges(worker, message.paths);
     if (message.type === 'memory-released') return this.memoryReleased(worker, message);
+    if (message.type === 'optimized-code') return this.optimizedCodeProbes.get(message.probeId)?.(message.optimized);
     const job = worker.job;
     if (!job || !('id' in message) || message.id !== job.id) return;
     switch (message.type) {
@@ -430,6 +454,31 @@ export class WorkerPool {
    */
   releaseIdleMemory(): void {
     for (const worker of this.live()) if (worker.phase === 'idle') this.releaseMemoryOf(worker);
+  }
+
+  /** Requests handed to workers since the pool started. */
+  get requestsDispatched(): number {
+    return this.dispatched;
+  }
+
+  /**
+   * Whether V8 runs optimised code in an idle worker's instance (see wasm-code-cache/optimized-probe.ts):
+   * the module is shared, so one worker's answer holds for the process. A string says why not known.
+   */
+  probeOptimizedCode(timeoutMs = 5_000): Promise<boolean | string> {
+    const worker = this.live().find((w) => w.phase === 'idle' && w.worker);
+    if (!worker) return Promise.resolve('no idle worker');
+    const probeId = this.nextProbeId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => answer('no answer'), timeoutMs);
+      const answer = (optimized: boolean | string) => {
+        clearTimeout(timer);
+        this.optimizedCodeProbes.delete(probeId);
+        resolve(optimized);
+      };
+      this.optimizedCodeProbes.set(probeId, answer);
+      worker.worker!.postMessage({ type: 'probe-optimized-code', probeId });
+    });
   }
 
   private releaseMemoryOf(worker: WorkerHandle): void {

@@ -19,6 +19,7 @@ import { StaleCode } from './stale-code.js';
 import { CodeChangeBatch } from './code-writes.js';
 import { loadPageCalls, releaseZeroPages, SLICE_BYTES, type PageCalls, type Released } from './zero-pages.js';
 import { throughGate } from './native-call-gate.js';
+import { holdsOptimizedCode } from '../wasm-code-cache/optimized-probe.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   try {
     const sharedLocks = new SharedLockTable(boot.lockTable, boot.processId);
     const lockManager = new SplitLockManager(sharedLocks, [boot.docroot, ...boot.mounts.map((m) => m.host)]);
-    instance = await bootPhp(boot, {
+    instance = await bootPhp({ ...boot, wasmModule: await moduleOf(boot) }, {
       fileLockManager: lockManager,
       onExit: (code) => { exitedWith = code; },
       deliverMail,
@@ -69,8 +70,19 @@ async function main(): Promise<void> {
     else if (message.type === 'self-route') selfRoute = message.route;
     else if (message.type === 'invalidate-code') staleCode.add(message.paths);
     else if (message.type === 'release-memory') releaseMemory(instance);
+    else if (message.type === 'probe-optimized-code') post({ type: 'optimized-code', probeId: message.probeId, optimized: probeOptimizedCode(instance) });
   });
   send({ type: 'ready', bootMs: Math.round(performance.now() - started), memoryBytes: wasmMemoryBytes(instance.php) });
+}
+
+/** php.wasm as the pool gave it: at once, or on its port once made (this thread's start-up ran meanwhile). */
+async function moduleOf({ wasmModule, modulePort }: WorkerBoot): Promise<WebAssembly.Module> {
+  if (wasmModule) return wasmModule;
+  if (!modulePort) throw new Error('the pool gave this worker no php.wasm module');
+  const made = await new Promise<unknown>((resolve) => modulePort.once('message', resolve));
+  modulePort.close();
+  if (!(made instanceof WebAssembly.Module)) throw new Error("the main thread could not make php.wasm's module");
+  return made;
 }
 
 /**
@@ -132,6 +144,15 @@ function releaseMemory({ php }: Instance): void {
     releasing = false;
   };
   step();
+}
+
+/** A read of V8's state of this thread's code: safe in the middle of a request too. */
+function probeOptimizedCode({ wasmExports }: Instance): boolean | string {
+  try {
+    return holdsOptimizedCode(wasmExports);
+  } catch (error) {
+    return String(error);
+  }
 }
 
 /** Set by the main thread once the server listens (see sandbox/self-route.ts). */

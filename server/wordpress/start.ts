@@ -1,19 +1,20 @@
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { loadConfig, type Loaded } from '../config/load.js';
 import { GUEST_DOCROOT, projectRoot } from '../paths.js';
 import { startServer, type RunningServer } from '../server.js';
 import { compilePhpModule } from '../pool/wasm-module.js';
+import { wordpressCodeCacheLocation } from '../wasm-code-cache/location.js';
 import { assembleWordPress, isWordPressTree } from './assemble.js';
 import { chooseSqlitePlugin, chooseWordPress, SEED_CACHE } from './sources.js';
 import { fallbackNotice, pendingFallback, recordFallback } from './fallback-notice.js';
 import { startCron } from './cron.js';
 import { installIfRequested } from './install.js';
-import { WORDPRESS_OPTIONS, type WordPressConfig } from './options.js';
-import { normaliseSiteUrl, siteUrlConstants } from './site-url.js';
+import type { WordPressConfig } from './options.js';
+export { loadWordPressConfig } from './load-config.js';
+import { siteUrlConstants } from './site-url.js';
 import { readFileSync } from 'node:fs';
-import { databaseAddress, resolveDatabase } from './database.js';
-import { CONNECTION_CONSTANTS, connectionConstants, constantsDefinedIn, replicaLocks, saltConstants, SALTS_AT_INSTALL, saltsFromEnv } from './database-php.js';
+import { databaseAddress } from './database.js';
+import { CONNECTION_CONSTANTS, connectionConstants, constantsDefinedIn, replicaLocks, saltConstants, SALTS_AT_INSTALL } from './database-php.js';
 import { checkDatabaseOfExistingSite, ensureDbErrorDropin } from './database-site.js';
 import { SALT_NAMES } from './wp-config.js';
 import { allowlistedHostsAreExternal, migrateWpConfig, outboundHttpConstants, UPDATE_CHECK_NOTICE, wordpressAllowlist } from './outbound-http.js';
@@ -111,21 +112,6 @@ function installSelfCheckTimeout(requestTimeoutSeconds: number): string {
   $args['timeout'] = max((float) ($args['timeout'] ?? 5), ${seconds});
   return $args;
 }];`;
-}
-
-/** Core settings + the WordPress preset (config/wordpress.json) + the `wordpress` flags. */
-export function loadWordPressConfig(argv: string[], env: Record<string, string | undefined>, cwd: string): Loaded<WordPressConfig> {
-  const loaded = loadConfig<WordPressConfig>({
-    argv,
-    env,
-    cwd,
-    extraOptions: WORDPRESS_OPTIONS,
-    presetFile: join(projectRoot, 'config', 'wordpress.json'),
-  });
-  loaded.config.siteUrl = normaliseSiteUrl(loaded.config.siteUrl);
-  loaded.config.database = resolveDatabase(loaded.config.db, env);
-  loaded.config.salts = saltsFromEnv(env);
-  return loaded;
 }
 
 /**
@@ -249,7 +235,7 @@ async function assembleNewSite(config: WordPressConfig, log: Logger): Promise<{ 
 /** Assembles WordPress on first run (an existing tree is served as is), serves it, installs if asked, runs cron. */
 export async function startWordPress(config: WordPressConfig, log: Logger): Promise<RunningServer> {
   // Unpacked and compiled off the main thread while a new site is fetched and assembled.
-  const wasmModule = compilePhpModule(config.php);
+  const wasmModule = compilePhpModule(config.php, wordpressCodeCacheLocation(config));
   wasmModule.catch(() => undefined); // startServer reports it
   const { assembled } = await assembleNewSite(config, log);
   if (!assembled) {
