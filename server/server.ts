@@ -246,7 +246,8 @@ function logModuleOrigin(module: WebAssembly.Module, cacheConfigured: boolean, l
 /** Saves php.wasm's optimised code beside the compiled scripts for the next start (a kept folder only). */
 function startCodeCacheWriter(root: string | undefined, module: WebAssembly.Module, pool: WorkerPool, log: Logger): CodeCacheWriter | undefined {
   const origin = phpModuleOrigin(module);
-  if (root === undefined || !origin) return undefined;
+  // Without a key the process's module was made without a code cache (another server in this process made it).
+  if (root === undefined || !origin?.key) return undefined;
   const writer = new CodeCacheWriter(root, module, origin.key, origin.loadedFromCache, {
     quiet: () => {
       const stats = pool.stats;

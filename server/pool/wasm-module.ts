@@ -18,8 +18,8 @@ export interface CodeCacheLocation {
 
 /** How the process got its module: what the server logs, and what the cache writer needs. */
 export interface PhpModuleOrigin {
-  /** Names these wire bytes on this Node (see cache-file.ts). */
-  key: string;
+  /** Names these wire bytes on this Node (see cache-file.ts); hashed only when there is a code cache. */
+  key?: string;
   loadedFromCache: boolean;
   /** Why the cache was not used, when one was asked for. */
   cacheMiss?: string;
@@ -96,14 +96,14 @@ export async function loadPhpModule(version: PhpVersion, codeCache?: CodeCacheLo
   const started = performance.now();
   const loader = await phpLoaderModule(version);
   const wireBytes = await readWasm(loader.dependencyFilename);
-  const key = codeKey(wireBytes);
-  const cached = codeCache ? loadCachedCode(codeCache, key, wireBytes) : undefined;
+  const key = codeCache ? codeKey(wireBytes) : undefined;
+  const cached = codeCache && key ? loadCachedCode(codeCache, key, wireBytes) : undefined;
   const fromCache = cached && 'module' in cached ? cached.module : undefined;
   const module = fromCache ?? await WebAssembly.compile(wireBytes as Uint8Array<ArrayBuffer>);
   return {
     module,
     origin: {
-      key,
+      ...(key ? { key } : {}),
       loadedFromCache: fromCache !== undefined,
       ...(cached && 'miss' in cached ? { cacheMiss: cached.miss } : {}),
       ms: Math.round(performance.now() - started),
