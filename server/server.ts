@@ -123,6 +123,8 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     app = buildApp({ config, pool, log, metrics, draining: () => draining, selfCallToken: selfCall.token, pageCache });
     await app.ready();
     await poolStarted;
+    // A port in use fails here: everything held so far is let go, as for any failure above.
+    await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     await app?.close();
     await poolForProbes?.close(0);
@@ -135,7 +137,6 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     siteLock.release();
     throw error;
   }
-  await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${connectableHost(config.host)}:${port}`;

@@ -55,6 +55,22 @@ t.test('the folder is refused inside the docroot or a mount, or holding one (PHP
   await t.rejects(startTestServer({ sessionDir: sessions, opcacheFileCache: sessions }), /opcacheFileCache.*overlaps/, 'the server refuses the session folder (PHP writes there)');
 });
 
+t.test('a reload that would mount the folder, or a folder above it, where PHP can write is refused as a start is', async (t) => {
+  const above = tempDir(t);
+  const opcacheFileCache = join(above, 'opcache');
+  const server = await startTestServer({ opcacheFileCache, workers: 1 });
+  t.teardown(() => server.close());
+  const replacing = () => server.logs.filter((line) => line.msg === 'reload: replacing workers one at a time').length;
+  for (const host of [above, opcacheFileCache]) {
+    const next = { ...server.config, mounts: [{ host, guest: '/mnt/planted', readOnly: false }] };
+    await t.rejects(server.reload(next), /opcacheFileCache.*overlaps/, `mounting ${host === above ? 'the folder above' : 'the folder itself'}`);
+  }
+  t.equal(replacing(), 0, 'no worker was started with it');
+  await server.reload({ ...server.config, env: { ...server.config.env, AFTER: 'yes' } });
+  t.equal(replacing(), 1, 'a harmless reload after it still applies');
+  t.equal((await fetch(`${server.url}/index.php`)).status, 200);
+});
+
 t.test('one folder per site: two docroots never share compiled files', async (t) => {
   const root = tempDir(t);
   const [a, b] = [tempDir(t), tempDir(t)];

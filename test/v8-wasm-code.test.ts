@@ -3,6 +3,8 @@
  * loaded back without compiling; wrong arguments refused in JavaScript (V8 would abort the process);
  * the natives syntax off again for all other code. Node 26 has no such calls: it says so.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { wasmCodeCalls } from '../server/php-wasm/v8-wasm-code.js';
@@ -51,6 +53,21 @@ if (major >= 26) {
     const named = { '0': () => 1 }['0'];
     t.throws(() => calls.isOptimized(named), TypeError, 'a JavaScript function named like a wasm export');
     t.throws(() => calls.serialize({} as WebAssembly.Module), TypeError, 'not a module');
+  });
+
+  t.test('the calls still work after V8 flushed their bytecode (a long-running server saves again later)', async (t) => {
+    // V8 reparses a flushed function when it is next called, with the natives syntax off by then.
+    const script = `
+      import { wasmCodeCalls } from ${JSON.stringify(new URL('../server/php-wasm/v8-wasm-code.js', import.meta.url).href)};
+      const calls = wasmCodeCalls();
+      const count = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(${JSON.stringify([...WIRE])}))).exports.count;
+      const answers = [calls.isOptimized(count)];
+      for (let i = 0; i < 20; i++) { globalThis.gc(); await new Promise((resolve) => setImmediate(resolve)); }
+      answers.push(calls.isOptimized(count), calls.deserialize(new Uint8Array(16), new Uint8Array(${JSON.stringify([...WIRE])})) === undefined);
+      process.stdout.write(JSON.stringify(answers));
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--stress-flush-code', '--flush-bytecode', '--input-type=module', '-e', script]);
+    t.same(JSON.parse(stdout), [false, false, true]);
   });
 
   t.test('a worker thread gets the calls too (workers probe their own instance)', async (t) => {

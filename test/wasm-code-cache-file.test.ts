@@ -8,7 +8,7 @@ import t from 'tap';
 import { CODE_FOLDER, codeKey, decodeCodeFile, encodeCodeFile, MAX_CODE_BYTES, readCodeFile, writeCodeFile } from '../server/wasm-code-cache/cache-file.js';
 import { codeCacheLocation } from '../server/wasm-code-cache/location.js';
 import { PHP_VERSIONS } from '../server/config/options.js';
-import { phpLoaderModule } from '../server/pool/wasm-module.js';
+import { loadPhpModule, phpLoaderModule } from '../server/pool/wasm-module.js';
 import { tempDir } from './helpers/server.js';
 
 const KEY = codeKey(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]));
@@ -88,6 +88,21 @@ t.test('refused where someone else could have planted it', async (t) => {
   t.throws(() => writeCodeFile(big, KEY, { byteLength: MAX_CODE_BYTES + 1 } as Uint8Array), /over/, 'nor written');
 });
 
+t.test('refused below a folder others may write (they could swap the cache folder for their own)', async (t) => {
+  const parent = tempDir(t); // in the sticky, world-writable /tmp: fine, no one can rename it there
+  const root = join(parent, 'opcache');
+  mkdirSync(root, { mode: 0o700 });
+  writeCodeFile(root, KEY, CODE);
+  t.ok('code' in readCodeFile(root, KEY), 'under a sticky /tmp: read');
+  chmodSync(parent, 0o777);
+  t.match(readCodeFile(root, KEY), { miss: new RegExp(`${parent}: others may write it \\(mode 777\\)`) }, 'a world-writable folder above');
+  chmodSync(parent, 0o1777);
+  t.ok('code' in readCodeFile(root, KEY), 'the same, sticky: read');
+  chmodSync(parent, 0o770);
+  t.match(readCodeFile(root, KEY), { miss: /others may write it \(mode 770\)/ }, 'a group-writable folder above');
+  chmodSync(parent, 0o700);
+});
+
 t.test('older files of other keys are pruned to three; stale temporary files go', async (t) => {
   const root = cacheRoot(t);
   const keys = [1, 2, 3, 4, 5].map((n) => codeKey(new Uint8Array([n])));
@@ -115,6 +130,16 @@ t.test('only a configured folder keeps code, and PHP folders go along for the ov
     root: '/var/cache/pws',
     phpFolders: ['/srv/site', '/srv/up', '/srv/sess'],
   });
+});
+
+t.test('the loader ignores a cache folder PHP can write (checked before the server checks its settings)', async (t) => {
+  const mounted = tempDir(t);
+  const root = join(mounted, 'opcache');
+  mkdirSync(root, { mode: 0o700 });
+  const { origin } = await loadPhpModule('8.3', { root, phpFolders: [mounted] });
+  t.match(origin, { loadedFromCache: false, cacheMiss: new RegExp(`overlaps ${mounted}, which PHP can write`) });
+  const { origin: apart } = await loadPhpModule('8.3', { root, phpFolders: [tempDir(t)] });
+  t.match(apart.cacheMiss, /none yet|no calls/, 'apart from PHP\'s folders it is looked in');
 });
 
 t.test("php.wasm's loader is found where @php-wasm/node finds it, for every PHP version (without importing @php-wasm/node)", async (t) => {

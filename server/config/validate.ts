@@ -4,6 +4,7 @@ import { ConfigError } from './coerce.js';
 import type { ServerConfig } from './types.js';
 import { smtpTransportSettings } from '../mail/smtp-settings.js';
 import { parseHostPort } from '../sandbox/connect-to.js';
+import { overlappingFolder } from '../opcache-file-cache/cache-folder.js';
 
 /**
  * Checks what parsing alone cannot: values that must name something real. Run before anything
@@ -27,6 +28,21 @@ export function validateSettings(config: ServerConfig, env: Record<string, strin
   }
   for (const mount of config.mounts) {
     if (!isDirectory(mount.host)) throw new ConfigError('mounts', 'HOST must be an existing directory', mount.host, 'settings');
+  }
+  refuseWritableCodeFolder(config);
+}
+
+/**
+ * The kept opcache folder holds compiled scripts every worker runs and php.wasm's machine code the
+ * server itself runs (see wasm-code-cache/): PHP must not reach it. Checked here, so a reload that
+ * mounts it (or a folder above it) is refused as a start would be.
+ */
+function refuseWritableCodeFolder(config: ServerConfig): void {
+  if (config.opcacheFileCache === undefined) return;
+  const phpFolders = [config.docroot, ...config.mounts.map((mount) => mount.host), ...(config.sessionDir === undefined ? [] : [config.sessionDir])];
+  const folder = overlappingFolder(config.opcacheFileCache, phpFolders);
+  if (folder !== undefined) {
+    throw new ConfigError('opcacheFileCache', `must be outside the docroot, every mount and the session folder, and hold none of them (PHP could plant compiled code there): overlaps ${folder}`, config.opcacheFileCache, 'settings');
   }
 }
 

@@ -2,9 +2,14 @@
  * V8's own calls for wasm machine code: write a compiled module's optimised code out, and make a
  * module again from it without compiling (what Chrome's wasm code cache does). Node exposes no API
  * for either, so they are V8's runtime functions, reachable from code parsed while V8's
- * allow-natives-syntax flag is on. The flag is switched on only for the moment it takes to parse the
- * three small functions below and off again at once: no other code is ever parsed with it. (While on,
- * it only changes what would otherwise be a syntax error: valid JavaScript means the same.)
+ * allow-natives-syntax flag is on. The flag is switched on only for the moment it takes to parse one
+ * small function and off again at once. The flag is process-wide: code another thread parses in that
+ * moment is parsed with it too, which changes nothing for valid JavaScript (the flag only accepts
+ * what would otherwise be a syntax error).
+ *
+ * Each function is parsed again for every call: V8 flushes the bytecode of functions not run for a
+ * while and reparses them when next called, and a reparse with the flag off is a SyntaxError (seen
+ * with --stress-flush-code), so a function kept for the next save would fail in a long-running server.
  *
  * Each call is made only with the argument types V8 checks (a wrong one aborts the process), and:
  * - serialize aborts the process when the module holds no optimised (TurboFan) function at all: the
@@ -14,7 +19,7 @@
  *   (a truncated buffer came back as a module): the caller must (see wasm-code-cache/).
  * Node 26's V8 has no such functions: there everything says why it is unavailable.
  */
-import { url as inspectorUrl } from 'node:inspector';
+import { createRequire } from 'node:module';
 import v8 from 'node:v8';
 
 export interface WasmCodeCalls {
@@ -26,6 +31,10 @@ export interface WasmCodeCalls {
   isOptimized(exported: (...args: never[]) => unknown): boolean;
 }
 
+const SERIALIZE = ['m', 'return %SerializeWasmModule(m)'];
+const DESERIALIZE = ['b', 'w', 'return %DeserializeWasmModule(b, w)'];
+const IS_TURBOFAN = ['f', 'return %IsTurboFanFunction(f)'];
+
 let loaded: WasmCodeCalls | string | undefined;
 
 /** The calls for this thread, or why there are none here. */
@@ -33,32 +42,34 @@ export function wasmCodeCalls(): WasmCodeCalls | string {
   return (loaded ??= load());
 }
 
-function load(): WasmCodeCalls | string {
-  const alreadyOn = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].includes('--allow-natives-syntax');
-  let made: Array<(...args: unknown[]) => unknown>;
+const alreadyOn = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].includes('--allow-natives-syntax');
+
+/** A function whose body calls a runtime function, parsed (eagerly: it is a parenthesised function) with the flag on. */
+function parseNative(params: string[]): (...args: unknown[]) => unknown {
+  if (!alreadyOn) v8.setFlagsFromString('--allow-natives-syntax');
   try {
-    if (!alreadyOn) v8.setFlagsFromString('--allow-natives-syntax');
-    made = [
-      new Function('m', 'return %SerializeWasmModule(m)'),
-      new Function('b', 'w', 'return %DeserializeWasmModule(b, w)'),
-      new Function('f', 'return %IsTurboFanFunction(f)'),
-    ] as Array<(...args: unknown[]) => unknown>;
-  } catch (error) {
-    return `this Node's V8 has no calls for wasm machine code (${(error as Error).message})`;
+    return new Function(...params) as (...args: unknown[]) => unknown;
   } finally {
     if (!alreadyOn) v8.setFlagsFromString('--no-allow-natives-syntax');
   }
-  const [serialize, deserialize, isTurboFan] = made;
+}
+
+function load(): WasmCodeCalls | string {
+  try {
+    for (const params of [SERIALIZE, DESERIALIZE, IS_TURBOFAN]) parseNative(params);
+  } catch (error) {
+    return `this Node's V8 has no calls for wasm machine code (${(error as Error).message})`;
+  }
   return {
     serialize(module) {
       if (!(module instanceof WebAssembly.Module)) throw new TypeError('not a WebAssembly.Module');
       // A debugger moves wasm to unoptimised debugging code, and with no optimised function left the call aborts.
-      if (inspectorUrl() !== undefined) throw new Error('not while an inspector is attached');
-      return new Uint8Array(serialize(module) as ArrayBuffer);
+      if (inspectorAttached()) throw new Error('not while an inspector is attached');
+      return new Uint8Array(parseNative(SERIALIZE)(module) as ArrayBuffer);
     },
     deserialize(code, wireBytes) {
       // Fresh, unshared copies: V8 checks both are plain, attached buffers.
-      const module = deserialize(new Uint8Array(code).buffer, new Uint8Array(wireBytes));
+      const module = parseNative(DESERIALIZE)(new Uint8Array(code).buffer, new Uint8Array(wireBytes));
       return module instanceof WebAssembly.Module ? module : undefined;
     },
     isOptimized(exported) {
@@ -66,7 +77,17 @@ function load(): WasmCodeCalls | string {
       if (typeof exported !== 'function' || !/^\d+$/.test(exported.name) || !Function.prototype.toString.call(exported).includes('[native code]')) {
         throw new TypeError('not an exported wasm function');
       }
-      return isTurboFan(exported) === true;
+      return parseNative(IS_TURBOFAN)(exported) === true;
     },
   };
+}
+
+/** Loaded only when asked: a Node built without the inspector throws on importing it. */
+function inspectorAttached(): boolean {
+  try {
+    const inspector = createRequire(import.meta.url)('node:inspector') as typeof import('node:inspector');
+    return inspector.url() !== undefined;
+  } catch {
+    return false;
+  }
 }

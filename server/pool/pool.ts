@@ -69,7 +69,8 @@ export class WorkerPool {
   private memoryReleaseUnavailable = false;
   /** Requests handed to workers since the pool started (warm-ups and samples not counted). */
   private dispatched = 0;
-  private readonly optimizedCodeProbes = new Map<number, (answer: boolean | string) => void>();
+  /** Probes waiting for a worker's answer; settled when it answers, ends, or takes too long. */
+  private readonly optimizedCodeProbes = new Map<number, { worker: WorkerHandle; answer: (optimized: boolean | string) => void }>();
   private nextProbeId = 1;
   /** Failed starts in a row (spawnWithBackoff's pause doubles with each). */
   private bootFailures = 0;
@@ -267,6 +268,7 @@ export class WorkerPool {
         this.onWorkerGone(handle, error);
       });
       worker.on('exit', (code) => {
+        for (const probe of this.optimizedCodeProbes.values()) if (probe.worker === handle) probe.answer('the worker ended');
         reject(new Error(`php worker ${handle.id} exited with code ${code} while booting`));
         this.onWorkerGone(handle, new Error(`exited with code ${code}`));
       });
@@ -414,7 +416,7 @@ export class WorkerPool {
     if (message.type === 'mail') return void this.relayMail(worker, message);
     if (message.type === 'code-changed') return this.shareCodeChanges(worker, message.paths);
     if (message.type === 'memory-released') return this.memoryReleased(worker, message);
-    if (message.type === 'optimized-code') return this.optimizedCodeProbes.get(message.probeId)?.(message.optimized);
+    if (message.type === 'optimized-code') return this.optimizedCodeProbes.get(message.probeId)?.answer(message.optimized);
     const job = worker.job;
     if (!job || !('id' in message) || message.id !== job.id) return;
     switch (message.type) {
@@ -470,13 +472,14 @@ export class WorkerPool {
     if (!worker) return Promise.resolve('no idle worker');
     const probeId = this.nextProbeId++;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => answer('no answer'), timeoutMs);
+      // In the background: a probe never keeps a closing process alive.
+      const timer = this.clock.setTimeout(() => answer('no answer'), timeoutMs, true);
       const answer = (optimized: boolean | string) => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         this.optimizedCodeProbes.delete(probeId);
         resolve(optimized);
       };
-      this.optimizedCodeProbes.set(probeId, answer);
+      this.optimizedCodeProbes.set(probeId, { worker, answer });
       worker.worker!.postMessage({ type: 'probe-optimized-code', probeId });
     });
   }

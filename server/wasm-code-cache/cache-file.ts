@@ -9,8 +9,8 @@
  * loaded as a module).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmSync, writeFileSync, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /** The subfolder of opcache's file cache folder that holds the code files. */
 export const CODE_FOLDER = 'php.wasm-code';
@@ -60,20 +60,39 @@ export function decodeCodeFile(file: Uint8Array, key: string): Uint8Array | stri
 /** The code for this key in `root`'s code folder, or why there is none to use. */
 export function readCodeFile(root: string, key: string): { code: Uint8Array } | { miss: string } {
   const folder = join(root, CODE_FOLDER);
-  const untrusted = untrustedFolder(root) ?? untrustedFolder(folder);
+  const untrusted = untrustedParents(root) ?? untrustedFolder(root) ?? untrustedFolder(folder);
   if (untrusted) return { miss: untrusted };
   const path = join(folder, `${key}.bin`);
-  let stat: Stats;
+  let fd: number;
   try {
-    stat = lstatSync(path);
-  } catch {
-    return { miss: 'none yet' };
+    // Checked and read through one descriptor: the file cannot be swapped between the two.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return { miss: code === 'ENOENT' ? 'none yet' : `${path}: ${code === 'ELOOP' ? 'a symbolic link' : String(error)}` };
   }
-  const refused = untrustedEntry(stat, 'file');
-  if (refused) return { miss: `${path}: ${refused}` };
-  if (stat.size > MAX_CODE_BYTES + 64 * 1024) return { miss: `${path}: larger than ${MAX_CODE_BYTES} bytes` };
-  const code = decodeCodeFile(readFileSync(path), key);
-  return typeof code === 'string' ? { miss: `${path}: ${code}` } : { code };
+  try {
+    const stat = fstatSync(fd);
+    const refused = untrustedEntry(stat, 'file');
+    if (refused) return { miss: `${path}: ${refused}` };
+    if (stat.size > MAX_CODE_BYTES + 64 * 1024) return { miss: `${path}: larger than ${MAX_CODE_BYTES} bytes` };
+    const code = decodeCodeFile(readWhole(fd, stat.size), key);
+    return typeof code === 'string' ? { miss: `${path}: ${code}` } : { code };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** At most `size` bytes: a file growing while it is read is cut, and then fails its hash. */
+function readWhole(fd: number, size: number): Buffer {
+  const data = Buffer.allocUnsafe(size);
+  let read = 0;
+  while (read < size) {
+    const n = readSync(fd, data, read, size - read, read);
+    if (n === 0) break;
+    read += n;
+  }
+  return data.subarray(0, read);
 }
 
 /**
@@ -114,6 +133,28 @@ function pruneOthers(folder: string, current: string): void {
   }
   others.sort((a, b) => b.mtimeMs - a.mtimeMs);
   for (const { path } of others.slice(KEEP_OTHERS)) rmSync(path, { force: true });
+}
+
+/**
+ * Why a folder above the root may let someone else swap the root for their own, or undefined: each
+ * must belong to this user or root, and be writable by no one else unless sticky (as /tmp is, where
+ * no one can rename another user's folder).
+ */
+function untrustedParents(root: string): string | undefined {
+  let path: string;
+  try {
+    path = realpathSync(dirname(root));
+  } catch {
+    return `${dirname(root)}: none yet`;
+  }
+  for (;;) {
+    const stat = lstatSync(path);
+    if (process.getuid && stat.uid !== process.getuid() && stat.uid !== 0) return `${path}: owned by uid ${stat.uid}, neither the server's user nor root`;
+    if ((stat.mode & 0o022) !== 0 && (stat.mode & 0o1000) === 0) return `${path}: others may write it (mode ${(stat.mode & 0o1777).toString(8)})`;
+    const parent = dirname(path);
+    if (parent === path) return undefined;
+    path = parent;
+  }
 }
 
 /** Why a folder may hold code planted by someone else, or undefined when only this user can write it. */
