@@ -56,8 +56,8 @@ export interface RunningServer {
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /**
- * Boots the first worker and warms it, then listens (the others start meanwhile). Nothing listens
- * before PHP is ready. `wasmModule`: php.wasm already being compiled (the WordPress command starts
+ * Starts the pool and listens while its first worker boots; resolves once that worker served (its
+ * warm-up, or the visitors who came meanwhile). `wasmModule`: php.wasm already being compiled (the WordPress command starts
  * it before it assembles a new site, so the two overlap).
  */
 export async function startServer(config: ServerConfig, log: Logger, wasmModule?: Promise<WebAssembly.Module>): Promise<RunningServer> {
@@ -96,6 +96,11 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
   let pool!: WorkerPool;
   let phpModule!: WebAssembly.Module;
   let app!: ReturnType<typeof buildApp>;
+  let port!: number;
+  const routeSelfCalls = (settings: ServerConfig) => pool.setSelfRoute({
+    destinations: [...selfDestinations(settings.host, port, settings.siteUrl), `localhost:${selfCalls!.port}`, `127.0.0.1:${selfCalls!.port}`],
+    targetPort: selfCalls!.port,
+  });
   const pageCache = config.pageCache
     ? new PageCache({ ttlMs: config.pageCacheTtl * 1000, maxBytes: config.pageCacheSize, maxEntryBytes: Math.floor(config.pageCacheSize / 16) })
     : undefined;
@@ -117,14 +122,21 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     poolForProbes = pool;
     const poolStarted = pool.start();
     poolStarted.catch(() => undefined); // awaited below: a module that cannot be made is the error to report
-    phpModule = await module;
-    logModuleOrigin(phpModule, config.opcacheFileCache !== undefined, log);
-    // While the first worker boots and warms, the main thread has nothing else to do.
+    // While the first worker boots, the main thread has nothing else to do.
     app = buildApp({ config, pool, log, metrics, draining: () => draining, selfCallToken: selfCall.token, pageCache });
     await app.ready();
-    await poolStarted;
     // A port in use fails here: everything held so far is let go, as for any failure above.
     await app.listen({ host: config.host, port: config.port });
+    // Listening before a worker is warm: the first visitors wait in the queue, and the first worker
+    // serves them instead of its warm-up (see WorkerPool.visitorsWaitOnlyFor). PHP may call this
+    // server from their pages, so it knows where from now on.
+    const address = app.server.address();
+    port = typeof address === 'object' && address ? address.port : config.port;
+    selfCalls.serve(app);
+    routeSelfCalls(config);
+    phpModule = await module;
+    logModuleOrigin(phpModule, config.opcacheFileCache !== undefined, log);
+    await poolStarted;
   } catch (error) {
     await app?.close();
     await poolForProbes?.close(0);
@@ -137,16 +149,8 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     siteLock.release();
     throw error;
   }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${connectableHost(config.host)}:${port}`;
   const listener = selfCalls!;
-  listener.serve(app);
-  const routeSelfCalls = (settings: ServerConfig) => pool.setSelfRoute({
-    destinations: [...selfDestinations(settings.host, port, settings.siteUrl), `localhost:${listener.port}`, `127.0.0.1:${listener.port}`],
-    targetPort: listener.port,
-  });
-  routeSelfCalls(config);
   const adminUrl = admin ? `http://${connectableHost(config.adminHost)}:${(admin.server.address() as AddressInfo).port}` : undefined;
   log.info({ url, adminUrl, docroot: config.docroot, workers: config.workers, php: config.php, mail: smtp?.display ?? 'off', bootMs: Math.round(performance.now() - started) }, 'listening');
   const compileSite = (settings: ServerConfig) => compiler.compileWhenStarted(pool, compilerSettings(workerSettings(settings, folders, selfCall).boot, phpModule));

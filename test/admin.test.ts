@@ -40,9 +40,16 @@ t.test('readiness follows the pool: starting, ready, queue full, draining; liven
   const whileStarting = await probe(`${adminUrl}/readyz`);
   t.same([whileStarting.status, whileStarting.body], [503, 'starting\n'], 'not ready while the only worker warms up');
   t.equal((await probe(`${adminUrl}/healthz`)).status, 200, 'alive while starting');
-  t.notOk(listening, 'the public port is not up yet');
+  t.notOk(listening, 'the server has not finished starting');
+  // The public port listens already: a visitor waits in the queue rather than finding no server.
+  const publicListen = () => boot.logs.map((l) => /^Server listening at (http:\/\/\S+)/.exec(String(l.msg))?.[1]).find((url) => url && url !== adminUrl);
+  await until('the public port to listen', () => publicListen() !== undefined);
+  const publicUrl = publicListen()!;
+  const early = fetch(`${publicUrl}/sleep.php?ms=1`);
 
   rmSync(join(data, 'gate'));
+  const earlyResponse = await early;
+  t.same([earlyResponse.status, await earlyResponse.text()], [200, 'slept'], 'a request sent while the only worker warmed up was served after it');
   const running = await boot.server;
   t.equal(running.adminUrl, adminUrl);
   const ready = await probe(`${adminUrl}/readyz`);

@@ -150,6 +150,37 @@ t.test('at start the first worker boots and warms alone; the others start once i
   await closeFakePool(fake);
 });
 
+t.test('at start, requests that wait while the first worker boots are its warm-up; the others start after its first request', async (t) => {
+  const fake = fakePool({ size: 2, warmup: [FAKE_JOB], maxWorkerMemoryGrowth: 10 }, ['slow-boot-hang']);
+  const starting = fake.pool.start();
+  await settle();
+  const visitor = fake.pool.run(job('/visitor.php'), null);
+  await settle();
+  t.equal(fake.pool.readiness, 'starting', 'not ready while the first boots');
+  const first = fake.workers[0]!;
+  first.boot();
+  await until('the first to take a request', () => first.runs.length === 1);
+  t.equal(first.runs[0]!.job.relativeUri, '/visitor.php', "the visitor's request, not the warm-up");
+  t.same(fake.phases.get(first.processId), ['booting→warming', 'warming→idle', 'idle→busy'], 'no warm-up job ran');
+  await settle();
+  t.equal(fake.workers.length, 1, 'the other waits until that page is done (its CPU is the first page\'s)');
+  first.memoryBytes = 50; // what the page left: growth counts from here, not from the boot's 1 byte
+  first.answer();
+  t.equal(body(await visitor), `worker ${first.processId}`, 'the visitor got the page');
+  await starting;
+  await until('the second worker to start', () => fake.workers.length === 2);
+  const second = fake.workers[1]!;
+  await until('both to be idle', () => fake.pool.stats.idle === 2 && second.runs.length === 1);
+  t.equal(second.runs[0]!.job.relativeUri, FAKE_JOB.relativeUri, 'with a worker serving, the second warms up as usual');
+  const next = fake.pool.run(job('/next.php'), null);
+  await until('the first to take the next request', () => first.runs.length === 2);
+  first.memoryBytes = 55;
+  first.answer();
+  await next;
+  t.same(fake.exits, [], 'no recycle: 5 bytes of growth since its first page');
+  await closeFakePool(fake);
+});
+
 t.test('at start, a first worker that fails does not hold the others back; one that is alone makes start() fail', async (t) => {
   const fake = fakePool({ size: 2 }, ['fail-boot', 'answer']);
   await fake.pool.start();

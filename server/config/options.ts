@@ -77,7 +77,7 @@ export const SERVER_SCHEMA = defineOptions({
   },
   warmup: {
     kind: 'list', repeatable: true,
-    docs: { arg: 'LIST', default: 'none', meaning: 'paths each new worker requests before it takes traffic (fills its opcache)' },
+    docs: { arg: 'LIST', default: 'none', meaning: 'paths each new worker requests before it takes traffic (fills its opcache); a first worker that visitors already wait for serves them instead' },
   },
   statCache: {
     kind: 'seconds', min: 0, max: 3600,

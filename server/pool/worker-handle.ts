@@ -39,6 +39,12 @@ export class WorkerHandle {
   idleTimer?: Timer;
   /** Settles when it first takes traffic; rejects if it never does. */
   ready: Promise<void> = Promise.resolve();
+  /**
+   * Settles once it is warm: after its warm-up, or after the first request it took instead (see
+   * WorkerPool.visitorsWaitOnlyFor); or once it is gone.
+   */
+  readonly warm: Promise<void>;
+  readonly becameWarm: () => void;
 
   constructor(
     /** Its process id inside PHP (getmypid) and in logs; never reused. */
@@ -52,6 +58,9 @@ export class WorkerHandle {
     onPhaseChange?: (from: WorkerPhase, to: WorkerPhase) => void,
   ) {
     this.lifecycle = new WorkerLifecycle(id, onPhaseChange);
+    let becameWarm!: () => void;
+    this.warm = new Promise((resolve) => { becameWarm = resolve; });
+    this.becameWarm = becameWarm;
   }
 
   get phase(): WorkerPhase {
