@@ -66,12 +66,22 @@ async function main(argv: string[]): Promise<number> {
 /**
  * Serves until SIGTERM/SIGINT, then stops accepting, lets requests finish and exits 0. SIGHUP
  * re-reads the configuration (--config file, config/php.ini) and reloads it; a configuration that
- * does not load is logged and the running one stays.
+ * does not load is logged and the running one stays. The signals are taken from before the start
+ * (the port listens while the first worker boots): one that comes meanwhile acts once it is started,
+ * instead of Node's default of ending the process mid-start.
  */
 async function serveUntilSignal(logLevel: string, start: (log: Logger) => Promise<RunningServer>, reload: (server: RunningServer) => Promise<unknown>): Promise<number> {
   const { createLogger } = await import('./logger.js');
   const log = createLogger(logLevel);
+  const stopSignal = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  let hungUpWhileStarting = false;
+  const onHangUpWhileStarting = () => { hungUpWhileStarting = true; };
+  process.on('SIGHUP', onHangUpWhileStarting);
   const server = await start(log);
+  process.off('SIGHUP', onHangUpWhileStarting);
   (await import('./malloc-tunables.js')).reportMallocTunable(log);
   let reloading: Promise<void> | undefined;
   let again = false;
@@ -94,17 +104,13 @@ async function serveUntilSignal(logLevel: string, start: (log: Logger) => Promis
     });
   };
   process.on('SIGHUP', onHangUp);
-  return new Promise((resolve) => {
-    const stop = (signal: string) => {
-      process.off('SIGHUP', onHangUp);
-      log.info({ signal }, 'shutting down');
-      server.close().then(() => resolve(0), (error) => {
-        log.error({ err: error }, 'unclean shutdown');
-        resolve(1);
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  if (hungUpWhileStarting) onHangUp();
+  const signal = await stopSignal;
+  process.off('SIGHUP', onHangUp);
+  log.info({ signal }, 'shutting down');
+  return server.close().then(() => 0, (error) => {
+    log.error({ err: error }, 'unclean shutdown');
+    return 1;
   });
 }
 

@@ -138,8 +138,9 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     logModuleOrigin(phpModule, config.opcacheFileCache !== undefined, log);
     await poolStarted;
   } catch (error) {
-    await app?.close();
+    // The pool first: it answers requests already waiting (the port listens early) with a 503 at once.
     await poolForProbes?.close(0);
+    await app?.close();
     await admin?.close();
     await selfCalls?.close();
     await compiler.close();

@@ -1,13 +1,14 @@
 /**
  * The `php-wasm-server` command as users and scripts run it: a real child process, real signals.
  */
-import { symlinkSync, writeFileSync } from 'node:fs';
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { FIXTURE_DOCROOT, tempDir } from './helpers/server.js';
 import { freePort } from './helpers/ports.js';
 import { runCli as run } from './helpers/cli.js';
+import { until } from './helpers/until.js';
 
 t.test('bad settings: one line naming the key, exit code 2, nothing listens', async (t) => {
   const port = await freePort();
@@ -81,4 +82,22 @@ t.test('serves a docroot; JSON access lines; SIGTERM finishes in-flight requests
   t.match(access, { method: 'GET', status: 200, worker: 'static' }, 'access line as JSON');
   t.ok(typeof access?.ms === 'number' && typeof access?.bytes === 'number', 'with ms and bytes');
   t.ok(server.lines.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM'), 'logs the shutdown');
+});
+
+t.test('a SIGHUP and a SIGTERM sent while the first worker warms up (the port already listens) act once it is started', async (t) => {
+  const data = tempDir(t, 'pws-cli-gate-');
+  writeFileSync(join(data, 'gate'), '');
+  const port = await freePort();
+  const server = run(['--docroot', FIXTURE_DOCROOT, '--port', String(port), '--workers', '1', '--warmup', '/warmup-gate.php', '--mount', `${data}:/data`], { PHP_WASM_SERVER_LOG_LEVEL: 'info' });
+  await until('the public port to listen', () => server.lines.some((l) => String(l.msg).startsWith('Server listening at')));
+  const early = fetch(`http://127.0.0.1:${port}/greeting.php`);
+  server.child.kill('SIGHUP');
+  server.child.kill('SIGTERM');
+  rmSync(join(data, 'gate'));
+  const response = await early;
+  t.equal(response.status, 200, 'the request sent while it started was served');
+  await response.text();
+  t.equal(await server.exit, 0, 'then it stopped cleanly, not killed by the signal mid-start');
+  t.ok(server.lines.some((l) => l.msg === 'reloading the configuration'), 'the reload asked for meanwhile ran once started');
+  t.ok(server.lines.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM'), 'and the stop');
 });

@@ -181,6 +181,40 @@ t.test('at start, requests that wait while the first worker boots are its warm-u
   await closeFakePool(fake);
 });
 
+t.test('at start, a slow first page holds the other workers back 2 s at most, and a self-call not at all', async (t) => {
+  const slow = fakePool({ size: 2, warmup: [FAKE_JOB] }, ['slow-boot-hang']);
+  const starting = slow.pool.start();
+  await settle();
+  const visitor = slow.pool.run(job('/slow.php'), null);
+  slow.workers[0]!.boot();
+  await until('the first to take the visitor', () => slow.workers[0]!.runs.length === 1);
+  await slow.clock.advance(1999);
+  t.equal(slow.workers.length, 1, 'still one worker at 1999 ms');
+  await slow.clock.advance(1);
+  await starting;
+  t.equal(slow.workers.length, 2, 'the other starts at 2 s though the page still runs');
+  slow.workers[0]!.answer();
+  await visitor;
+  await closeFakePool(slow);
+
+  const calling = fakePool({ size: 2, selfCallWorkers: 1, warmup: [FAKE_JOB] }, ['slow-boot-hang']);
+  const started = calling.pool.start();
+  await settle();
+  const page = calling.pool.run(job('/calls-itself.php'), null);
+  calling.workers[0]!.boot();
+  await until('the first to take the page', () => calling.workers[0]!.runs.length === 1);
+  const selfCall = calling.pool.run(job('/wp-cron.php'), null, undefined, { selfCall: true });
+  await started;
+  t.equal(calling.workers.length, 2, 'the other pool worker started at once, before the 2 s');
+  t.equal(calling.pool.stats.selfCallWorkers, 0, 'and no self-call worker: the held-back worker was counted on');
+  await until('the self-call to be served', () => calling.workers[1]!.runs.some((run) => run.job.relativeUri === '/wp-cron.php'));
+  await selfCall;
+  calling.workers[0]!.answer();
+  await page;
+  t.equal(calling.workers.length, 2, 'still two threads');
+  await closeFakePool(calling);
+});
+
 t.test('at start, a first worker that fails does not hold the others back; one that is alone makes start() fail', async (t) => {
   const fake = fakePool({ size: 2 }, ['fail-boot', 'answer']);
   await fake.pool.start();

@@ -42,6 +42,8 @@ const NATIVE_CALL_WAIT_MS = 2_000;
 const SELF_CALL_WORKER_IDLE_MS = 60_000;
 /** How long a waiting self-call counts on the pool's starting workers while one of them runs a warm-up job (see addSelfCallWorkerIfNeeded). */
 const SELF_CALL_PATIENCE_MS = 3_000;
+/** How long start() holds the other workers back for a first worker serving visitors as its warm-up (see start). */
+const FIRST_PAGE_PATIENCE_MS = 2_000;
 
 let nextProcessId = 100;
 let nextJobId = 1;
@@ -61,6 +63,8 @@ export class WorkerPool {
   private warmTurn: Promise<void> = Promise.resolve();
   /** Asks again when a waiting self-call stops counting on a worker warming up. */
   private selfCallPatience?: Timer;
+  /** While start() holds the other workers back: how many, and what lets them start at once. */
+  private heldBack?: { workers: number; release: () => void };
   /** Counts reloads: each worker remembers the one whose settings it booted with. */
   private settingsGeneration = 0;
   private idleWaiters: Array<() => void> = [];
@@ -103,12 +107,29 @@ export class WorkerPool {
   async start(): Promise<void> {
     const first = this.spawn();
     const firstStarted = await first.ready.then(() => true, () => false);
-    await first.warm;
+    if (firstStarted) await this.holdOthersBackFor(first);
     const others = this.closing ? 0 : this.options.size - 1;
     const started = [first, ...Array.from({ length: others }, () => this.spawn())];
     if (!firstStarted) await Promise.any(started.map((worker) => worker.ready)).catch(() => Promise.all(started.map((worker) => worker.ready)));
     // Serving with at least one worker: one that failed to start is replaced like any other.
     for (const worker of started) worker.ready.catch(() => { if (!this.closing) void this.spawnWithBackoff(); });
+  }
+
+  /**
+   * Until the first worker is warm. Already so after a warm-up; when visitors' pages are its warm-up
+   * (visitorsWaitOnlyFor), until the first of them is done, but FIRST_PAGE_PATIENCE_MS at most (a slow
+   * page must not keep the pool at one worker) and not once PHP calls this server (that call may need
+   * another worker: see addSelfCallWorkerIfNeeded, which counts the held-back ones as starting).
+   */
+  private async holdOthersBackFor(first: WorkerHandle): Promise<void> {
+    let timer: Timer | undefined;
+    await new Promise<void>((resolve) => {
+      this.heldBack = { workers: this.options.size - 1, release: resolve };
+      timer = this.clock.setTimeout(resolve, FIRST_PAGE_PATIENCE_MS, true);
+      void first.warm.then(resolve);
+    });
+    this.clock.clearTimeout(timer);
+    this.heldBack = undefined;
   }
 
   /** `selfCallWorkers`: how many of `workers` are self-call workers (see PoolOptions). */
@@ -126,7 +147,7 @@ export class WorkerPool {
     };
   }
 
-  /** Where PHP's connections to this server go; known once it listens, after the workers booted. */
+  /** Where PHP's connections to this server go; known once it listens, before any request reaches a worker. */
   setSelfRoute(route: SelfRoute): void {
     this.selfRoute = route;
     for (const worker of this.live()) worker.worker?.postMessage({ type: 'self-route', route });
@@ -162,7 +183,10 @@ export class WorkerPool {
       }
       const timeout = this.options.queueTimeoutMs;
       this.queue.add(pending, timeout, () => new PoolError(503, `no worker free within ${timeout} ms`, this.retryAfter()), clientGone);
-      if (selfCall) this.addSelfCallWorkerIfNeeded();
+      if (selfCall) {
+        this.heldBack?.release();
+        this.addSelfCallWorkerIfNeeded();
+      }
     });
   }
 
@@ -234,6 +258,7 @@ export class WorkerPool {
     if (handle.phase === 'gone') throw new Error(`php worker ${handle.id} was stopped while booting`);
     handle.lifecycle.moveTo('warming');
     const visitorsWaiting = this.visitorsWaitOnlyFor(handle);
+    handle.baselineAfterFirstRequest = visitorsWaiting;
     if (!visitorsWaiting) {
       await this.warmUp(handle);
       if (handle.lifecycle.is('gone')) throw new Error(`php worker ${handle.id} died while warming up`);
@@ -372,7 +397,7 @@ export class WorkerPool {
     const starting = this.live().filter((w) => !w.leaving && w.lifecycle.starting);
     const selfCallStarting = starting.filter((w) => w.selfCallOnly).length;
     const warmUps = starting.filter((w) => !w.selfCallOnly && w.job).map((w) => w.job!.startedAt);
-    let soonFree = starting.length;
+    let soonFree = starting.length + (this.heldBack?.workers ?? 0); // held back: they start now (see start)
     if (warmUps.length > 0) {
       const patienceEndsAt = Math.max(this.queue.oldestSelfCallAt!, ...warmUps) + SELF_CALL_PATIENCE_MS;
       const patient = this.clock.now() < patienceEndsAt;
@@ -546,7 +571,8 @@ export class WorkerPool {
     }
     worker.lifecycle.moveTo('idle');
     // A worker that took traffic instead of a warm-up (visitorsWaitOnlyFor) measures from its first request.
-    if (worker.warmMemoryBytes === 0) {
+    if (worker.baselineAfterFirstRequest) {
+      worker.baselineAfterFirstRequest = false;
       worker.warmMemoryBytes = worker.memoryBytes;
       worker.becameWarm();
     }

@@ -22,6 +22,8 @@ export class WorkerHandle {
   memoryBytes = 0;
   /** Wasm memory once booted and warm: growth is measured from here. */
   warmMemoryBytes = 0;
+  /** It took visitors instead of a warm-up: warmMemoryBytes is taken after its first request. */
+  baselineAfterFirstRequest = false;
   /** Its opcache as last sampled (see opcache-sample.ts). */
   opcache?: OpcacheSample;
   /** The opcache.memory_consumption it booted with, when the pool sized it (see opcache-size.ts). */
