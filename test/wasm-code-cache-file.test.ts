@@ -2,7 +2,8 @@
  * php.wasm's machine code on disk: used only when the file names these wire bytes and this Node,
  * is whole, and lies in folders only the server's user can write; written whole or not at all.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { CODE_FOLDER, codeKey, decodeCodeFile, encodeCodeFile, MAX_CODE_BYTES, readCodeFile, writeCodeFile } from '../server/wasm-code-cache/cache-file.js';
@@ -85,6 +86,12 @@ t.test('refused where someone else could have planted it', async (t) => {
   writeCodeFile(big, KEY, CODE);
   truncateSync(join(big, CODE_FOLDER, `${KEY}.bin`), MAX_CODE_BYTES + 1024 * 1024); // sparse: nothing is written
   t.match(readCodeFile(big, KEY), { miss: /larger than/ }, 'a file over the bound is not read');
+
+  const piped = cacheRoot(t);
+  writeCodeFile(piped, KEY, CODE);
+  rmSync(join(piped, CODE_FOLDER, `${KEY}.bin`));
+  execFileSync('mkfifo', ['-m', '600', join(piped, CODE_FOLDER, `${KEY}.bin`)]);
+  t.match(readCodeFile(piped, KEY), { miss: /not a file/ }, 'a named pipe is refused, not waited on (the open would block until a writer came)');
   t.throws(() => writeCodeFile(big, KEY, { byteLength: MAX_CODE_BYTES + 1 } as Uint8Array), /over/, 'nor written');
 });
 

@@ -65,8 +65,9 @@ export function readCodeFile(root: string, key: string): { code: Uint8Array } | 
   const path = join(folder, `${key}.bin`);
   let fd: number;
   try {
-    // Checked and read through one descriptor: the file cannot be swapped between the two.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // Checked and read through one descriptor: the file cannot be swapped between the two. O_NONBLOCK:
+    // a named pipe there opens at once (and is then refused) instead of waiting for a writer.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return { miss: code === 'ENOENT' ? 'none yet' : `${path}: ${code === 'ELOOP' ? 'a symbolic link' : String(error)}` };
