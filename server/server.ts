@@ -55,12 +55,20 @@ export interface RunningServer {
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
+export interface StartOptions {
+  /**
+   * Listen while the first worker boots (default). False: only once it is warm, as a site whose
+   * installer is about to be submitted needs (see wordpress/start.ts).
+   */
+  listenWhileBooting?: boolean;
+}
+
 /**
  * Starts the pool and listens while its first worker boots; resolves once that worker served (its
  * warm-up, or the visitors who came meanwhile). `wasmModule`: php.wasm already being compiled (the WordPress command starts
  * it before it assembles a new site, so the two overlap).
  */
-export async function startServer(config: ServerConfig, log: Logger, wasmModule?: Promise<WebAssembly.Module>): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, log: Logger, wasmModule?: Promise<WebAssembly.Module>, { listenWhileBooting = true }: StartOptions = {}): Promise<RunningServer> {
   const started = performance.now();
   // Before anything is held: a bad --smtp or a missing password throws here, leaking nothing.
   const smtp = config.smtp === undefined ? undefined : smtpTransportSettings(config.smtp, config.smtpRequireTls, process.env);
@@ -125,6 +133,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     // While the first worker boots, the main thread has nothing else to do.
     app = buildApp({ config, pool, log, metrics, draining: () => draining, selfCallToken: selfCall.token, pageCache });
     await app.ready();
+    if (!listenWhileBooting) await poolStarted;
     // A port in use fails here: everything held so far is let go, as for any failure above.
     await app.listen({ host: config.host, port: config.port });
     // Listening before a worker is warm: the first visitors wait in the queue, and the first worker

@@ -232,6 +232,17 @@ async function assembleNewSite(config: WordPressConfig, log: Logger): Promise<{ 
   return result;
 }
 
+/**
+ * Whether the public port may open before the first worker is warm (see StartOptions): not for a site
+ * just assembled, nor on a shared MySQL database another replica may not have installed yet, when
+ * the installer will be submitted (a SQLite site that exists was installed at its first start, or
+ * is installed by hand).
+ */
+export function listensWhileBooting(assembled: boolean, config: Pick<WordPressConfig, 'adminUser' | 'database'>): boolean {
+  const installs = config.adminUser !== undefined;
+  return !(installs && (assembled || config.database.kind === 'mysql'));
+}
+
 /** Assembles WordPress on first run (an existing tree is served as is), serves it, installs if asked, runs cron. */
 export async function startWordPress(config: WordPressConfig, log: Logger): Promise<RunningServer> {
   // Unpacked and compiled off the main thread while a new site is fetched and assembled.
@@ -248,7 +259,9 @@ export async function startWordPress(config: WordPressConfig, log: Logger): Prom
     const own = constantsDefinedIn(readWpConfig(config.dir), CONNECTION_CONSTANTS);
     if (own.length > 0) log.warn({ constants: own }, "wp-config.php defines the database connection itself: it is used, not the server's --db / WORDPRESS_DB_* settings");
   }
-  const server = await startServer(wordpressServerConfig(config), log, wasmModule);
+  // Not while booting on a site the installer may yet be submitted to: a visitor waiting then would be
+  // served first, and could install it as theirs (the form asks for nothing but the new admin's details).
+  const server = await startServer(wordpressServerConfig(config), log, wasmModule, { listenWhileBooting: listensWhileBooting(assembled, config) });
   try {
     await installIfRequested(server, config, log);
   } catch (error) {

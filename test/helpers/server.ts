@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../server/config/load.js';
 import type { ServerConfig } from '../../server/config/types.js';
-import { startServer, type RunningServer } from '../../server/server.js';
+import { startServer, type RunningServer, type StartOptions } from '../../server/server.js';
 import { projectRoot } from '../../server/paths.js';
 import { until } from './until.js';
 
@@ -26,17 +26,17 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
 }
 
 /**
- * startTestServer, with the log visible while the server is still starting. The server listens once
- * its first worker is warm and starts the others then (pool-lifecycle.test tests that order); tests
+ * startTestServer, with the log visible while the server is still starting. The server listens while
+ * its first worker boots and starts the others once it is warm (pool-lifecycle.test tests that order); tests
  * here are about the whole pool, so the promise resolves once every worker is warm, unless
  * `firstWorkerOnly` (a pool whose workers cannot all start).
  */
-export function bootTestServer(overrides: Partial<ServerConfig> = {}, { firstWorkerOnly = false } = {}): { logs: Array<Record<string, unknown>>; server: Promise<TestServer> } {
+export function bootTestServer(overrides: Partial<ServerConfig> = {}, { firstWorkerOnly = false } = {}, start: StartOptions = {}): { logs: Array<Record<string, unknown>>; server: Promise<TestServer> } {
   const { config: defaults } = loadConfig({ argv: [], env: {}, cwd: projectRoot });
   const sessionDir = mkdtempSync(join(tmpdir(), 'pws-sessions-'));
   const config: ServerConfig = { ...defaults, docroot: FIXTURE_DOCROOT, port: 0, workers: 2, sessionDir, ...overrides };
   const { log, logs } = captureLogger();
-  const server = startServer(config, log).then(async (running) => {
+  const server = startServer(config, log, undefined, start).then(async (running) => {
     if (!firstWorkerOnly) {
       await until(`all ${config.workers} workers to be warm`, () => running.pool.stats.idle >= config.workers, 120_000)
         .catch(async (error: unknown) => { await running.close(); throw error; });
