@@ -125,6 +125,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
       observer: metrics,
       mail: (args, message, worker) => mail.deliver(args, message, worker),
       codeChanged: (guestPaths) => compiler.forget(guestPaths),
+      warmImages: config.workerImage,
       ...workerSettings(config, folders, selfCall, hostFsCalls?.channel),
     });
     poolForProbes = pool;

@@ -79,6 +79,10 @@ export const SERVER_SCHEMA = defineOptions({
     kind: 'list', repeatable: true,
     docs: { arg: 'LIST', default: 'none', meaning: 'paths each new worker requests before it takes traffic (fills its opcache); a first worker that visitors already wait for serves them instead' },
   },
+  workerImage: {
+    kind: 'bool',
+    docs: { arg: 'BOOL', default: '`true`', meaning: 'new workers (a recycled one\'s successor, a replacement, the pool\'s others) start from a memory image of the first worker that warmed up, instead of starting PHP up and warming up themselves; the image (about what that worker\'s memory holds) is a file in a private folder of the system\'s temp folder' },
+  },
   statCache: {
     kind: 'seconds', min: 0, max: 3600,
     docs: { arg: 'S', default: '`1`', meaning: 'seconds the router reuses a file-exists answer and small static files stay in memory before a re-check (0 = off)' },

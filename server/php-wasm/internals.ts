@@ -51,7 +51,7 @@ const REQUIRED: Array<[path: string, kind: 'function' | 'object']> = [
   ['FS.filesystems.NODEFS.stream_ops.dup', 'function'], ['FS.destroyNode', 'function'], ['FS.hashName', 'function'], ['FS.nameTable', 'object'], ['FS.mount', 'function'],
   ['websocket.url', 'function'], ['outboundNetworkProxyServer.listeners', 'function'], ['HEAPU8', 'object'],
   // The request path (direct-request.ts): ccall finds each C function as Module._NAME.
-  ['ccall', 'function'], ['malloc', 'function'], ['free', 'function'], ['FS.streams', 'object'],
+  ['ccall', 'function'], ['malloc', 'function'], ['free', 'function'], ['FS.streams', 'object'], ['FS.dupStream', 'function'],
   ['userSpace.flock', 'function'],
   ...DIRECT_REQUEST_EXPORTS.map((name): [string, 'function'] => [`_${name}`, 'function']),
 ];

@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { PhpJob } from '../cgi.js';
 import type { Mount, PhpVersion } from '../config/types.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
+import type { WarmImageMeta, WarmImageRef } from './warm-image.js';
 
 /** Everything a worker needs to boot its php.wasm instance (sent as workerData). */
 export interface WorkerBoot {
@@ -33,6 +34,8 @@ export interface WorkerBoot {
   nativeCallGate: SharedArrayBuffer;
   /** Where to report each request's host file-system calls (see host-fs-calls-channel.ts); absent: not counted. */
   hostFsCallsChannel?: string;
+  /** A warm worker's memory to start from instead of starting PHP up (see warm-image.ts). */
+  warmImage?: WarmImageRef;
 }
 
 /** A request body: in memory, or spooled to a host file the worker reads when the request starts. */
@@ -49,7 +52,9 @@ export type ToWorker =
   /** Give the system back the wasm memory pages that are all zeros (once warm, and when the pool is quiet; see zero-pages.ts). */
   | { type: 'release-memory' }
   /** Does the instance run optimised code yet (see wasm-code-cache/optimized-probe.ts)? */
-  | { type: 'probe-optimized-code'; probeId: number };
+  | { type: 'probe-optimized-code'; probeId: number }
+  /** Write this instance's memory image to `path` (a new file), for the workers started after it (see warm-image.ts). */
+  | { type: 'take-warm-image'; path: string };
 
 export interface RunEnd {
   exitCode: number;
@@ -64,7 +69,12 @@ export interface RunEnd {
 }
 
 export type FromWorker =
-  | { type: 'ready'; bootMs: number; memoryBytes: number }
+  /** `image`: whether it started from the warm image it was given, or why not. */
+  | { type: 'ready'; bootMs: number; memoryBytes: number; image?: import('./php-instance.js').ImageOutcome }
+  /** The answer to 'take-warm-image': what the file holds, or why there is none. */
+  | { type: 'warm-image'; path: string; meta: WarmImageMeta }
+  /** `retry`: not now, the next warm worker may. */
+  | { type: 'warm-image'; path: string; error: string; retry?: boolean }
   | { type: 'boot-failed'; error: string }
   /** Something the sandbox refused that the operator should hear of (logged as a warning). */
   | { type: 'notice'; message: string; detail: Record<string, unknown> }

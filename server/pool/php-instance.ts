@@ -1,6 +1,6 @@
 import { createNodeFsMountHandler, loadNodeRuntime } from '@php-wasm/node';
 import { PHP, type FileLockManager } from '@php-wasm/universal';
-import { missingImports, missingInternals, runtimeOf, UnsupportedPhpWasmError } from '../php-wasm/internals.js';
+import { missingImports, missingInternals, runtimeOf, UnsupportedPhpWasmError, type Runtime } from '../php-wasm/internals.js';
 import { GUEST_DOCROOT } from '../paths.js';
 import type { WorkerBoot } from './messages.js';
 import { connectErrorsAsErrno, guardNetwork } from '../sandbox/network.js';
@@ -20,6 +20,8 @@ import { sharedFlockOnReadOnly } from '../sandbox/shared-flock-on-read-only.js';
 import { walHeaderAsRollback } from '../sandbox/wal-header-as-rollback.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 import { beforeSocketSends, reportCodeWrites } from './code-writes.js';
+import { refusalOf, restoreWarmImage, type ResidentPages, type WarmImageRef } from './warm-image.js';
+import { closeSync, openSync } from 'node:fs';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
 const EMSCRIPTEN_DEFAULT_ENV = ['USER', 'LOGNAME', 'PATH', 'PWD', 'HOME', 'LANG', '_'];
@@ -51,9 +53,10 @@ export interface SandboxHooks {
  * php.ini, set before it runs anything. Shared by the server's workers (bootPhp) and the `php`
  * command; what either runs afterwards is theirs.
  */
-export async function createSandboxedPhp(settings: SandboxSettings, hooks: SandboxHooks = {}): Promise<{ php: PHP; ceiling: MemoryCeiling; wasmExports: WebAssembly.Exports }> {
+export async function createSandboxedPhp(settings: SandboxSettings, hooks: SandboxHooks = {}): Promise<{ php: PHP; ceiling: MemoryCeiling; wasmExports: WebAssembly.Exports; growHeap: GrowHeap }> {
   const ceiling = memoryCeiling();
   let wasmExports: WebAssembly.Exports = {};
+  let growHeap: GrowHeap = () => 0;
   const runtimeId = await loadNodeRuntime(settings.phpVersion, {
     ...(hooks.fileLockManager ? { fileLockManager: hooks.fileLockManager } : {}),
     emscriptenOptions: {
@@ -74,6 +77,7 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
       instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
         const missing = missingImports(imports);
         if (missing.length) throw new UnsupportedPhpWasmError(missing);
+        growHeap = (imports.env as Record<string, GrowHeap>).emscripten_resize_heap;
         const gated = connectErrorsAsErrno(ceiling.gate(imports));
         const wrapped = hooks.beforeSocketSend ? beforeSocketSends(gated, hooks.beforeSocketSend) : gated;
         WebAssembly.instantiate(settings.wasmModule, wrapped).then((instance) => {
@@ -110,8 +114,11 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
   php.chdir(GUEST_DOCROOT);
   php.writeFile(PHP_INI_PATH, settings.phpIni);
   for (const [path, text] of Object.entries(settings.files)) php.writeFile(path, text);
-  return { php, ceiling, wasmExports };
+  return { php, ceiling, wasmExports, growHeap };
 }
+
+/** Emscripten's emscripten_resize_heap: grows wasm memory to at least `bytes` and renews its views; 0 if it cannot. */
+type GrowHeap = (bytes: number) => number;
 
 /**
  * Boots one server worker's instance: the sandbox, the CGI SAPI name, code writes reported (the
@@ -120,22 +127,63 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
  * memory" when wasm memory runs out): runStream reports it as an
  * ordinary exit code, yet the request never shut down and the instance is left half-way (its next
  * response comes back empty), so the caller must discard it.
+ *
+ * With `boot.warmImage`, PHP's start-up is replaced by a warm worker's memory (see warm-image.ts),
+ * unless the image does not fit this instance: `image` says which happened.
  */
 export async function bootPhp(
   boot: WorkerBoot & { wasmModule: WebAssembly.Module },
-  hooks: SandboxHooks & { fileLockManager: FileLockManager; onCodeWritten?: (guestPath: string) => void },
-): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput; wasmExports: WebAssembly.Exports }> {
-  const { php, ceiling, wasmExports } = await createSandboxedPhp(boot, hooks);
+  hooks: SandboxHooks & { fileLockManager: FileLockManager; onCodeWritten?: (guestPath: string) => void; residentPages?: ResidentPages },
+): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput; wasmExports: WebAssembly.Exports; bootedBytes: number; image?: ImageOutcome }> {
+  const { php, ceiling, wasmExports, growHeap } = await createSandboxedPhp(boot, hooks);
   const runtime = runtimeOf(php);
   if (hooks.onCodeWritten) reportCodeWrites(runtime, hooks.onCodeWritten);
   await php.setSapiName(SAPI_NAME);
   // PHP starts up (reads php.ini, initialises its modules) on an instance's first request, which
   // costs ~0.2 s: pay it here, so neither the first visitor nor the one after a recycle waits for it.
-  await php.run({ code: '<?php ' });
+  const image = boot.warmImage ? await startFromImage(php, wasmExports, growHeap, boot.warmImage, hooks.residentPages) : undefined;
+  if (!image?.restored) await php.run({ code: '<?php ' });
   readOnlyInternals(runtime);
   // Measured from the booted size, which holds opcache's shared memory and PHP's own start-up state.
-  if (boot.memoryCeiling !== null) ceiling.set(runtime.HEAPU8.byteLength + boot.memoryCeiling);
-  return { php, tmp: limitTmp(runtime, GUEST_TMP, boot.tmpSize), ceiling, output: capturePhpOutput(runtime), wasmExports };
+  const bootedBytes = image?.restored ? boot.warmImage!.meta.bootedBytes : runtime.HEAPU8.byteLength;
+  if (boot.memoryCeiling !== null) ceiling.set(bootedBytes + boot.memoryCeiling);
+  return { php, tmp: limitTmp(runtime, GUEST_TMP, boot.tmpSize), ceiling, output: capturePhpOutput(runtime), wasmExports, bootedBytes, ...(image ? { image } : {}) };
+}
+
+/** Whether a worker started from its image, or why not. */
+export type ImageOutcome = { restored: true } | { restored: false; refused: string; /** the next image would not fit either */ lasting: boolean };
+
+/**
+ * Runs the boot's first request with php_wasm_init (PHP's start-up, which runStream calls through
+ * ccall once per instance) answered by the image's memory. A refused image leaves everything as it
+ * was: the caller then boots as usual.
+ */
+async function startFromImage(php: PHP, exports: WebAssembly.Exports, growHeap: GrowHeap, image: WarmImageRef, residentPages?: ResidentPages): Promise<ImageOutcome> {
+  const runtime = runtimeOf(php);
+  const refused = refusalOf(runtime, exports, image.meta);
+  if (refused) return { restored: false, refused, lasting: true };
+  let fd: number;
+  try {
+    fd = openSync(image.path, 'r');
+  } catch (error) {
+    return { restored: false, refused: `its file cannot be opened (${(error as NodeJS.ErrnoException).code}; a newer image may have replaced it)`, lasting: false };
+  }
+  const ccall = runtime.ccall;
+  let restored = false;
+  runtime.ccall = function (this: Runtime, name, ...rest) {
+    if (name !== 'php_wasm_init') return ccall.call(this, name, ...rest);
+    restoreWarmImage(runtime, exports, growHeap, image.meta, fd, residentPages);
+    restored = true;
+    return undefined;
+  };
+  try {
+    await php.run({ code: '<?php ' }); // a first request on the restored state, as a usual boot runs one
+  } finally {
+    runtime.ccall = ccall;
+    closeSync(fd);
+  }
+  if (!restored) throw new Error('php.wasm did not start PHP up through php_wasm_init: the image was not taken over');
+  return { restored: true };
 }
 
 /** The instance's wasm linear memory now (growth replaces the buffer: take it afresh each time). */

@@ -50,6 +50,11 @@ export interface PoolOptions {
    * opcache-size.ts; default 32 → 256 MB).
    */
   opcacheGrowth?: import('./opcache-size.js').OpcacheGrowth;
+  /**
+   * New workers start from a memory image of the first one that warmed up instead of starting PHP
+   * up and warming up themselves (see warm-image.ts); default off.
+   */
+  warmImages?: boolean;
   /** Starts one worker thread (tests pass fake workers to check the pool's policies). */
   startWorker?: (boot: WorkerBoot) => PoolWorker;
   /** The pool's time (tests pass a fake clock; see clock.ts). */

@@ -5,6 +5,7 @@ import type { SelfRoute } from '../sandbox/self-route.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import { SharedFileLocks } from './locks.js';
 import { closeGate } from './native-call-gate.js';
+import { WarmImages } from './warm-images.js';
 import type { FromWorker, RunEnd, WorkerBody, WorkerBoot } from './messages.js';
 import type { OpcacheSample } from './opcache-sample.js';
 import { DEFAULT_OPCACHE_GROWTH, iniSetsOpcacheSize, OpcacheSizing } from './opcache-size.js';
@@ -32,6 +33,9 @@ export function workerThreadOptions(boot: WorkerBoot): WorkerOptions {
 }
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
+
+/** Workers that may share a warm image boot with the same settings: the same reload, the same opcache size. */
+const imageKey = (handle: WorkerHandle) => `${handle.generation}:${handle.opcacheMb ?? ''}`;
 /** Requests a worker due for recycling may still take while its successor boots. */
 const RETIRE_GRACE = 200;
 /** How long an answer for a stopped worker's request waits for the worker to end (see kill). */
@@ -81,6 +85,7 @@ export class WorkerPool {
 
   private readonly options: PoolOptions;
   private opcacheSizing: OpcacheSizing;
+  private readonly warmImages: WarmImages;
 
   /** php.wasm once it is made (see PoolOptions.wasmModule). */
   private module: WebAssembly.Module | Promise<WebAssembly.Module>;
@@ -92,6 +97,7 @@ export class WorkerPool {
     this.clock = options.clock ?? systemClock;
     this.queue = new RequestQueue(this.clock);
     this.opcacheSizing = this.newOpcacheSizing();
+    this.warmImages = new WarmImages(options.warmImages === true, options.log);
   }
 
   private newOpcacheSizing(): OpcacheSizing {
@@ -203,6 +209,7 @@ export class WorkerPool {
     await Promise.race([allIdle, new Promise<void>((resolve) => { graceTimer = this.clock.setTimeout(resolve, graceMs, true); })]);
     this.clock.clearTimeout(graceTimer);
     await Promise.all([...this.workers].map((worker) => this.kill(worker)));
+    this.warmImages.close();
   }
 
   /**
@@ -221,6 +228,7 @@ export class WorkerPool {
     // The size the site grew to stays, unless php.ini now sets it (or stops setting it).
     if (iniSetsOpcacheSize(settings.boot.phpIni) !== (this.opcacheSizing.nextWorkerMb === undefined)) this.opcacheSizing = this.newOpcacheSizing();
     const generation = bootChanged ? ++this.settingsGeneration : this.settingsGeneration;
+    if (bootChanged) this.warmImages.invalidate();
     const added = this.resize(settings.size);
     if (bootChanged) for (const worker of this.live()) if (worker.selfCallOnly) this.recycle(worker, 'reload');
     const tried = new Set<WorkerHandle>();
@@ -257,20 +265,29 @@ export class WorkerPool {
     await this.boot(handle);
     if (handle.phase === 'gone') throw new Error(`php worker ${handle.id} was stopped while booting`);
     handle.lifecycle.moveTo('warming');
-    const visitorsWaiting = this.visitorsWaitOnlyFor(handle);
+    // Started from a warm worker's image: warm already, and its memory holds no zero pages to give back.
+    const visitorsWaiting = !handle.fromImage && this.visitorsWaitOnlyFor(handle);
     handle.baselineAfterFirstRequest = visitorsWaiting;
     if (!visitorsWaiting) {
-      await this.warmUp(handle);
+      if (!handle.fromImage) await this.warmUp(handle);
       if (handle.lifecycle.is('gone')) throw new Error(`php worker ${handle.id} died while warming up`);
       handle.warmMemoryBytes = handle.memoryBytes;
       handle.becameWarm();
+      // Before its first request: an image holds nothing of a visitor's.
+      if (!handle.fromImage && !handle.selfCallOnly) this.takeWarmImage(handle);
     }
     handle.lifecycle.moveTo('idle');
     this.options.observer?.workerStarted();
     // Before its first request (which ends the scan): a successor under load may never see a quiet pool.
     // Not when visitors wait: a fresh instance has little to give back, and the scan would slow their page.
-    if (!visitorsWaiting) this.releaseMemoryOf(handle);
+    if (!visitorsWaiting && !handle.fromImage) this.releaseMemoryOf(handle);
     this.onFree(handle);
+  }
+
+  /** Asks a worker just warmed for its memory image, if the pool has none for its settings (see warm-images.ts). */
+  private takeWarmImage(handle: WorkerHandle): void {
+    const path = this.warmImages.wanted(imageKey(handle));
+    if (path) handle.worker?.postMessage({ type: 'take-warm-image', path });
   }
 
   /**
@@ -289,17 +306,22 @@ export class WorkerPool {
     handle.generation = this.settingsGeneration; // the settings read now are the ones it boots with
     handle.opcacheMb = this.opcacheSizing.nextWorkerMb;
     const phpIni = this.options.boot.phpIni + this.opcacheSizing.iniLine();
-    const boot: WorkerBoot = { ...this.options.boot, phpIni, processId: handle.id, ...this.moduleFor(), lockTable: this.locks.buffer, flowBuffer: handle.flowBuffer, nativeCallGate: handle.nativeCallGate };
+    const warmImage = this.warmImages.forBoot(imageKey(handle));
+    const boot: WorkerBoot = { ...this.options.boot, phpIni, processId: handle.id, ...this.moduleFor(), lockTable: this.locks.buffer, flowBuffer: handle.flowBuffer, nativeCallGate: handle.nativeCallGate, ...(warmImage ? { warmImage } : {}) };
     const worker = (this.options.startWorker ?? startThread)(boot);
     handle.worker = worker;
     await new Promise<void>((resolve, reject) => {
       worker.on('message', (message: FromWorker) => {
         if (message.type === 'ready') {
-          this.options.log.debug({ worker: handle.id, bootMs: message.bootMs }, 'php worker booted');
+          handle.fromImage = message.image?.restored === true;
+          if (message.image && !message.image.restored) this.warmImages.refused(handle.id, message.image.refused, message.image.lasting);
+          this.options.log.debug({ worker: handle.id, bootMs: message.bootMs, fromImage: handle.fromImage }, 'php worker booted');
           handle.memoryBytes = message.memoryBytes;
           if (this.selfRoute) worker.postMessage({ type: 'self-route', route: this.selfRoute });
           resolve();
         } else if (message.type === 'boot-failed') {
+          // Perhaps the image's doing (a file cut short): the next worker must not fail the same way.
+          if (warmImage) this.warmImages.refused(handle.id, `a worker given it failed to boot: ${message.error.split('\n')[0]}`, true);
           reject(new Error(`php worker ${handle.id} failed to boot: ${message.error}`));
         } else {
           this.onWorkerMessage(handle, message);
@@ -458,6 +480,7 @@ export class WorkerPool {
     if (message.type === 'mail') return void this.relayMail(worker, message);
     if (message.type === 'code-changed') return this.shareCodeChanges(worker, message.paths);
     if (message.type === 'memory-released') return this.memoryReleased(worker, message);
+    if (message.type === 'warm-image') return this.warmImages.written(message);
     if (message.type === 'optimized-code') return this.optimizedCodeProbes.get(message.probeId)?.answer(message.optimized);
     const job = worker.job;
     if (!job || !('id' in message) || message.id !== job.id) return;
@@ -488,6 +511,7 @@ export class WorkerPool {
    * runs the new code on whichever worker takes it (one already running keeps what it has).
    */
   private shareCodeChanges(from: WorkerHandle, paths: string[]): void {
+    this.warmImages.invalidate();
     for (const other of this.live()) if (other !== from) other.worker?.postMessage({ type: 'invalidate-code', paths });
     this.options.codeChanged?.(paths);
   }

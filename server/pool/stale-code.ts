@@ -52,6 +52,11 @@ export class StaleCode {
   private bytes = 0;
   private everything = false;
 
+  /** Changed code this instance has not dropped yet. */
+  get pending(): boolean {
+    return this.everything || this.paths.size > 0;
+  }
+
   add(paths: string[]): void {
     if (this.everything) return;
     for (const path of paths) {

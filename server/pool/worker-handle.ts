@@ -24,6 +24,8 @@ export class WorkerHandle {
   warmMemoryBytes = 0;
   /** It took visitors instead of a warm-up: warmMemoryBytes is taken after its first request. */
   baselineAfterFirstRequest = false;
+  /** It started from a warm worker's memory image (see warm-image.ts): warm from its boot on. */
+  fromImage = false;
   /** Its opcache as last sampled (see opcache-sample.ts). */
   opcache?: OpcacheSample;
   /** The opcache.memory_consumption it booted with, when the pool sized it (see opcache-size.ts). */

@@ -20,6 +20,8 @@ import { CodeChangeBatch } from './code-writes.js';
 import { loadPageCalls, releaseZeroPages, SLICE_BYTES, type PageCalls, type Released } from './zero-pages.js';
 import { throughGate } from './native-call-gate.js';
 import { holdsOptimizedCode } from '../wasm-code-cache/optimized-probe.js';
+import { IMAGE_PAGE_BYTES, writeWarmImage } from './warm-image.js';
+import { runtimeOf } from '../php-wasm/internals.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
         codeChanges.note(path);
       },
       beforeSocketSend: () => codeChanges.flush(),
+      residentPages,
     });
   } catch (error) {
     send({ type: 'boot-failed', error: String((error as Error)?.stack ?? error) });
@@ -70,9 +73,10 @@ async function main(): Promise<void> {
     else if (message.type === 'self-route') selfRoute = message.route;
     else if (message.type === 'invalidate-code') staleCode.add(message.paths);
     else if (message.type === 'release-memory') releaseMemory(instance);
+    else if (message.type === 'take-warm-image') post(takeWarmImage(instance, message.path));
     else if (message.type === 'probe-optimized-code') post({ type: 'optimized-code', probeId: message.probeId, optimized: probeOptimizedCode(instance) });
   });
-  send({ type: 'ready', bootMs: Math.round(performance.now() - started), memoryBytes: wasmMemoryBytes(instance.php) });
+  send({ type: 'ready', bootMs: Math.round(performance.now() - started), memoryBytes: wasmMemoryBytes(instance.php), ...(instance.image ? { image: instance.image } : {}) });
 }
 
 /** php.wasm as the pool gave it: at once, or on its port once made (this thread's start-up ran meanwhile). */
@@ -103,6 +107,25 @@ let running = 0;
 let pageCalls: PageCalls | string | undefined;
 let releasing = false;
 
+/** The page calls (koffi), loaded on first use; a string says why there are none, undefined: leaving. */
+function loadedPageCalls(): PageCalls | string | undefined {
+  if (pageCalls === undefined) {
+    // koffi calls go through the gate: the pool may be about to terminate this thread (native-call-gate.ts).
+    const loaded = throughGate(boot.nativeCallGate, loadPageCalls);
+    if (!loaded) return undefined;
+    pageCalls = 'unavailable' in loaded ? loaded.unavailable : loaded;
+  }
+  return pageCalls;
+}
+
+/** Which pages of a view are resident (see warm-image.ts), when the page calls are there and pages are the image's size. */
+function residentPages(view: Uint8Array): Uint8Array | undefined {
+  const calls = loadedPageCalls();
+  if (typeof calls !== 'object' || calls.pageBytes !== IMAGE_PAGE_BYTES) return undefined;
+  const flags = new Uint8Array(view.byteLength / calls.pageBytes);
+  return throughGate(boot.nativeCallGate, () => calls.residentPages(view, flags)) ? flags : undefined;
+}
+
 /**
  * Scans the memory a slice at a time. Each slice is synchronous on the thread that owns the memory, so
  * nothing writes to it between a page's check and its drop. Between slices the worker reads its
@@ -110,13 +133,8 @@ let releasing = false;
  * waits one slice at most.
  */
 function releaseMemory({ php }: Instance): void {
-  if (pageCalls === undefined) {
-    // koffi calls go through the gate: the pool may be about to terminate this thread (native-call-gate.ts).
-    const loaded = throughGate(boot.nativeCallGate, loadPageCalls);
-    if (!loaded) return; // leaving
-    pageCalls = 'unavailable' in loaded ? loaded.unavailable : loaded;
-  }
-  const calls = pageCalls;
+  const calls = loadedPageCalls();
+  if (calls === undefined) return; // leaving
   const started = performance.now();
   const answer = (released: Released, unavailable?: string) =>
     post({ type: 'memory-released', ...released, ms: Math.round(performance.now() - started), ...(unavailable ? { unavailable } : {}) });
@@ -144,6 +162,17 @@ function releaseMemory({ php }: Instance): void {
     releasing = false;
   };
   step();
+}
+
+/** Between requests only: the pool asks before the worker's first one, right after its warm-up. */
+function takeWarmImage({ php, wasmExports, bootedBytes }: Instance, path: string): FromWorker {
+  // Its opcache still holds code changed since its last request: an image would keep it for good.
+  if (staleCode.pending) return { type: 'warm-image', path, error: 'code changed since its last request', retry: true };
+  try {
+    return { type: 'warm-image', path, meta: writeWarmImage(runtimeOf(php), wasmExports, path, bootedBytes, residentPages) };
+  } catch (error) {
+    return { type: 'warm-image', path, error: String(error) };
+  }
 }
 
 /** A read of V8's state of this thread's code: safe in the middle of a request too. */

@@ -47,7 +47,7 @@ export function zeroPageRuns(words: Int32Array, pageBytes: number, resident: Uin
   return runs;
 }
 
-function wordsAreZero(words: Int32Array, from: number, count: number): boolean {
+export function wordsAreZero(words: Int32Array, from: number, count: number): boolean {
   for (let i = from, end = from + count; i < end; i++) if (words[i] !== 0) return false;
   return true;
 }
