@@ -1,6 +1,7 @@
 /**
  * Which pages of a wasm memory a warm image must store, and which a restored instance must clear
- * (see warm-image.ts). Pure: they read word views only, and skip pages known not to be resident.
+ * (see warm-image.ts). Pure: they read word views only (a caller that knows which pages are resident
+ * may say so; a page swapped out is not resident, yet not zero).
  */
 import { wordsAreZero, type PageRun } from './zero-pages.js';
 

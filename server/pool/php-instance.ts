@@ -20,7 +20,7 @@ import { sharedFlockOnReadOnly } from '../sandbox/shared-flock-on-read-only.js';
 import { walHeaderAsRollback } from '../sandbox/wal-header-as-rollback.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 import { beforeSocketSends, reportCodeWrites } from './code-writes.js';
-import { refusalOf, restoreWarmImage, type ResidentPages, type WarmImageRef } from './warm-image.js';
+import { refusalOf, restoreWarmImage, type DropPages, type WarmImageRef } from './warm-image.js';
 import { closeSync, openSync } from 'node:fs';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
@@ -133,7 +133,7 @@ type GrowHeap = (bytes: number) => number;
  */
 export async function bootPhp(
   boot: WorkerBoot & { wasmModule: WebAssembly.Module },
-  hooks: SandboxHooks & { fileLockManager: FileLockManager; onCodeWritten?: (guestPath: string) => void; residentPages?: ResidentPages },
+  hooks: SandboxHooks & { fileLockManager: FileLockManager; onCodeWritten?: (guestPath: string) => void; dropPages?: DropPages },
 ): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput; wasmExports: WebAssembly.Exports; bootedBytes: number; image?: ImageOutcome }> {
   const { php, ceiling, wasmExports, growHeap } = await createSandboxedPhp(boot, hooks);
   const runtime = runtimeOf(php);
@@ -141,7 +141,7 @@ export async function bootPhp(
   await php.setSapiName(SAPI_NAME);
   // PHP starts up (reads php.ini, initialises its modules) on an instance's first request, which
   // costs ~0.2 s: pay it here, so neither the first visitor nor the one after a recycle waits for it.
-  const image = boot.warmImage ? await startFromImage(php, wasmExports, growHeap, boot.warmImage, hooks.residentPages) : undefined;
+  const image = boot.warmImage ? await startFromImage(php, wasmExports, growHeap, boot.warmImage, hooks.dropPages) : undefined;
   if (!image?.restored) await php.run({ code: '<?php ' });
   readOnlyInternals(runtime);
   // Measured from the booted size, which holds opcache's shared memory and PHP's own start-up state.
@@ -158,7 +158,7 @@ export type ImageOutcome = { restored: true } | { restored: false; refused: stri
  * ccall once per instance) answered by the image's memory. A refused image leaves everything as it
  * was: the caller then boots as usual.
  */
-async function startFromImage(php: PHP, exports: WebAssembly.Exports, growHeap: GrowHeap, image: WarmImageRef, residentPages?: ResidentPages): Promise<ImageOutcome> {
+async function startFromImage(php: PHP, exports: WebAssembly.Exports, growHeap: GrowHeap, image: WarmImageRef, dropPages?: DropPages): Promise<ImageOutcome> {
   const runtime = runtimeOf(php);
   const refused = refusalOf(runtime, exports, image.meta);
   if (refused) return { restored: false, refused, lasting: true };
@@ -172,7 +172,7 @@ async function startFromImage(php: PHP, exports: WebAssembly.Exports, growHeap: 
   let restored = false;
   runtime.ccall = function (this: Runtime, name, ...rest) {
     if (name !== 'php_wasm_init') return ccall.call(this, name, ...rest);
-    restoreWarmImage(runtime, exports, growHeap, image.meta, fd, residentPages);
+    restoreWarmImage(runtime, exports, growHeap, image.meta, fd, dropPages);
     restored = true;
     return undefined;
   };

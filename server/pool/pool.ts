@@ -228,7 +228,7 @@ export class WorkerPool {
     // The size the site grew to stays, unless php.ini now sets it (or stops setting it).
     if (iniSetsOpcacheSize(settings.boot.phpIni) !== (this.opcacheSizing.nextWorkerMb === undefined)) this.opcacheSizing = this.newOpcacheSizing();
     const generation = bootChanged ? ++this.settingsGeneration : this.settingsGeneration;
-    if (bootChanged) this.warmImages.invalidate();
+    if (bootChanged) this.warmImages.settingsChanged();
     const added = this.resize(settings.size);
     if (bootChanged) for (const worker of this.live()) if (worker.selfCallOnly) this.recycle(worker, 'reload');
     const tried = new Set<WorkerHandle>();
@@ -286,7 +286,9 @@ export class WorkerPool {
 
   /** Asks a worker just warmed for its memory image, if the pool has none for its settings (see warm-images.ts). */
   private takeWarmImage(handle: WorkerHandle): void {
-    const path = this.warmImages.wanted(imageKey(handle));
+    // A worker of older settings (a reload, opcache grown meanwhile) would only replace a newer image.
+    if (handle.generation !== this.settingsGeneration || handle.opcacheMb !== this.opcacheSizing.nextWorkerMb) return;
+    const path = this.warmImages.wanted(imageKey(handle), handle.id);
     if (path) handle.worker?.postMessage({ type: 'take-warm-image', path });
   }
 
@@ -734,6 +736,7 @@ export class WorkerPool {
     this.options.observer?.workerExited(reason);
     worker.lifecycle.moveTo('gone');
     worker.becameWarm(); // nobody waits for it any more
+    this.warmImages.workerGone(worker.id);
     this.clock.clearTimeout(worker.idleTimer);
     this.workers.delete(worker);
     if (this.queue.selfCalls > 0) this.addSelfCallWorkerIfNeeded(); // a self-call may have counted on it

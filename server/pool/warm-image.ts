@@ -22,11 +22,11 @@ import { clearPages, gapsBetween, nonZeroPageRuns, runsAreSound, type PageRun } 
 export const IMAGE_PAGE_BYTES = 4096;
 
 /**
- * One flag a page (bit 0: resident) for a view of whole IMAGE_PAGE_BYTES pages (mincore), or
- * undefined when not known. A page never touched is all zeros, and reading it would cost memory:
- * on some hosts (this project's CI among them) even a read makes it resident.
+ * Drops the pages of a view of whole IMAGE_PAGE_BYTES pages (madvise MADV_DONTNEED: they read as
+ * zeros afterwards, resident or swapped out alike); false when that cannot be done here. Cheaper
+ * than reading them: on some hosts (this project's CI among them) even a read costs a fault and a page.
  */
-export type ResidentPages = (view: Uint8Array) => Uint8Array | undefined;
+export type DropPages = (view: Uint8Array) => boolean;
 
 /** One open file descriptor of the imaged instance. */
 export interface ImageStream {
@@ -87,9 +87,10 @@ function tableOf(exports: WebAssembly.Exports): WebAssembly.Table {
  * Writes the instance's non-zero pages to `path` (a new file) and describes them. Only between
  * requests, on the thread that owns the memory: nothing writes to it meanwhile.
  */
-export function writeWarmImage(runtime: Runtime, exports: WebAssembly.Exports, path: string, bootedBytes: number, residentPages?: ResidentPages): WarmImageMeta {
+export function writeWarmImage(runtime: Runtime, exports: WebAssembly.Exports, path: string, bootedBytes: number): WarmImageMeta {
   const heap = runtime.HEAPU8;
-  const runs = nonZeroPageRuns(new Int32Array(heap.buffer, 0, heap.byteLength / 4), IMAGE_PAGE_BYTES, 0, heap.byteLength / IMAGE_PAGE_BYTES, residentPages?.(heap));
+  // Every page is read: one the system swapped out is not resident, yet not zero (mincore cannot tell).
+  const runs = nonZeroPageRuns(new Int32Array(heap.buffer, 0, heap.byteLength / 4), IMAGE_PAGE_BYTES, 0, heap.byteLength / IMAGE_PAGE_BYTES);
   const fd = openSync(path, 'wx', 0o600);
   try {
     for (const run of runs) writeAll(fd, heap, run.first * IMAGE_PAGE_BYTES, run.count * IMAGE_PAGE_BYTES);
@@ -135,17 +136,20 @@ export function refusalOf(runtime: Runtime, exports: WebAssembly.Exports, meta: 
 
 /**
  * Makes this instance's memory, descriptors and globals the image's. Call where PHP would start up,
- * after refusalOf said yes; `fd` is the image's file. `growHeap` is Emscripten's own (it renews the
+ * after refusalOf said yes; `fd` is the image's file, `dropPages` (when there) clears what the
+ * image holds as zeros. `growHeap` is Emscripten's own (it renews the
  * memory views). Throws if the file cannot be read whole: the instance is then half-written and must not be used.
  */
-export function restoreWarmImage(runtime: Runtime, exports: WebAssembly.Exports, growHeap: (bytes: number) => number, meta: WarmImageMeta, fd: number, residentPages?: ResidentPages): void {
+export function restoreWarmImage(runtime: Runtime, exports: WebAssembly.Exports, growHeap: (bytes: number) => number, meta: WarmImageMeta, fd: number, dropPages?: DropPages): void {
   // Pages past the current end come zeroed from the growth: only the ones below it may hold this instance's own data.
   const ownPages = runtime.HEAPU8.byteLength / IMAGE_PAGE_BYTES;
-  const resident = residentPages?.(runtime.HEAPU8);
   if (runtime.HEAPU8.byteLength < meta.memoryBytes && !growHeap(meta.memoryBytes)) throw new Error(`could not grow wasm memory to the image's ${meta.memoryBytes} bytes`);
   const heap = runtime.HEAPU8;
   const words = new Int32Array(heap.buffer, 0, heap.byteLength / 4);
-  for (const gap of gapsBetween(meta.runs, ownPages)) clearPages(words, IMAGE_PAGE_BYTES, gap.first, gap.first + gap.count, resident);
+  for (const gap of gapsBetween(meta.runs, ownPages)) {
+    const view = new Uint8Array(heap.buffer, gap.first * IMAGE_PAGE_BYTES, gap.count * IMAGE_PAGE_BYTES);
+    if (!dropPages?.(view)) clearPages(words, IMAGE_PAGE_BYTES, gap.first, gap.first + gap.count);
+  }
   let position = 0;
   for (const run of meta.runs) {
     const length = run.count * IMAGE_PAGE_BYTES;
@@ -173,10 +177,17 @@ function reopenStreams(runtime: Runtime, streams: ImageStream[]): void {
   const { FS } = runtime;
   for (const stream of streams) {
     if (FS.streams[stream.fd] || LEAKED_REQUEST_DEVICES.has(stream.path)) continue;
-    const lockFile = OPCACHE_LOCK_FILE.test(stream.path);
     const opened = FS.open(stream.path, stream.flags, 0o600);
-    FS.dupStream(opened, stream.fd);
-    FS.close(opened);
-    if (lockFile) FS.unlink(stream.path);
+    // FS.open takes the lowest free number, which may already be the one wanted.
+    if (opened.fd !== stream.fd) {
+      FS.dupStream(opened, stream.fd);
+      FS.close(opened);
+    }
+    if (OPCACHE_LOCK_FILE.test(stream.path)) FS.unlink(stream.path);
+  }
+  for (const stream of streams) {
+    if (LEAKED_REQUEST_DEVICES.has(stream.path)) continue;
+    const now = FS.streams[stream.fd] as FsStream | undefined;
+    if (now?.path !== stream.path || now.flags !== stream.flags) throw new Error(`descriptor ${stream.fd} is not ${stream.path} after the restore (${now?.path ?? 'closed'})`);
   }
 }

@@ -19,7 +19,7 @@ export class WarmImages {
   private dir: string | undefined;
   private current: { ref: WarmImageRef; key: string } | undefined;
   /** The image being written, and the code changes counted when it was asked for. */
-  private taking: { path: string; key: string; codeChanges: number } | undefined;
+  private taking: { path: string; key: string; codeChanges: number; worker: number } | undefined;
   private codeChanges = 0;
   private files = 0;
   /** Why images are not used any more (one was refused for a reason that would hold for the next). */
@@ -34,18 +34,18 @@ export class WarmImages {
    * Where a worker just warmed with the settings `key` should write its image; undefined when no
    * image is wanted (off, one of these settings exists, or one is being written).
    */
-  wanted(key: string): string | undefined {
+  wanted(key: string, worker: number): string | undefined {
     if (!this.enabled || this.disabled || this.taking || this.current?.key === key) return undefined;
     this.dir ??= mkdtempSync(join(tmpdir(), 'php-wasm-server-image-'));
     const path = join(this.dir, `image-${++this.files}`);
-    this.taking = { path, key, codeChanges: this.codeChanges };
+    this.taking = { path, key, codeChanges: this.codeChanges, worker };
     return path;
   }
 
   /** The worker's answer to `wanted`: the image becomes the one to start from, unless code changed meanwhile. */
   written(answer: Answer): void {
     const taking = this.taking;
-    if (taking?.path !== answer.path) return remove(answer.path);
+    if (taking?.path !== answer.path) return; // not asked for (a path is only ever removed when it is ours)
     this.taking = undefined;
     if ('error' in answer) {
       if (answer.retry) return remove(answer.path);
@@ -76,10 +76,23 @@ export class WarmImages {
     this.drop();
   }
 
-  /** Code changed, or the settings did: neither the image nor one being written may be used. */
+  /** Code changed: neither the image nor one being written may be used. */
   invalidate(): void {
     this.codeChanges++;
     this.drop();
+  }
+
+  /** A reload: the image goes, and images are tried again (what stopped them may have been the settings). */
+  settingsChanged(): void {
+    this.disabled = undefined;
+    this.invalidate();
+  }
+
+  /** A worker ended: if it was writing an image, that image will never come (its file goes). */
+  workerGone(worker: number): void {
+    if (this.taking?.worker !== worker) return;
+    remove(this.taking.path);
+    this.taking = undefined;
   }
 
   close(): void {

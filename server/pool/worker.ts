@@ -61,7 +61,7 @@ async function main(): Promise<void> {
         codeChanges.note(path);
       },
       beforeSocketSend: () => codeChanges.flush(),
-      residentPages,
+      dropPages,
     });
   } catch (error) {
     send({ type: 'boot-failed', error: String((error as Error)?.stack ?? error) });
@@ -118,12 +118,11 @@ function loadedPageCalls(): PageCalls | string | undefined {
   return pageCalls;
 }
 
-/** Which pages of a view are resident (see warm-image.ts), when the page calls are there and pages are the image's size. */
-function residentPages(view: Uint8Array): Uint8Array | undefined {
+/** Drops a view's pages (see warm-image.ts), when the page calls are there and the view is whole system pages. */
+function dropPages(view: Uint8Array): boolean {
   const calls = loadedPageCalls();
-  if (typeof calls !== 'object' || calls.pageBytes !== IMAGE_PAGE_BYTES) return undefined;
-  const flags = new Uint8Array(view.byteLength / calls.pageBytes);
-  return throughGate(boot.nativeCallGate, () => calls.residentPages(view, flags)) ? flags : undefined;
+  if (typeof calls !== 'object' || IMAGE_PAGE_BYTES % calls.pageBytes !== 0) return false;
+  return throughGate(boot.nativeCallGate, () => calls.dropPages(view)) === true;
 }
 
 /**
@@ -169,7 +168,7 @@ function takeWarmImage({ php, wasmExports, bootedBytes }: Instance, path: string
   // Its opcache still holds code changed since its last request: an image would keep it for good.
   if (staleCode.pending) return { type: 'warm-image', path, error: 'code changed since its last request', retry: true };
   try {
-    return { type: 'warm-image', path, meta: writeWarmImage(runtimeOf(php), wasmExports, path, bootedBytes, residentPages) };
+    return { type: 'warm-image', path, meta: writeWarmImage(runtimeOf(php), wasmExports, path, bootedBytes) };
   } catch (error) {
     return { type: 'warm-image', path, error: String(error) };
   }
