@@ -6,6 +6,7 @@ import { PageCache } from './page-cache/page-cache.js';
 import type { PhpJob } from './cgi.js';
 import { localPhpJob } from './local-job.js';
 import type { ServerConfig } from './config/types.js';
+import { imagesKeepRandomnessApart } from './pool/warm-images.js';
 import { createDocrootView } from './docroot-view.js';
 import { buildPhpIni, buildPrepend, GUEST_PREPEND, GUEST_SESSION_DIR, memoryCeilingBytes, type SelfCallConstants } from './php-ini.js';
 import { randomBytes } from 'node:crypto';
@@ -125,7 +126,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
       observer: metrics,
       mail: (args, message, worker) => mail.deliver(args, message, worker),
       codeChanged: (guestPaths) => compiler.forget(guestPaths),
-      warmImages: config.workerImage,
+      warmImages: config.workerImage && imagesKeepRandomnessApart(config.php),
       ...workerSettings(config, folders, selfCall, hostFsCalls?.channel),
     });
     poolForProbes = pool;

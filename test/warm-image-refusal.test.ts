@@ -1,6 +1,7 @@
 import t from 'tap';
 import type { Runtime } from '../server/php-wasm/internals.js';
 import { refusalOf, type WarmImageMeta } from '../server/pool/warm-image.js';
+import { imagesKeepRandomnessApart } from '../server/pool/warm-images.js';
 
 /** What refusalOf reads of an instance: its open descriptors, function table and exported globals. */
 function instance(streams: Array<{ fd: number; path: string; flags: number }>, tableLength = 3) {
@@ -52,4 +53,8 @@ t.test('a descriptor this instance has open must be the same one in the image', 
   t.match(refusalOf(runtime, exports, image()), /descriptor 3 \(\/tmp\/other\) is not open alike/);
   const swapped = instance([{ fd: 0, path: '/dev/tty', flags: 0 }, { fd: 1, path: '/dev/tty', flags: 0 }, { fd: 2, path: '/dev/tty1', flags: 1 }]);
   t.match(refusalOf(swapped.runtime, swapped.exports, image()), /descriptor 1 \(\/dev\/tty\) is not open alike/);
+});
+
+t.test('images only where PHP reseeds its generators in every request (8.2 on)', async (t) => {
+  t.same(['7.4', '8.0', '8.1', '8.2', '8.3', '8.4', '8.5', '9.0'].map(imagesKeepRandomnessApart), [false, false, false, true, true, true, true, true]);
 });

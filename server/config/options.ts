@@ -81,7 +81,7 @@ export const SERVER_SCHEMA = defineOptions({
   },
   workerImage: {
     kind: 'bool',
-    docs: { arg: 'BOOL', default: '`true`', meaning: 'new workers (a recycled one\'s successor, a replacement; not the first ones, which start before it exists) start from a memory image of the first worker that warmed up, instead of starting PHP up and warming up themselves; the image (about what that worker\'s memory holds) is a file in a private folder of the system\'s temp folder' },
+    docs: { arg: 'BOOL', default: '`true`', meaning: 'new workers (a recycled one\'s successor, a replacement; not the first ones, which start before it exists) start from a memory image of the first worker that warmed up, instead of starting PHP up and warming up themselves (PHP 8.2 and later, which reseed their random generators in every request); the image (about what that worker\'s memory holds) is a file in a private folder of the system\'s temp folder' },
   },
   statCache: {
     kind: 'seconds', min: 0, max: 3600,

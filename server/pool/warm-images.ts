@@ -13,6 +13,16 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { IMAGE_PAGE_BYTES, type WarmImageMeta, type WarmImageRef } from './warm-image.js';
 
+/**
+ * Workers started from one image draw different random numbers only where PHP seeds mt_rand and
+ * lcg_value in every request (ext/random's RINIT, PHP 8.2 on); before, lcg_value was seeded once per
+ * process, and the image would hand every worker the same state.
+ */
+export function imagesKeepRandomnessApart(phpVersion: string): boolean {
+  const [major, minor] = phpVersion.split('.').map(Number);
+  return major > 8 || (major === 8 && minor >= 2);
+}
+
 type Answer = { path: string; meta: WarmImageMeta } | { path: string; error: string; retry?: boolean };
 
 export class WarmImages {
