@@ -1,7 +1,7 @@
 /**
  * The pool's warm image (see warm-image.ts): written by the first worker that warms up, taken over
- * by every worker started after it with the same settings (recycling successors, crash replacements,
- * the pool's other workers), replaced when the settings change, dropped when code changes.
+ * by every worker started after it is written with the same settings (recycling successors, crash
+ * replacements, self-call workers), replaced when the settings change, dropped when code changes.
  *
  * The file sits in a folder of its own (mkdtemp: 0700, random name) in the system's temp folder,
  * never mounted into PHP, and goes with the pool. A worker that opened it keeps reading it after
