@@ -6,11 +6,15 @@
 import { readFileSync } from 'node:fs';
 import { request } from './loopback.js';
 
-/** The `recycled` exits in ours' Prometheus text. */
+/**
+ * Recycles in ours' Prometheus text: `recycled` exits (a new thread took over) plus resets in place
+ * (the worker's PHP made the warm image again; absent in servers before --worker-resets).
+ */
 export function parseRecycled(metrics: string): number {
   const match = /^php_wasm_server_worker_exits_total\{[^}]*reason="recycled"[^}]*\}\s+(\d+)/m.exec(metrics);
   if (!match) throw new Error('no php_wasm_server_worker_exits_total{reason="recycled"} in /metrics');
-  return Number(match[1]);
+  const resets = /^php_wasm_server_worker_resets_total\s+(\d+)/m.exec(metrics);
+  return Number(match[1]) + Number(resets?.[1] ?? 0);
 }
 
 export async function recycledWorkers(metricsUrl: string): Promise<number> {

@@ -45,6 +45,11 @@ export class ServerMetrics implements PoolObserver {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  private readonly workerResets = new Counter({
+    name: 'php_wasm_server_worker_resets_total',
+    help: 'php.wasm workers recycled in place: their PHP made the warm memory image again (--worker-resets)',
+    registers: [this.registry],
+  });
   private readonly siteCompiles = new Counter({
     name: 'php_wasm_server_opcache_file_cache_compiles_total',
     help: "Compiles of the site into opcache's file cache (one per start and reload), by result (done, failed)",
@@ -129,6 +134,10 @@ export class ServerMetrics implements PoolObserver {
 
   workerExited(reason: WorkerExit): void {
     this.workerExits.inc({ reason });
+  }
+
+  workerReset(): void {
+    this.workerResets.inc();
   }
 
   memoryReleased(bytes: number): void {

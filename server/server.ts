@@ -127,6 +127,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
       mail: (args, message, worker) => mail.deliver(args, message, worker),
       codeChanged: (guestPaths) => compiler.forget(guestPaths),
       warmImages: config.workerImage && imagesKeepRandomnessApart(config.php),
+      resetsPerThread: config.workerResets,
       ...workerSettings(config, folders, selfCall, hostFsCalls?.channel),
     });
     poolForProbes = pool;

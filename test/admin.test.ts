@@ -78,7 +78,7 @@ t.test('readiness follows the pool: starting, ready, queue full, draining; liven
 });
 
 t.test('metrics: requests by kind and status, queue, workers, memory and opcache by slot, exits; admin only on its own port', async (t) => {
-  const server = await startTestServer({ workers: 2, adminPort: 0, maxRequests: 3 });
+  const server = await startTestServer({ workers: 2, adminPort: 0, maxRequests: 3, workerResets: 0 });
   t.teardown(() => server.close());
   const admin = server.adminUrl!;
   for (let i = 0; i < 4; i++) t.equal((await fetch(`${server.url}/pid.php`)).status, 200);

@@ -36,6 +36,7 @@ t.test('recycles: from our /metrics and from php-fpm log lines', async (t) => {
     'php_wasm_server_worker_exits_total{reason="recycled"} 17',
   ].join('\n');
   t.equal(parseRecycled(metrics), 17);
+  t.equal(parseRecycled(`${metrics}\n# TYPE php_wasm_server_worker_resets_total counter\nphp_wasm_server_worker_resets_total 5`), 22, 'resets in place count as recycles');
   t.throws(() => parseRecycled('php_wasm_server_requests_total 5'), /reason="recycled"/);
   const log = [
     '[04-Dec-2026 09:13:53] NOTICE: [pool bench] child 11988 exited with code 0 after 3.111544 seconds from start',

@@ -23,8 +23,9 @@ function track(promise: Promise<PhpResponse>): { settled: boolean; result: Promi
 const body = (response: PhpResponse | PoolError) => (response instanceof PoolError ? `error ${response.status}` : response.whole?.toString());
 const job = (path: string) => ({ ...FAKE_JOB, relativeUri: path });
 
-t.test('the lifecycle allows exactly booting → warming → idle ⇄ busy → retiring → gone, and gone from any live phase', async (t) => {
-  const allowed = new Set(['booting→warming', 'warming→idle', 'idle→busy', 'busy→idle', 'busy→retiring', 'retiring→gone', 'booting→gone', 'warming→gone', 'idle→gone', 'busy→gone']);
+t.test('the lifecycle allows exactly booting → warming → idle ⇄ busy → retiring → gone, idle ⇄ resetting, and gone from any live phase', async (t) => {
+  const allowed = new Set(['booting→warming', 'warming→idle', 'idle→busy', 'busy→idle', 'busy→retiring', 'retiring→gone', 'booting→gone', 'warming→gone', 'idle→gone', 'busy→gone',
+    'idle→resetting', 'resetting→idle', 'resetting→gone']);
   for (const from of WORKER_PHASES) {
     for (const to of WORKER_PHASES) t.equal(allowedTransition(from, to), allowed.has(`${from}→${to}`), `${from}→${to}`);
   }
@@ -256,6 +257,63 @@ t.test('recycling: the worker serves on while its successor boots, then leaves a
   t.same(fake.phases.get(old!.processId)?.slice(-2), ['busy→idle', 'idle→gone'], 'it left from idle');
   t.same(fake.exits, ['recycled']);
   await closeFakePool(fake);
+});
+
+t.test('recycling in place: after its quota the worker is reset between requests, then after resetsPerThread resets its thread is replaced', async (t) => {
+  const fake = fakePool({ maxRequests: 2, warmImages: true, resetsPerThread: 2 });
+  t.teardown(() => closeFakePool(fake));
+  await fake.pool.start();
+  const [only] = fake.workers;
+  await until('the warm image', async () => {
+    await fake.pool.run(FAKE_JOB, null); // a worker is reset only once an image exists: until then, its quota needs a successor
+    return only!.resets.length === 1 || fake.workers.length > 1;
+  });
+  t.equal(fake.workers.length, 1, 'no successor: the worker was reset in place');
+  t.same(fake.phases.get(only!.processId)?.slice(-2), ['busy→idle', 'idle→resetting'], 'once its last request was done');
+  await until('it to serve again', () => fake.pool.stats.idle === 1);
+  for (let i = 0; i < 2; i++) t.equal(body(await fake.pool.run(FAKE_JOB, null)), `worker ${only!.processId}`, 'the same worker serves on');
+  await until('its second reset to end', () => only!.resets.length === 2 && fake.pool.stats.idle === 1);
+  t.same(fake.exits, [], 'no worker left');
+  for (let i = 0; i < 2; i++) await fake.pool.run(FAKE_JOB, null);
+  await until('its thread to be replaced', () => only!.terminated);
+  t.equal(only!.resets.length, 2, 'after two resets, the third recycle replaced the thread');
+  t.same(fake.exits, ['recycled']);
+});
+
+t.test('a reset that does not answer in time, or breaks half-way, ends the worker and another takes its place; one refused leaves it serving until its successor is warm', async (t) => {
+  for (const behaviour of ['hang', 'break', 'fail', 'refuse'] as const) {
+    const fake = fakePool({ maxRequests: 2, warmImages: true, resetsPerThread: 5, requestTimeoutMs: 1_000 }, ['answer', 'slow-boot']);
+    t.teardown(() => closeFakePool(fake));
+    await fake.pool.start();
+    const [old] = fake.workers;
+    old!.resetBehaviour = behaviour;
+    await until('a reset to be asked', async () => {
+      await fake.pool.run(FAKE_JOB, null);
+      return old!.resets.length === 1;
+    });
+    const waiting = track(fake.pool.run(FAKE_JOB, null));
+    await settle();
+    if (behaviour === 'hang') {
+      t.equal(old!.runs.length % 2, 0, `${behaviour}: a resetting worker takes no request`);
+      t.notOk(waiting.settled);
+      await fake.clock.advance(1_000);
+    }
+    await until(`${behaviour}: a successor to start`, () => fake.workers.length === 2);
+    if (behaviour === 'refuse') {
+      t.equal(body(await waiting.result), `worker ${old!.processId}`, 'refused: the old worker serves on meanwhile');
+      t.notOk(old!.terminated);
+    } else {
+      await until('the old worker to end', () => old!.terminated);
+      t.notOk(waiting.settled, `${behaviour}: the request waits for the replacement, it is not failed`);
+    }
+    fake.workers[1]!.boot();
+    if (behaviour !== 'refuse') t.equal(body(await waiting.result), `worker ${fake.workers[1]!.processId}`, `${behaviour}: the replacement serves it`);
+    await until('the old worker to be gone', () => old!.terminated);
+    t.same(fake.exits, ['recycled'], `${behaviour}: it left as recycled`);
+    // Only a failure while the image's pages were written blames the image.
+    const imageKept = fake.bootImages.get(fake.workers[1]!.processId) !== undefined;
+    t.equal(imageKept, behaviour !== 'break', `${behaviour}: the replacement ${behaviour === 'break' ? 'starts without' : 'starts from'} the image`);
+  }
 });
 
 t.test('recycling a busy worker: busy → retiring → gone, its request completes, nothing new reaches it', async (t) => {

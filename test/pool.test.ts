@@ -176,7 +176,7 @@ t.test('an instance that dies mid-request (C exit on wasm out-of-memory) gives 5
 });
 
 t.test('recycling after maxRequests with real workers: every request succeeds, successors take over, none waits for a boot', async (t) => {
-  const server = await startTestServer({ workers: 1, maxRequests: 4, adminPort: 0 });
+  const server = await startTestServer({ workers: 1, maxRequests: 4, workerResets: 0, adminPort: 0 });
   t.teardown(() => server.close());
   // Traffic at about 10 requests a second, a steady site's pace: a worker due for recycling serves
   // at most 200 more while its successor boots, which covers a boot of 20 s at this pace (back-to-back

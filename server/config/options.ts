@@ -43,7 +43,7 @@ export const SERVER_SCHEMA = defineOptions({
   },
   maxRequests: {
     kind: 'int', min: 1, max: 1_000_000,
-    docs: { arg: 'N', default: '`10000`', meaning: 'requests per worker before it is recycled (its successor boots first); `--max-worker-memory` recycles on memory' },
+    docs: { arg: 'N', default: '`10000`', meaning: 'requests per worker before it is recycled: reset in place from the warm image (`--worker-resets`), or replaced by a successor that boots first; `--max-worker-memory` recycles on memory' },
   },
   trustProxy: {
     kind: 'list', repeatable: true,
@@ -82,6 +82,10 @@ export const SERVER_SCHEMA = defineOptions({
   workerImage: {
     kind: 'bool',
     docs: { arg: 'BOOL', default: '`true`', meaning: 'new workers (a recycled one\'s successor, a replacement; not the first ones, which start before it exists) start from a memory image of the first worker that warmed up, instead of starting PHP up and warming up themselves (PHP 8.2 and later, which reseed their random generators in every request); the image (about what that worker\'s memory holds) is a file in a private folder of the system\'s temp folder' },
+  },
+  workerResets: {
+    kind: 'int', min: 0, max: 1_000_000,
+    docs: { arg: 'N', default: '`10`', meaning: 'times a worker that served `--max-requests` is recycled in place (its PHP memory made the warm image again, in milliseconds) before its thread is replaced too (0 = always replaced; needs `--worker-image`)' },
   },
   statCache: {
     kind: 'seconds', min: 0, max: 3600,

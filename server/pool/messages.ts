@@ -54,7 +54,9 @@ export type ToWorker =
   /** Does the instance run optimised code yet (see wasm-code-cache/optimized-probe.ts)? */
   | { type: 'probe-optimized-code'; probeId: number }
   /** Write this instance's memory image to `path` (a new file), for the workers started after it (see warm-image.ts). */
-  | { type: 'take-warm-image'; path: string };
+  | { type: 'take-warm-image'; path: string }
+  /** Between requests: become `image` again, in place of a new worker taking over (see warm-image.ts, resetToWarmImage). */
+  | { type: 'reset-to-image'; image: WarmImageRef };
 
 export interface RunEnd {
   exitCode: number;
@@ -76,6 +78,8 @@ export type FromWorker =
   /** `retry`: not now, the next warm worker may. */
   | { type: 'warm-image'; path: string; error: string; retry?: boolean }
   | { type: 'boot-failed'; error: string }
+  /** The answer to 'reset-to-image', with its wasm memory afterwards. */
+  | ({ type: 'reset'; memoryBytes: number; ms: number } & import('./php-instance.js').ResetOutcome)
   /** Something the sandbox refused that the operator should hear of (logged as a warning). */
   | { type: 'notice'; message: string; detail: Record<string, unknown> }
   /** The head, with the first body bytes and, for a response already complete, its end. */

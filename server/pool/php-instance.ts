@@ -20,7 +20,8 @@ import { sharedFlockOnReadOnly } from '../sandbox/shared-flock-on-read-only.js';
 import { walHeaderAsRollback } from '../sandbox/wal-header-as-rollback.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 import { beforeSocketSends, reportCodeWrites } from './code-writes.js';
-import { refusalOf, restoreWarmImage, type DropPages, type WarmImageRef } from './warm-image.js';
+import { trackJsHeldPointers } from './js-held-pointers.js';
+import { ImageFault, refusalOf, resetToWarmImage, restoreWarmImage, type DropPages, type WarmImageRef } from './warm-image.js';
 import { closeSync, openSync } from 'node:fs';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
@@ -53,8 +54,9 @@ export interface SandboxHooks {
  * php.ini, set before it runs anything. Shared by the server's workers (bootPhp) and the `php`
  * command; what either runs afterwards is theirs.
  */
-export async function createSandboxedPhp(settings: SandboxSettings, hooks: SandboxHooks = {}): Promise<{ php: PHP; ceiling: MemoryCeiling; wasmExports: WebAssembly.Exports; growHeap: GrowHeap }> {
+export async function createSandboxedPhp(settings: SandboxSettings, hooks: SandboxHooks = {}): Promise<{ php: PHP; ceiling: MemoryCeiling; wasmExports: WebAssembly.Exports; growHeap: GrowHeap; jsHoldsPointers: () => boolean }> {
   const ceiling = memoryCeiling();
+  let jsHoldsPointers = () => false;
   let wasmExports: WebAssembly.Exports = {};
   let growHeap: GrowHeap = () => 0;
   const runtimeId = await loadNodeRuntime(settings.phpVersion, {
@@ -79,8 +81,10 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
         if (missing.length) throw new UnsupportedPhpWasmError(missing);
         growHeap = (imports.env as Record<string, GrowHeap>).emscripten_resize_heap;
         const gated = connectErrorsAsErrno(ceiling.gate(imports));
-        const wrapped = hooks.beforeSocketSend ? beforeSocketSends(gated, hooks.beforeSocketSend) : gated;
-        WebAssembly.instantiate(settings.wasmModule, wrapped).then((instance) => {
+        const withHook = hooks.beforeSocketSend ? beforeSocketSends(gated, hooks.beforeSocketSend) : gated;
+        const tracked = trackJsHeldPointers(withHook);
+        jsHoldsPointers = tracked.held;
+        WebAssembly.instantiate(settings.wasmModule, tracked.imports).then((instance) => {
           wasmExports = instance.exports;
           receive(instance, settings.wasmModule);
         });
@@ -114,7 +118,7 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
   php.chdir(GUEST_DOCROOT);
   php.writeFile(PHP_INI_PATH, settings.phpIni);
   for (const [path, text] of Object.entries(settings.files)) php.writeFile(path, text);
-  return { php, ceiling, wasmExports, growHeap };
+  return { php, ceiling, wasmExports, growHeap, jsHoldsPointers };
 }
 
 /** Emscripten's emscripten_resize_heap: grows wasm memory to at least `bytes` and renews its views; 0 if it cannot. */
@@ -134,8 +138,8 @@ type GrowHeap = (bytes: number) => number;
 export async function bootPhp(
   boot: WorkerBoot & { wasmModule: WebAssembly.Module },
   hooks: SandboxHooks & { fileLockManager: FileLockManager; onCodeWritten?: (guestPath: string) => void; dropPages?: DropPages },
-): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput; wasmExports: WebAssembly.Exports; bootedBytes: number; image?: ImageOutcome }> {
-  const { php, ceiling, wasmExports, growHeap } = await createSandboxedPhp(boot, hooks);
+): Promise<{ php: PHP; tmp: TmpArea; ceiling: MemoryCeiling; output: PhpOutput; wasmExports: WebAssembly.Exports; growHeap: GrowHeap; jsHoldsPointers: () => boolean; bootedBytes: number; image?: ImageOutcome }> {
+  const { php, ceiling, wasmExports, growHeap, jsHoldsPointers } = await createSandboxedPhp(boot, hooks);
   const runtime = runtimeOf(php);
   if (hooks.onCodeWritten) reportCodeWrites(runtime, hooks.onCodeWritten);
   await php.setSapiName(SAPI_NAME);
@@ -147,7 +151,7 @@ export async function bootPhp(
   // Measured from the booted size, which holds opcache's shared memory and PHP's own start-up state.
   const bootedBytes = image?.restored ? boot.warmImage!.meta.bootedBytes : runtime.HEAPU8.byteLength;
   if (boot.memoryCeiling !== null) ceiling.set(bootedBytes + boot.memoryCeiling);
-  return { php, tmp: limitTmp(runtime, GUEST_TMP, boot.tmpSize), ceiling, output: capturePhpOutput(runtime), wasmExports, bootedBytes, ...(image ? { image } : {}) };
+  return { php, tmp: limitTmp(runtime, GUEST_TMP, boot.tmpSize), ceiling, output: capturePhpOutput(runtime), wasmExports, growHeap, jsHoldsPointers, bootedBytes, ...(image ? { image } : {}) };
 }
 
 /** Whether a worker started from its image, or why not. */
@@ -184,6 +188,36 @@ async function startFromImage(php: PHP, exports: WebAssembly.Exports, growHeap: 
   }
   if (!restored) throw new Error('php.wasm did not start PHP up through php_wasm_init: the image was not taken over');
   return { restored: true };
+}
+
+/**
+ * Whether a worker was reset to the image. Not: `intact`, it is as it was (it may serve on); else it
+ * must go, and `imageAtFault` says whether the image is the likely cause (see ImageFault).
+ */
+export type ResetOutcome = { reset: true } | { reset: false; error: string; intact: boolean; imageAtFault: boolean };
+
+/**
+ * Recycles a worker in place (see warm-image.ts, resetToWarmImage): between requests, its PHP becomes
+ * the image again. The next request starts on that state as it would in a worker started from it.
+ * `jsHoldsPointers`: JavaScript keeps addresses into this memory (see js-held-pointers.ts), which the
+ * image's contents would not match: refused.
+ */
+export function resetFromImage(php: PHP, exports: WebAssembly.Exports, growHeap: GrowHeap, image: WarmImageRef, jsHoldsPointers: boolean, dropPages?: DropPages): ResetOutcome {
+  if (jsHoldsPointers) return { reset: false, error: "PHP used a C library call whose results JavaScript keeps in wasm memory (getprotobyname)", intact: true, imageAtFault: false };
+  let fd: number;
+  try {
+    fd = openSync(image.path, 'r');
+  } catch (error) {
+    return { reset: false, error: `its file cannot be opened (${(error as NodeJS.ErrnoException).code})`, intact: true, imageAtFault: false };
+  }
+  try {
+    const refused = resetToWarmImage(runtimeOf(php), exports, growHeap, image.meta, fd, dropPages);
+    return refused ? { reset: false, error: refused, intact: true, imageAtFault: false } : { reset: true };
+  } catch (error) {
+    return { reset: false, error: String(error), intact: false, imageAtFault: error instanceof ImageFault };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The instance's wasm linear memory now (growth replaces the buffer: take it afresh each time). */

@@ -55,6 +55,12 @@ export interface PoolOptions {
    * up and warming up themselves (see warm-image.ts); default off.
    */
   warmImages?: boolean;
+  /**
+   * A worker that served maxRequests is recycled in place (its PHP made the warm image again, in
+   * milliseconds and on its own thread) this many times before its thread is replaced too, which also
+   * sheds what the JavaScript around PHP kept; default 0: always replaced. Needs warmImages.
+   */
+  resetsPerThread?: number;
   /** Starts one worker thread (tests pass fake workers to check the pool's policies). */
   startWorker?: (boot: WorkerBoot) => PoolWorker;
   /** The pool's time (tests pass a fake clock; see clock.ts). */
@@ -89,6 +95,8 @@ export interface PoolObserver {
   queueWait(seconds: number): void;
   /** A worker moved from one phase of its life to the next (see worker-lifecycle.ts). */
   workerPhase?(workerId: number, from: WorkerPhase, to: WorkerPhase): void;
+  /** A worker was recycled in place: its PHP became the warm image again (see PoolOptions.resetsPerThread). */
+  workerReset?(): void;
   /** A worker gave back this many bytes of its wasm memory (pages that were all zeros). */
   memoryReleased?(bytes: number): void;
 }

@@ -483,6 +483,7 @@ export class WorkerPool {
     if (message.type === 'code-changed') return this.shareCodeChanges(worker, message.paths);
     if (message.type === 'memory-released') return this.memoryReleased(worker, message);
     if (message.type === 'warm-image') return this.warmImages.written(message);
+    if (message.type === 'reset') return this.resetDone(worker, message);
     if (message.type === 'optimized-code') return this.optimizedCodeProbes.get(message.probeId)?.answer(message.optimized);
     const job = worker.job;
     if (!job || !('id' in message) || message.id !== job.id) return;
@@ -603,7 +604,14 @@ export class WorkerPool {
       worker.becameWarm();
     }
     const limit = this.options.maxWorkerMemoryGrowth;
-    if (limit && worker.memoryBytes - worker.warmMemoryBytes > limit && !worker.leaving) this.recycle(worker, 'memory');
+    const grew = !!limit && worker.memoryBytes - worker.warmMemoryBytes > limit;
+    if (worker.resetDue) {
+      worker.resetDue = false;
+      // Wasm memory never shrinks: a worker that grew too far is replaced, as the memory rule would.
+      if (!grew && !worker.leaving && this.resetInPlace(worker)) return;
+      if (!worker.leaving) this.replaceWhenSuccessorReady(worker, grew ? 'memory' : 'recycled');
+    }
+    if (grew && !worker.leaving) this.recycle(worker, 'memory');
     this.onFree(worker);
   }
 
@@ -660,10 +668,62 @@ export class WorkerPool {
 
   // ── Leaving ───────────────────────────────────────────────────────────────────────────────────
 
-  /** A pool worker is replaced before it leaves; a self-call worker just leaves once free (another starts when needed). */
+  /**
+   * A pool worker is replaced before it leaves, or, for its request quota with a warm image there, reset
+   * in place once its request ends; a self-call worker just leaves once free (another starts when needed).
+   */
   private recycle(worker: WorkerHandle, reason: LeaveReason): void {
     if (worker.selfCallOnly) this.leaveWhenFree(worker, reason);
+    else if (reason === 'recycled' && this.mayResetInPlace(worker)) worker.resetDue = true;
     else void this.replaceWhenSuccessorReady(worker, reason);
+  }
+
+  /** Its thread has resets left, and the image is one of its own settings (a worker whose opcache the pool has outgrown is replaced). */
+  private mayResetInPlace(worker: WorkerHandle): boolean {
+    if (worker.resets >= (this.options.resetsPerThread ?? 0) || worker.opcacheMb !== this.opcacheSizing.nextWorkerMb) return false;
+    return this.warmImages.forBoot(imageKey(worker)) !== undefined;
+  }
+
+  /**
+   * Recycling in place: the idle worker's PHP becomes the warm image again (see warm-image.ts,
+   * resetToWarmImage), with no thread, runtime or PHP start-up to pay for. False when there is no
+   * image for its settings any more (a code change, a reload): it is then replaced as usual.
+   */
+  private resetInPlace(worker: WorkerHandle): boolean {
+    const image = this.warmImages.forBoot(imageKey(worker));
+    if (!image || !worker.worker || this.closing) return false;
+    worker.lifecycle.moveTo('resetting');
+    worker.resetTimer = this.clock.setTimeout(() => {
+      if (worker.phase !== 'resetting') return;
+      this.options.log.error({ worker: worker.id, timeoutMs: this.options.requestTimeoutMs }, 'php worker did not finish its reset in time; replacing it');
+      void this.stopAndReplace(worker, new PoolError(502, 'worker reset timed out'), 'recycled');
+    }, this.options.requestTimeoutMs, true);
+    worker.worker.postMessage({ type: 'reset-to-image', image });
+    return true;
+  }
+
+  private resetDone(worker: WorkerHandle, answer: Extract<FromWorker, { type: 'reset' }>): void {
+    if (worker.phase !== 'resetting') return; // ended meanwhile
+    this.clock.clearTimeout(worker.resetTimer);
+    worker.memoryBytes = answer.memoryBytes;
+    if (answer.reset) {
+      worker.resets++;
+      worker.requests = 0;
+      this.options.log.info({ worker: worker.id, ms: answer.ms, resets: worker.resets, memoryBytes: answer.memoryBytes }, 'php worker recycled in place from the warm image');
+      this.options.observer?.workerReset?.();
+    } else if (answer.intact) {
+      this.options.log.warn({ worker: worker.id, error: answer.error }, 'php worker could not be reset to the warm image; replacing it instead');
+      if (!worker.leaving) void this.replaceWhenSuccessorReady(worker, 'recycled');
+    } else {
+      // Half-written: never serve from it. Images go only when the image is the likely cause (a file
+      // cut short): a failure of this worker's own (its /tmp, say) would not repeat in another.
+      if (answer.imageAtFault) this.warmImages.refused(worker.id, `a worker could not be reset to it: ${answer.error.split('\n')[0]}`, true);
+      this.options.log.error({ worker: worker.id, error: answer.error, imageAtFault: answer.imageAtFault }, 'php worker failed while being reset to the warm image; replacing it');
+      void this.stopAndReplace(worker, new PoolError(502, 'worker reset failed'), 'recycled');
+      return;
+    }
+    worker.lifecycle.moveTo('idle');
+    this.onFree(worker);
   }
 
   /** Leaves now if idle, after its request if busy, or as soon as it is warm if still starting. */
@@ -738,6 +798,7 @@ export class WorkerPool {
     worker.becameWarm(); // nobody waits for it any more
     this.warmImages.workerGone(worker.id);
     this.clock.clearTimeout(worker.idleTimer);
+    this.clock.clearTimeout(worker.resetTimer);
     this.workers.delete(worker);
     if (this.queue.selfCalls > 0) this.addSelfCallWorkerIfNeeded(); // a self-call may have counted on it
     const job = worker.job;

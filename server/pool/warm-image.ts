@@ -107,6 +107,11 @@ function writeAll(fd: number, heap: Uint8Array, offset: number, length: number):
 
 /** Why the image cannot be taken over by this instance, checked before anything changes; undefined: it can. */
 export function refusalOf(runtime: Runtime, exports: WebAssembly.Exports, meta: WarmImageMeta): string | undefined {
+  return instanceRefusal(exports, meta) ?? streamRefusal(runtime, meta);
+}
+
+/** What the image needs of the instance itself: a sound page list, the same function table and globals. */
+function instanceRefusal(exports: WebAssembly.Exports, meta: WarmImageMeta): string | undefined {
   if (!(meta.memoryBytes % IMAGE_PAGE_BYTES === 0) || !runsAreSound(meta.runs, meta.memoryBytes / IMAGE_PAGE_BYTES)) return 'its page list is malformed';
   if (tableOf(exports).length !== meta.tableLength) return `its function table has ${meta.tableLength} entries, this instance's ${tableOf(exports).length}`;
   const globals = exportedGlobals(exports);
@@ -122,6 +127,11 @@ export function refusalOf(runtime: Runtime, exports: WebAssembly.Exports, meta: 
     }
   }
   if (globals.size !== Object.keys(meta.globals).length) return 'this instance exports other globals';
+  return undefined;
+}
+
+/** What the image needs of the instance's descriptors: none open that the image does not hold alike, and only ones it can open again. */
+function streamRefusal(runtime: Runtime, meta: WarmImageMeta): string | undefined {
   const theirs = new Map(meta.streams.map((stream) => [stream.fd, stream]));
   for (const ours of openStreams(runtime)) {
     const same = theirs.get(ours.fd);
@@ -162,6 +172,41 @@ export function restoreWarmImage(runtime: Runtime, exports: WebAssembly.Exports,
     if (String(global.value) !== value) global.value = typeof global.value === 'bigint' ? BigInt(value) : Number(value);
   }
   reopenStreams(runtime, meta.streams);
+}
+
+/** A reset failed while the image's pages were written: the image itself (a file cut short, memory that cannot grow) is the likely cause. */
+export class ImageFault extends Error {}
+
+/**
+ * Makes a worker that has served requests the image again (recycling in place): its PHP memory,
+ * globals and descriptors become the image's, so nothing PHP kept in its memory survives. Between
+ * requests only. Returns why not while nothing has changed yet; throws once it has (the instance must
+ * then not be used): an ImageFault while writing the pages, another error before (this worker's own).
+ */
+export function resetToWarmImage(runtime: Runtime, exports: WebAssembly.Exports, growHeap: (bytes: number) => number, meta: WarmImageMeta, fd: number, dropPages?: DropPages): string | undefined {
+  const refused = instanceRefusal(exports, meta);
+  if (refused) return refused;
+  // What PHP opened since (a persistent connection, leaked request devices) goes with the memory that refers to it.
+  const imaged = new Map(meta.streams.map((stream) => [stream.fd, stream]));
+  for (const ours of openStreams(runtime)) {
+    const same = imaged.get(ours.fd);
+    if (same && same.path === ours.path && same.flags === ours.flags) continue;
+    try {
+      runtime.FS.close(runtime.FS.streams[ours.fd]);
+    } catch {
+      // Emscripten frees the descriptor even when its device's close fails; one still open is refused below.
+    }
+  }
+  const left = streamRefusal(runtime, meta);
+  if (left) throw new Error(`the image cannot be taken over after closing this worker's descriptors: ${left}`);
+  // Before any page is written, so what fails here (this worker's own /tmp, say) is told apart from the image's faults.
+  reopenStreams(runtime, meta.streams);
+  try {
+    restoreWarmImage(runtime, exports, growHeap, meta, fd, dropPages);
+  } catch (error) {
+    throw new ImageFault(String(error));
+  }
+  return undefined;
 }
 
 function readAll(fd: number, heap: Uint8Array, offset: number, length: number, position: number): void {

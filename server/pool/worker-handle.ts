@@ -26,6 +26,12 @@ export class WorkerHandle {
   baselineAfterFirstRequest = false;
   /** It started from a warm worker's memory image (see warm-image.ts): warm from its boot on. */
   fromImage = false;
+  /** Its quota of requests is served: once its request ends, it is reset in place from the warm image (see WorkerPool.recycle). */
+  resetDue = false;
+  /** Times its thread was reset in place; past the pool's resetsPerThread the thread is replaced too. */
+  resets = 0;
+  /** Ends a reset that takes too long (see WorkerPool.resetInPlace). */
+  resetTimer?: Timer;
   /** Its opcache as last sampled (see opcache-sample.ts). */
   opcache?: OpcacheSample;
   /** The opcache.memory_consumption it booted with, when the pool sized it (see opcache-size.ts). */

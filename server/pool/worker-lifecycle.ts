@@ -4,6 +4,7 @@
  * at the place it happens, not as a worker that quietly serves after it was stopped.
  *
  *   booting → warming → idle ⇄ busy → retiring → gone
+ *                        idle ⇄ resetting (recycled in place from the warm image)
  *   (any phase → gone: a crash, a timeout, a failed start, the pool closing)
  */
 
@@ -16,6 +17,8 @@ export type WorkerPhase =
   | 'idle'
   /** Running a request. */
   | 'busy'
+  /** Between requests, its PHP being made the warm image again (recycling in place); takes no traffic. */
+  | 'resetting'
   /** Running its last request: it takes no more and leaves when that one ends. */
   | 'retiring'
   /** Stopped (or being stopped); never used again. */
@@ -24,8 +27,9 @@ export type WorkerPhase =
 const NEXT: Record<WorkerPhase, readonly WorkerPhase[]> = {
   booting: ['warming', 'gone'],
   warming: ['idle', 'gone'],
-  idle: ['busy', 'gone'],
+  idle: ['busy', 'resetting', 'gone'],
   busy: ['idle', 'retiring', 'gone'],
+  resetting: ['idle', 'gone'],
   retiring: ['gone'],
   gone: [],
 };
@@ -49,9 +53,9 @@ export class WorkerLifecycle {
     return this.current;
   }
 
-  /** Took traffic at some point and has not stopped: idle, busy or retiring. */
+  /** Took traffic at some point and has not stopped: idle, busy, resetting or retiring. */
   get serving(): boolean {
-    return this.current === 'idle' || this.current === 'busy' || this.current === 'retiring';
+    return this.current === 'idle' || this.current === 'busy' || this.current === 'resetting' || this.current === 'retiring';
   }
 
   /** Still starting: booting or warming. */
@@ -59,9 +63,9 @@ export class WorkerLifecycle {
     return this.current === 'booting' || this.current === 'warming';
   }
 
-  /** Running a job (a request, or a warm-up job while warming). */
+  /** Running a job (a request, or a warm-up job while warming), or a reset. */
   get running(): boolean {
-    return this.current === 'busy' || this.current === 'retiring';
+    return this.current === 'busy' || this.current === 'resetting' || this.current === 'retiring';
   }
 
   is(...phases: WorkerPhase[]): boolean {

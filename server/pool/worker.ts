@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { bootPhp, wasmMemoryBuffer, wasmMemoryBytes } from './php-instance.js';
+import { bootPhp, resetFromImage, wasmMemoryBuffer, wasmMemoryBytes } from './php-instance.js';
 import { SplitLockManager } from './split-lock-manager.js';
 import { SharedLockTable } from './lock-table/shared-lock-table.js';
 import { OutputGate } from './output-flow.js';
@@ -20,7 +20,7 @@ import { CodeChangeBatch } from './code-writes.js';
 import { loadPageCalls, releaseZeroPages, SLICE_BYTES, type PageCalls, type Released } from './zero-pages.js';
 import { throughGate } from './native-call-gate.js';
 import { holdsOptimizedCode } from '../wasm-code-cache/optimized-probe.js';
-import { IMAGE_PAGE_BYTES, writeWarmImage } from './warm-image.js';
+import { IMAGE_PAGE_BYTES, writeWarmImage, type WarmImageRef } from './warm-image.js';
 import { runtimeOf } from '../php-wasm/internals.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './messages.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
@@ -74,6 +74,7 @@ async function main(): Promise<void> {
     else if (message.type === 'invalidate-code') staleCode.add(message.paths);
     else if (message.type === 'release-memory') releaseMemory(instance);
     else if (message.type === 'take-warm-image') post(takeWarmImage(instance, message.path));
+    else if (message.type === 'reset-to-image') post(resetToImage(instance, message.image));
     else if (message.type === 'probe-optimized-code') post({ type: 'optimized-code', probeId: message.probeId, optimized: probeOptimizedCode(instance) });
   });
   send({ type: 'ready', bootMs: Math.round(performance.now() - started), memoryBytes: wasmMemoryBytes(instance.php), ...(instance.image ? { image: instance.image } : {}) });
@@ -172,6 +173,13 @@ function takeWarmImage({ php, wasmExports, bootedBytes }: Instance, path: string
   } catch (error) {
     return { type: 'warm-image', path, error: String(error) };
   }
+}
+
+/** Between requests only: the pool sends none while it waits for the answer. */
+function resetToImage({ php, wasmExports, growHeap, jsHoldsPointers }: Instance, image: WarmImageRef): FromWorker {
+  const started = performance.now();
+  const outcome = resetFromImage(php, wasmExports, growHeap, image, jsHoldsPointers(), dropPages);
+  return { type: 'reset', ...outcome, memoryBytes: wasmMemoryBytes(php), ms: Math.round(performance.now() - started) };
 }
 
 /** A read of V8's state of this thread's code: safe in the middle of a request too. */

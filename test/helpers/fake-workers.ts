@@ -42,7 +42,22 @@ export class FakeWorker extends EventEmitter implements PoolWorker {
     this.reply({ type: 'ready', bootMs: 1, memoryBytes: this.memoryBytes });
   }
 
+  /**
+   * How it answers 'reset-to-image': reset; refused with the instance intact; broken half-way by the
+   * image ('break') or by something of its own ('fail'); or not at all (until the test calls answerReset).
+   */
+  resetBehaviour: 'reset' | 'refuse' | 'break' | 'fail' | 'hang' = 'reset';
+  /** The images it was asked to become again. */
+  readonly resets: string[] = [];
+
   postMessage(message: ToWorker): void {
+    // An image of nothing: enough for the pool to hold one and hand it out.
+    if (message.type === 'take-warm-image') return void setImmediate(() => this.reply({ type: 'warm-image', path: message.path, meta: { memoryBytes: 0, bootedBytes: 0, runs: [], streams: [], globals: {}, tableLength: 0 } }));
+    if (message.type === 'reset-to-image') {
+      this.resets.push(message.image.path);
+      if (this.resetBehaviour !== 'hang') setImmediate(() => this.answerReset());
+      return;
+    }
     if (message.type !== 'run') return;
     this.runs.push(message);
     if (!this.hangs) setImmediate(() => this.answer());
@@ -52,6 +67,15 @@ export class FakeWorker extends EventEmitter implements PoolWorker {
   answer(end: Partial<RunEnd> = {}): void {
     const run = this.runs.at(-1)!;
     this.reply({ type: 'head', id: run.id, status: 200, headers: {}, data: new TextEncoder().encode(`worker ${this.processId}`), end: { exitCode: 0, errors: '', memoryBytes: this.memoryBytes, ...this.answerWith, ...end } });
+  }
+
+  answerReset(): void {
+    const failed = (intact: boolean, imageAtFault: boolean) => ({ reset: false as const, error: `fake failure (intact ${intact}, image at fault ${imageAtFault})`, intact, imageAtFault });
+    const outcome = this.resetBehaviour === 'refuse' ? failed(true, false)
+      : this.resetBehaviour === 'break' ? failed(false, true)
+      : this.resetBehaviour === 'fail' ? failed(false, false)
+      : { reset: true as const };
+    this.reply({ type: 'reset', memoryBytes: this.memoryBytes, ms: 1, ...outcome });
   }
 
   /** What the worker's OutputGate records after PHP waited `ms` for the client to make room (cell 3: BLOCKED_MS). */
@@ -96,6 +120,8 @@ export interface FakePool {
   exits: WorkerExit[];
   /** The php.ini each worker booted with, by process id. */
   phpIni: Map<number, string>;
+  /** The warm image each worker was given to start from, by process id (undefined: none). */
+  bootImages: Map<number, string | undefined>;
 }
 
 /** A pool of fake workers; `behaviours` says how each started worker behaves, in order (then 'answer'). */
@@ -105,6 +131,7 @@ export function fakePool(overrides: Partial<Omit<PoolOptions, 'clock'>>, behavio
   const phases = new Map<number, string[]>();
   const exits: WorkerExit[] = [];
   const phpIni = new Map<number, string>();
+  const bootImages = new Map<number, string | undefined>();
   const pool = new WorkerPool({
     size: 1,
     maxRequests: 1000,
@@ -123,6 +150,7 @@ export function fakePool(overrides: Partial<Omit<PoolOptions, 'clock'>>, behavio
     },
     startWorker: (boot) => {
       phpIni.set(boot.processId, boot.phpIni);
+      bootImages.set(boot.processId, boot.warmImage?.path);
       const worker = new FakeWorker(boot.processId, behaviours[workers.length] ?? 'answer', boot.flowBuffer);
       workers.push(worker);
       return worker;
@@ -130,7 +158,7 @@ export function fakePool(overrides: Partial<Omit<PoolOptions, 'clock'>>, behavio
     ...overrides,
     clock,
   });
-  return { pool, clock, workers, phases, exits, phpIni };
+  return { pool, clock, workers, phases, exits, phpIni, bootImages };
 }
 
 /** Closes a fake pool without a grace period, letting every fake thread stop. */
