@@ -1,7 +1,7 @@
-import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { makeServerTempDir } from './server-temp-dirs.js';
 
 export class BodyTooLargeError extends Error {
   readonly statusCode = 413;
@@ -108,11 +108,12 @@ export function receiveBody(stream: Readable, headers: Record<string, string | s
 }
 
 /**
- * A private (0700) folder for request bodies too large to keep in memory, removed with the server.
+ * A private (0700) folder for request bodies too large to keep in memory, removed with the server
+ * (or, if it is killed, at a later start: see server-temp-dirs.ts).
  * Files are 0600 and live only while their request runs.
  */
 export class BodySpool {
-  private readonly dir = mkdtempSync(join(tmpdir(), 'php-wasm-server-bodies-'));
+  private readonly dir = makeServerTempDir('bodies');
   private next = 0;
 
   create(): { path: string; out: WriteStream } {

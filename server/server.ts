@@ -1,4 +1,5 @@
 import { prepareSessionDir } from './config/session-dir.js';
+import { sweepDeadServerTempDirs } from './server-temp-dirs.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
@@ -96,6 +97,8 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     throw error;
   }
   const folders = { sessionDir: sessionDir.path, opcacheFileCache: compiler.path };
+  const swept = sweepDeadServerTempDirs();
+  if (swept.length) log.info({ folders: swept }, 'removed temp folders that servers which ended without closing left behind');
   // The admin listener comes up first, so an orchestrator sees "starting" rather than no answer.
   const admin = metrics && await startAdmin({ host: config.adminHost, port: config.adminPort!, log, metrics, pool: () => poolForProbes, draining: () => draining });
   const mail = new MailRelay({ smtp, maxPerHour: config.smtpMaxPerHour, log });

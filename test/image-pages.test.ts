@@ -18,20 +18,10 @@ t.test('nonZeroPageRuns: runs of pages holding anything, within the range asked'
   t.same(nonZeroPageRuns(new Int32Array((8 * PAGE) / 4), PAGE, 0, 8), []);
 });
 
-t.test('nonZeroPageRuns: a page not resident is not read (it counts as zeros)', async (t) => {
-  const words = memoryWith([0, 1, 4, 7]);
-  const resident = new Uint8Array([1, 0, 1, 1, 1, 1, 1, 0]);
-  t.same(nonZeroPageRuns(words, PAGE, 0, 8, resident), [{ first: 0, count: 1 }, { first: 4, count: 1 }]);
-});
-
 t.test('clearPages: zeroes the non-zero pages of the range, leaves the rest as it was', async (t) => {
   const words = memoryWith([0, 2, 3, 6]);
   clearPages(words, PAGE, 1, 5);
   t.same(nonZeroPageRuns(words, PAGE, 0, 8), [{ first: 0, count: 1 }, { first: 6, count: 1 }]);
-  // A page said not to be resident is left alone: it cannot hold anything.
-  const other = memoryWith([2, 3]);
-  clearPages(other, PAGE, 0, 8, new Uint8Array([1, 1, 0, 1, 1, 1, 1, 1]));
-  t.same(nonZeroPageRuns(other, PAGE, 0, 8), [{ first: 2, count: 1 }]);
 });
 
 t.test('gapsBetween: the pages between runs, and after the last up to the end', async (t) => {

@@ -1,7 +1,7 @@
 /**
  * Which pages of a wasm memory a warm image must store, and which a restored instance must clear
- * (see warm-image.ts). Pure: they read word views only (a caller that knows which pages are resident
- * may say so; a page swapped out is not resident, yet not zero).
+ * (see warm-image.ts). Pure: they read word views only. Every page is read: a page swapped out is
+ * not resident, yet not zero, so residency (mincore) cannot stand in for a read.
  */
 import { wordsAreZero, type PageRun } from './zero-pages.js';
 
@@ -9,15 +9,14 @@ export type { PageRun };
 
 /**
  * Runs of pages in [fromPage, toPage) that hold at least one non-zero word. `words` spans whole
- * pages. With `resident` (a flag a page, bit 0 set when resident), pages not resident count as zero
- * unread.
+ * pages.
  */
-export function nonZeroPageRuns(words: Int32Array, pageBytes: number, fromPage: number, toPage: number, resident?: Uint8Array): PageRun[] {
+export function nonZeroPageRuns(words: Int32Array, pageBytes: number, fromPage: number, toPage: number): PageRun[] {
   const pageWords = pageBytes / 4;
   const runs: PageRun[] = [];
   let runStart = -1;
   for (let page = fromPage; page <= toPage; page++) {
-    const used = page < toPage && (!resident || (resident[page] & 1) === 1) && !wordsAreZero(words, page * pageWords, pageWords);
+    const used = page < toPage && !wordsAreZero(words, page * pageWords, pageWords);
     if (used && runStart < 0) runStart = page;
     if (!used && runStart >= 0) {
       runs.push({ first: runStart, count: page - runStart });
@@ -28,9 +27,9 @@ export function nonZeroPageRuns(words: Int32Array, pageBytes: number, fromPage: 
 }
 
 /** Zeroes the pages in [fromPage, toPage) that are not zero already (a fill would make every page resident). */
-export function clearPages(words: Int32Array, pageBytes: number, fromPage: number, toPage: number, resident?: Uint8Array): void {
+export function clearPages(words: Int32Array, pageBytes: number, fromPage: number, toPage: number): void {
   const pageWords = pageBytes / 4;
-  for (const run of nonZeroPageRuns(words, pageBytes, fromPage, toPage, resident)) words.fill(0, run.first * pageWords, (run.first + run.count) * pageWords);
+  for (const run of nonZeroPageRuns(words, pageBytes, fromPage, toPage)) words.fill(0, run.first * pageWords, (run.first + run.count) * pageWords);
 }
 
 /** The gaps between sorted, non-overlapping runs within [0, totalPages): the pages an image holds as zeros. */

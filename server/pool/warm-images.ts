@@ -4,13 +4,14 @@
  * replacements, self-call workers), replaced when the settings change, dropped when code changes.
  *
  * The file sits in a folder of its own (mkdtemp: 0700, random name) in the system's temp folder,
- * never mounted into PHP, and goes with the pool. A worker that opened it keeps reading it after
- * it is replaced (the inode lives until closed); one that comes too late boots as usual.
+ * never mounted into PHP, and goes with the pool (or, if the server is killed, at a later start: see
+ * server-temp-dirs.ts). A worker that opened it keeps reading it after it is replaced (the inode
+ * lives until closed); one that comes too late boots as usual.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { makeServerTempDir } from '../server-temp-dirs.js';
 import { IMAGE_PAGE_BYTES, type WarmImageMeta, type WarmImageRef } from './warm-image.js';
 
 /**
@@ -46,7 +47,7 @@ export class WarmImages {
    */
   wanted(key: string, worker: number): string | undefined {
     if (!this.enabled || this.disabled || this.taking || this.current?.key === key) return undefined;
-    this.dir ??= mkdtempSync(join(tmpdir(), 'php-wasm-server-image-'));
+    this.dir ??= makeServerTempDir('image');
     const path = join(this.dir, `image-${++this.files}`);
     this.taking = { path, key, codeChanges: this.codeChanges, worker };
     return path;
