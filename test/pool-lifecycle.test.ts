@@ -346,6 +346,34 @@ t.test('a request that grows the worker past maxWorkerMemoryGrowth recycles it',
   await closeFakePool(fake);
 });
 
+t.test('a worker due for a reset whose last request grew it past maxWorkerMemoryGrowth is replaced for memory instead', async (t) => {
+  const fake = fakePool({ maxRequests: 2, warmImages: true, resetsPerThread: 5, maxWorkerMemoryGrowth: 100 });
+  t.teardown(() => closeFakePool(fake));
+  await fake.pool.start();
+  const [worker] = fake.workers;
+  await fake.pool.run(FAKE_JOB, null);
+  worker!.memoryBytes = 102; // its quota's request grows it by 101
+  await fake.pool.run(FAKE_JOB, null);
+  await until('the successor to take over', () => worker!.terminated);
+  t.same(worker!.resets, [], 'no reset: wasm memory would not shrink');
+  t.same(fake.exits, ['memory']);
+});
+
+t.test('close during a reset: the worker is stopped, nothing waits for its answer', async (t) => {
+  const fake = fakePool({ maxRequests: 1, warmImages: true, resetsPerThread: 5 });
+  await fake.pool.start();
+  const [worker] = fake.workers;
+  worker!.resetBehaviour = 'hang';
+  await settle(); // its image is written
+  await fake.pool.run(FAKE_JOB, null); // its quota
+  await until('a reset under way', () => worker!.resets.length === 1);
+  t.equal(fake.phases.get(worker!.processId)?.at(-1), 'idle→resetting');
+  await closeFakePool(fake);
+  t.ok(worker!.terminated, 'stopped');
+  t.same(fake.exits, ['closed']);
+  t.same(fake.clock.pending, [], 'its reset timer went with it');
+});
+
 t.test('close: queued requests get 503 at once, the running one may finish within the grace period', async (t) => {
   const fake = fakePool({}, ['hang']);
   await fake.pool.start();
