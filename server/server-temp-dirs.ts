@@ -7,6 +7,7 @@
 import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processRuns } from './process-runs.js';
 
 export type ServerTempKind = 'image' | 'bodies';
 
@@ -15,16 +16,6 @@ const NAME = /^php-wasm-server-(?:image|bodies)-(\d+)-[A-Za-z0-9]{6}$/;
 /** A new private (0700) folder of this process, e.g. php-wasm-server-image-4242-Ab3xYz. */
 export function makeServerTempDir(kind: ServerTempKind, root = tmpdir()): string {
   return mkdtempSync(join(root, `php-wasm-server-${kind}-${process.pid}-`));
-}
-
-/** Whether a process with this id runs now (one of another user's counts: kill(0) says EPERM). */
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -23,6 +23,7 @@ import { GUEST_DOCROOT } from '../paths.js';
 import { renderWpConfig } from './wp-config.js';
 import { DB_ERROR_DROPIN } from './database-php.js';
 import { extractZip, safeRelative } from './zip-extract.js';
+import { processRuns } from '../process-runs.js';
 
 export interface AssembleOptions {
   log: { info(obj: object, msg?: string): void; info(msg: string): void };
@@ -299,18 +300,9 @@ async function removeStalePartials(dir: string, log: AssembleOptions['log']): Pr
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const pid = Number(name.slice(prefix.length));
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processRuns(pid)) continue;
     log.info({ path: path.join(parent, name) }, 'removing leftover of an interrupted WordPress assembly');
     await fs.rm(path.join(parent, name), { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
