@@ -23,13 +23,13 @@ COPY config config
 COPY docroot docroot
 RUN npx tsc -p tsconfig.server.json \
  && npm prune --omit=dev --no-audit --no-fund \
- # Only the PHP version the image runs (8.3): every other @php-wasm build is ~50 MB,
+ # Only the PHP version the image runs (8.5): every other @php-wasm build is ~50 MB,
  # and Node 24 loads the JSPI build, never the asyncify one.
- && find node_modules/@php-wasm -maxdepth 1 -name 'node-[0-9]*' ! -name 'node-8-3' -exec rm -rf {} + \
- && rm -rf node_modules/@php-wasm/node-8-3/asyncify \
+ && find node_modules/@php-wasm -maxdepth 1 -name 'node-[0-9]*' ! -name 'node-8-5' -exec rm -rf {} + \
+ && rm -rf node_modules/@php-wasm/node-8-5/asyncify \
  # intl, redis, memcached and xdebug are loadable extensions the server never loads; icu.dat (30 MB)
  # is intl's data.
- && rm -rf node_modules/@php-wasm/node-8-3/jspi/extensions node_modules/@php-wasm/node/shared/icu.dat \
+ && rm -rf node_modules/@php-wasm/node-8-5/jspi/extensions node_modules/@php-wasm/node/shared/icu.dat \
  # koffi (malloc_trim, see server/malloc-trim.ts) ships a binary for every platform (74 MB): this one's only.
  && find node_modules/koffi/build/koffi -mindepth 1 -maxdepth 1 ! -name "$(node -p 'process.platform + "_" + process.arch')" -exec rm -rf {} + \
  && rm -rf node_modules/koffi/src node_modules/koffi/vendor node_modules/koffi/doc \
@@ -41,9 +41,9 @@ RUN npx tsc -p tsconfig.server.json \
  && cd public/wp-6.5 \
  && find . -type f ! -name wordpress-remote-asset-paths ! -name .default_theme | sed 's#^\./##' \
     | grep -vxF -f wordpress-remote-asset-paths | tr '\n' '\0' | xargs -0 -r rm -f
-# Packed: the assets into one ZIP (43 MB → 13 MB), php.wasm gzipped (23 MB → 9 MB); both read back as is.
+# Packed: the assets into one ZIP (43 MB → 13 MB), php.wasm gzipped (27 MB → 10 MB); both read back as is.
 RUN node scripts/pack-image-files.cjs node_modules/@wp-playground/wordpress-builds/public/wp-6.5 \
-      node_modules/@php-wasm/node-8-3/jspi/8_3_33/php_8_3.wasm \
+      node_modules/@php-wasm/node-8-5/jspi/8_5_10/php_8_5.wasm \
  && find node_modules/@wp-playground/wordpress-builds/public/wp-6.5 -type d -empty -delete
 RUN node dist/server/wordpress/prefetch.js "$WORDPRESS_VERSION"
 
@@ -57,7 +57,7 @@ ENV NODE_ENV=production \
     PHP_WASM_SERVER_WORDPRESS_VERSION=${WORDPRESS_VERSION} \
     PHP_WASM_SERVER_HOST=0.0.0.0 \
     PHP_WASM_SERVER_PORT=8087 \
-    PHP_WASM_SERVER_PHP=8.3 \
+    PHP_WASM_SERVER_PHP=8.5 \
     PHP_WASM_SERVER_DIR=/data/wordpress \
     PHP_WASM_SERVER_SESSION_DIR=/data/sessions \
     PHP_WASM_SERVER_OPCACHE_FILE_CACHE=/data/opcache \

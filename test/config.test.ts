@@ -54,7 +54,7 @@ t.test('defaults from config/defaults.json', async (t) => {
     host: '127.0.0.1',
     port: 8087,
     workers: os.availableParallelism(),
-    php: '8.3',
+    php: '8.5',
     requestTimeout: 30,
     maxBody: 67108864,
     bodyTimeout: 20,
@@ -308,7 +308,7 @@ t.test('bool settings', async (t) => {
 });
 
 t.test('choice settings', async (t) => {
-  for (const version of ['7.4', '8.0', '8.1', '8.2', '8.3', '8.4']) t.equal(load(['--php', version]).php, version);
+  for (const version of ['7.4', '8.0', '8.1', '8.2', '8.3', '8.4', '8.5']) t.equal(load(['--php', version]).php, version);
   t.equal(load(['--config', configFile({ php: 8.2 })]).php, '8.2', 'a JSON number');
   t.equal(load(['--config', configFile({ php: 8 })]).php, '8.0', 'JSON 8 is 8.0');
   rejects(t, () => load(['--config', configFile({ php: 8.25 })]), 'php', ['must be one of'], 'JSON 8.25 is no version');
