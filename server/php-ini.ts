@@ -16,8 +16,9 @@ export const GUEST_PREPEND = '/internal/shared/cgi-prepend.php';
 const DISABLED_FUNCTIONS = ['exec', 'shell_exec', 'system', 'passthru', 'popen', 'proc_open', 'pcntl_exec', 'pcntl_fork'];
 
 /**
- * Fibers need stack switching that php.wasm's asyncify build lacks: `new Fiber()` aborted the whole
- * instance ("missing function"). Disabled, a script gets an ordinary PHP error instead.
+ * Fibers need C stack switching that php.wasm's builds lack: `new Fiber()` aborted the whole
+ * instance ("missing function"). Disabled, a script gets an ordinary PHP error instead. PHP 8.5
+ * removed disable_classes: there, Fiber::start() is a fatal error (sandbox/fiber-start-fatal.ts).
  */
 const DISABLED_CLASSES = ['Fiber'];
 

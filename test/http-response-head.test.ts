@@ -1,10 +1,11 @@
 /**
  * What a hostile or careless script can put in its response head, over real HTTP against a real
  * php.wasm worker: header names that are object slots in JavaScript, names and values HTTP cannot
- * carry, and Fiber (which php.wasm's build cannot run). None may crash or replace the worker.
+ * carry, and Fiber (which php.wasm's builds cannot run). None may crash or replace the worker.
  */
 import t from 'tap';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { FIBER_START_MESSAGE } from '../server/sandbox/fiber-start-fatal.js';
 
 let server: TestServer;
 t.before(async () => {
@@ -54,13 +55,25 @@ t.test('non-ASCII header values go out as the bytes PHP sent', async (t) => {
   t.equal(Buffer.from(answer.headers.get('x-name') ?? '', 'latin1').toString('utf8'), 'Grüße');
 });
 
-t.test('new Fiber() is a clean PHP error, not a dead worker', async (t) => {
+t.test('PHP 8.5 (no disable_classes): Fiber::start() is a fatal error with its message, not a dead worker', async (t) => {
+  t.equal(server.config.php, '8.5', 'the default PHP is the one without disable_classes');
   const before = await (await fetch(`${server.url}/pid.php`)).json() as { pid: number };
   const response = await fetch(`${server.url}/fiber.php`);
+  t.equal(response.status, 500);
+  t.notMatch(await response.text(), /getcontext/, 'the error is not shown to the visitor (display_errors=Off)');
+  t.ok(server.logs.some((l) => /Fatal error/.test(JSON.stringify(l)) && JSON.stringify(l).includes(FIBER_START_MESSAGE)), 'the fatal error is logged');
+  t.notOk(server.logs.some((l) => /crashed/.test(String(l.msg))), 'no worker crashed');
+  const after = await (await fetch(`${server.url}/pid.php`)).json() as { pid: number };
+  t.equal(after.pid, before.pid, 'the same worker still serves');
+});
+
+t.test('PHP 8.4: new Fiber() is an Error the script catches (disable_classes), not a dead worker', async (t) => {
+  const older = await startTestServer({ workers: 1, php: '8.4' });
+  t.teardown(() => older.close());
+  const before = await (await fetch(`${older.url}/pid.php`)).json() as { pid: number };
+  const response = await fetch(`${older.url}/fiber.php`);
   t.equal(response.status, 200);
   const answer = await response.json() as { pid: number; outcome: string };
   t.equal(answer.outcome, 'Error', 'the script caught an Error');
   t.equal(answer.pid, before.pid, 'the same worker answered');
-  const after = await (await fetch(`${server.url}/pid.php`)).json() as { pid: number };
-  t.equal(after.pid, before.pid, 'and it still serves');
 });

@@ -4,6 +4,7 @@ import { missingImports, missingInternals, runtimeOf, UnsupportedPhpWasmError, t
 import { GUEST_DOCROOT } from '../paths.js';
 import type { WorkerBoot } from './messages.js';
 import { connectErrorsAsErrno, guardNetwork } from '../sandbox/network.js';
+import { fiberStartAsFatalError } from '../sandbox/fiber-start-fatal.js';
 import { mountReadOnly } from '../sandbox/read-only-mount.js';
 import { refuseSubprocesses } from '../sandbox/no-subprocesses.js';
 import { spawnHandlerWithMail, type DeliverMail } from '../sandbox/sendmail.js';
@@ -82,7 +83,7 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
         growHeap = (imports.env as Record<string, GrowHeap>).emscripten_resize_heap;
         const gated = connectErrorsAsErrno(ceiling.gate(imports));
         const withHook = hooks.beforeSocketSend ? beforeSocketSends(gated, hooks.beforeSocketSend) : gated;
-        const tracked = trackJsHeldPointers(withHook);
+        const tracked = trackJsHeldPointers(fiberStartAsFatalError(withHook, () => wasmExports));
         jsHoldsPointers = tracked.held;
         WebAssembly.instantiate(settings.wasmModule, tracked.imports).then((instance) => {
           wasmExports = instance.exports;
