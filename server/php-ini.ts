@@ -18,9 +18,12 @@ const DISABLED_FUNCTIONS = ['exec', 'shell_exec', 'system', 'passthru', 'popen',
 /**
  * Fibers need C stack switching that php.wasm's builds lack: `new Fiber()` aborted the whole
  * instance ("missing function"). Disabled, a script gets an ordinary PHP error instead. PHP 8.5
- * removed disable_classes: there, Fiber::start() is a fatal error (sandbox/fiber-start-fatal.ts).
+ * removed disable_classes: there, a stack size below PHP's minimum makes Fiber::start() throw an
+ * Exception before it allocates anything. A script that raises it gets a fatal error instead
+ * (sandbox/fiber-start-fatal.ts), which leaks the stack it asked for until the worker is recycled.
  */
 const DISABLED_CLASSES = ['Fiber'];
+const FIBER_STACK_SIZE = '1';
 
 /**
  * Settings no override may change: dl() would load a shared object through Node's own fs, outside
@@ -41,6 +44,7 @@ export function buildPhpIni(config: ServerConfig, { opcacheFileCache }: { opcach
     'opcache.validate_timestamps': config.opcacheValidate ? '1' : '0',
     disable_functions: DISABLED_FUNCTIONS.join(','),
     disable_classes: DISABLED_CLASSES.join(','),
+    'fiber.stack_size': FIBER_STACK_SIZE,
     auto_prepend_file: GUEST_PREPEND,
     ...(opcacheFileCache ? { 'opcache.file_cache': opcacheFileCache } : {}),
   };

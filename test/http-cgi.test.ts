@@ -425,6 +425,16 @@ t.test('a PHP fatal error gives 500 and a log line', async (t) => {
   await next.arrayBuffer();
 });
 
+t.test("a logged trace names no function arguments (zend.exception_ignore_args): a password stays out of the log", async (t) => {
+  const response = await fetch(`${server.url}/secret-trace.php`);
+  t.equal(response.status, 500);
+  await response.arrayBuffer();
+  const logged = server.logs.map((l) => JSON.stringify(l)).filter((l) => l.includes('password refused'));
+  t.ok(logged.length > 0, 'the uncaught exception is logged');
+  t.ok(logged.some((l) => l.includes('check_password(')), 'with its trace');
+  t.notOk(logged.some((l) => l.includes('hunter2secret')), 'but not the argument');
+});
+
 t.test('a fatal error after output was sent keeps the 200', async (t) => {
   const response = await fetch(`${server.url}/fatal-after-output.php`);
   t.equal(response.status, 200);

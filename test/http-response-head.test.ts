@@ -55,10 +55,20 @@ t.test('non-ASCII header values go out as the bytes PHP sent', async (t) => {
   t.equal(Buffer.from(answer.headers.get('x-name') ?? '', 'latin1').toString('utf8'), 'Grüße');
 });
 
-t.test('PHP 8.5 (no disable_classes): Fiber::start() is a fatal error with its message, not a dead worker', async (t) => {
+t.test('PHP 8.5 (no disable_classes): Fiber::start() throws an Exception the script catches, not a dead worker', async (t) => {
   t.equal(server.config.php, '8.5', 'the default PHP is the one without disable_classes');
   const before = await (await fetch(`${server.url}/pid.php`)).json() as { pid: number };
   const response = await fetch(`${server.url}/fiber.php`);
+  t.equal(response.status, 200);
+  const answer = await response.json() as { pid: number; outcome: string; message: string };
+  t.equal(answer.outcome, 'Exception', 'the script caught an Exception');
+  t.match(answer.message, /stack size is too small/, "PHP's own refusal, before any stack is allocated");
+  t.equal(answer.pid, before.pid, 'the same worker answered');
+});
+
+t.test('PHP 8.5, fiber.stack_size raised by the script: Fiber::start() is a fatal error with its message, not a dead worker', async (t) => {
+  const before = await (await fetch(`${server.url}/pid.php`)).json() as { pid: number };
+  const response = await fetch(`${server.url}/fiber.php?stack=256K`);
   t.equal(response.status, 500);
   t.notMatch(await response.text(), /getcontext/, 'the error is not shown to the visitor (display_errors=Off)');
   t.ok(server.logs.some((l) => /Fatal error/.test(JSON.stringify(l)) && JSON.stringify(l).includes(FIBER_START_MESSAGE)), 'the fatal error is logged');

@@ -7,8 +7,11 @@
  * zend_error(E_ERROR) logs it and unwinds to the request's frame as every fatal does, the client gets
  * 500, and the instance serves on.
  *
- * The message goes on the wasm stack, which that unwinding restores: nothing is allocated for good,
- * and no address outlives the call (a worker reset to the warm image gets other memory).
+ * The message goes on the wasm stack, which that unwinding restores, so no address outlives the call
+ * (a worker reset to the warm image gets other memory). The fiber's own stack, which PHP allocated
+ * (libc memory, fiber.stack_size) just before this call, is never freed: php-ini.ts sets that size
+ * below PHP's minimum, so Fiber::start() throws before allocating, and only a script that raised it
+ * gets here. Memory-growth recycling bounds what such scripts keep.
  */
 const E_ERROR = 1;
 export const FIBER_START_MESSAGE = 'Fiber cannot start: php.wasm has no C stack switching (getcontext)';
