@@ -41,7 +41,7 @@ export const DIRECT_REQUEST_EXPORTS = [
 const REQUIRED: Array<[path: string, kind: 'function' | 'object']> = [
   ['FS.open', 'function'], ['FS.write', 'function'], ['FS.read', 'function'], ['FS.close', 'function'],
   ['FS.doTruncate', 'function'], ['FS.doChown', 'function'], ['FS.mayCreate', 'function'], ['FS.mayDelete', 'function'],
-  ['FS.createNode', 'function'], ['FS.lookupPath', 'function'], ['FS.getPath', 'function'], ['FS.readdir', 'function'],
+  ['FS.createNode', 'function'], ['FS.lookupPath', 'function'], ['FS.lookupNode', 'function'], ['FS.isLink', 'function'], ['FS.isMountpoint', 'function'], ['FS.root', 'object'], ['FS.getPath', 'function'], ['FS.readdir', 'function'],
   ['FS.unlink', 'function'], ['FS.rmdir', 'function'], ['FS.rename', 'function'], ['FS.isDir', 'function'], ['FS.makedev', 'function'], ['FS.getStream', 'function'], ['FS.ErrnoError', 'function'],
   ['FS.devices', 'object'], ['FS.filesystems.MEMFS', 'object'], ['FS.filesystems.NODEFS.node_ops.mknod', 'function'],
   ['FS.filesystems.NODEFS.createNode', 'function'], ['FS.filesystems.NODEFS.realPath', 'function'],

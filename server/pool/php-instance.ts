@@ -10,6 +10,7 @@ import { refuseSubprocesses } from '../sandbox/no-subprocesses.js';
 import { spawnHandlerWithMail, type DeliverMail } from '../sandbox/sendmail.js';
 import { refuseHostSymlinks } from '../sandbox/no-host-symlinks.js';
 import { freshHostLookups } from '../sandbox/fresh-host-lookups.js';
+import { fastLookupPath } from '../php-wasm/fast-lookup-path.js';
 import { createWithoutTruncating } from '../sandbox/create-without-truncating.js';
 import { enforceHostFileModes } from '../sandbox/host-file-modes.js';
 import { readOnlyInternals } from '../sandbox/read-only-internals.js';
@@ -101,6 +102,8 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
   guardNetwork(runtime, settings.allowNetwork, hooks.selfRoute, settings.connectTo);
 
   await php.setSpawnHandler(hooks.deliverMail ? spawnHandlerWithMail(hooks.deliverMail) : refuseSubprocesses);
+  // First: the wrappers below capture FS.lookupPath as they find it.
+  fastLookupPath(runtime);
   refuseHostSymlinks(runtime);
   freshHostLookups(runtime);
   // Before enforceHostFileModes, whose mknod wrapper masks the mode and then calls this one.
