@@ -10,6 +10,7 @@ import { OPTIONS, type OptionSpec } from './config/options.js';
 import { plainText } from './config/schema.js';
 import { requireDirectory, validateSettings } from './config/validate.js';
 import { preloadPhpModule } from './pool/wasm-module.js';
+import { runsOnGlibc } from './malloc-tunables.js';
 import type { RunningServer } from './server.js';
 import { SiteInUseError } from './site-lock.js';
 import { SERVER_SOFTWARE } from './version.js';
@@ -20,6 +21,15 @@ import { WORDPRESS_OPTIONS } from './wordpress/options.js';
 
 /** sysexits.h: try again later (the site is busy with a server or a job). */
 const EX_TEMPFAIL = 75;
+
+/**
+ * php.wasm's module is made in a thread of its own. Whether this is glibc is asked first (the answer
+ * is kept): Node's report, which says so, waits for every worker thread (see runsOnGlibc).
+ */
+function startMakingPhpModule(...args: Parameters<typeof preloadPhpModule>): void {
+  runsOnGlibc();
+  preloadPhpModule(...args);
+}
 
 // The server itself (Fastify, @php-wasm, the pool: ~0.4 s of imports) is imported only once the
 // configuration is read and php.wasm's module is being made in a thread of its own meanwhile.
@@ -32,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
       const { config, help } = loadWordPressConfig(args, process.env, process.cwd());
       if (help) return printHelp([...OPTIONS, ...WORDPRESS_OPTIONS], 'wordpress ');
       validateSettings(config);
-      preloadPhpModule(config.php, wordpressCodeCacheLocation(config));
+      startMakingPhpModule(config.php, wordpressCodeCacheLocation(config));
       const { startWordPress, wordpressServerConfig, WORDPRESS_RELOADABLE } = await import('./wordpress/start.js');
       const reload = async (server: RunningServer) => {
         const next = loadWordPressConfig(args, process.env, process.cwd()).config;
@@ -46,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
     if (positionals.length) throw new ConfigError('command', 'must be "wordpress", "serve", "php" or none', positionals[0], 'command line');
     requireDirectory(config.docroot, 'docroot');
     validateSettings(config);
-    preloadPhpModule(config.php, serverCodeCacheLocation(config));
+    startMakingPhpModule(config.php, serverCodeCacheLocation(config));
     const { startServer } = await import('./server.js');
     const reload = (server: RunningServer) => server.reload(validated(loadConfig({ argv: args, env: process.env, cwd: process.cwd() }).config));
     return await serveUntilSignal(config.logLevel, (log) => startServer(config, log), reload);

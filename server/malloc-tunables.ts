@@ -26,10 +26,17 @@ export function hasMmapThreshold(env: NodeJS.ProcessEnv): boolean {
   return /(^|:)glibc\.malloc\.mmap_threshold=/.test(env.GLIBC_TUNABLES ?? '') || env.MALLOC_MMAP_THRESHOLD_ !== undefined;
 }
 
-/** Linux with glibc (not musl, not another OS): where the tunable means anything. */
+let glibc: boolean | undefined;
+
+/**
+ * Linux with glibc (not musl, not another OS): where the tunable means anything. Asked once per
+ * thread: Node's diagnostic report, which names glibc's version, also gathers a report from every
+ * worker thread, each interrupted for it; with the pool running, one took the main thread 54–114 ms
+ * (5 ms before any worker exists, which is when the server first asks).
+ */
 export function runsOnGlibc(): boolean {
-  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-  return process.platform === 'linux' && typeof header?.glibcVersionRuntime === 'string';
+  glibc ??= process.platform === 'linux' && typeof (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime === 'string';
+  return glibc;
 }
 
 export function reportMallocTunable(log: Logger, env: NodeJS.ProcessEnv = process.env): void {

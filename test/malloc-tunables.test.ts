@@ -1,7 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { hasMmapThreshold, MALLOC_TUNABLE, runsOnGlibc, withMallocTunable } from '../server/malloc-tunables.js';
+import { projectRoot } from '../server/paths.js';
 import { runCli } from './helpers/cli.js';
 import { until } from './helpers/until.js';
 
@@ -52,6 +55,21 @@ t.test('a server started without the launcher says how to fix it', { skip: !runs
   const hint = run.lines.find((line) => String(line.msg).includes(NOT_FIXED))!;
   t.match(hint.hint, MALLOC_TUNABLE);
   t.equal(hint.level, 30, 'info: the server runs as well, with more memory');
+  run.child.kill('SIGTERM');
+  t.equal(await run.exit, 0);
+});
+
+t.test("glibc is looked up once, before the server's first worker thread exists", { skip: !runsOnGlibc() ? 'glibc only' : false }, async (t) => {
+  // Node's report (where glibc's version is) waits for every worker thread to answer: once the pool
+  // ran, one took the main thread 54–114 ms. The preload names each report the main thread asks for.
+  const preload = join(projectRoot, 'test', 'fixtures', 'count-reports.mjs');
+  const run = runCli(['--docroot', DOCROOT, '--port', '0', '--workers', '2'], { GLIBC_TUNABLES: '', NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` });
+  const url = await run.listening;
+  t.equal((await fetch(`${url}/index.php`)).status, 200, 'the workers serve');
+  // The hint is the server's last question of this kind at start (after the pool and the trimmer).
+  await until('the hint in the log', () => run.lines.some((line) => String(line.msg).includes(NOT_FIXED)));
+  const reports = run.stderr().split('\n').filter((line) => line.startsWith('diagnostic report'));
+  t.same(reports, ['diagnostic report after 0 worker threads'], 'one report, made before the server started a thread');
   run.child.kill('SIGTERM');
   t.equal(await run.exit, 0);
 });
