@@ -63,7 +63,7 @@ t.test("glibc is looked up once, before the server's first worker thread exists"
   // Node's report (where glibc's version is) waits for every worker thread to answer: once the pool
   // ran, one took the main thread 54–114 ms. The preload names each report the main thread asks for.
   const preload = join(projectRoot, 'test', 'fixtures', 'count-reports.mjs');
-  const run = runCli(['--docroot', DOCROOT, '--port', '0', '--workers', '2'], { GLIBC_TUNABLES: '', NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` });
+  const run = runCli(['--docroot', DOCROOT, '--port', '0', '--workers', '2'], { GLIBC_TUNABLES: '', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${pathToFileURL(preload).href}` });
   const url = await run.listening;
   t.equal((await fetch(`${url}/index.php`)).status, 200, 'the workers serve');
   // The hint is the server's last question of this kind at start (after the pool and the trimmer).

@@ -102,7 +102,7 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
   guardNetwork(runtime, settings.allowNetwork, hooks.selfRoute, settings.connectTo);
 
   await php.setSpawnHandler(hooks.deliverMail ? spawnHandlerWithMail(hooks.deliverMail) : refuseSubprocesses);
-  // First: the wrappers below capture FS.lookupPath as they find it.
+  // First: freshHostLookups (below) wraps FS.lookupPath as it finds it.
   fastLookupPath(runtime);
   refuseHostSymlinks(runtime);
   freshHostLookups(runtime);
