@@ -12,6 +12,8 @@ export interface BenchArgs {
   /** --db mariadb: our server as this many processes behind nginx, after 1. */
   replicas: number;
   durationSeconds: number;
+  /** Each scenario (but the cached page) is measured this many times per server, alternating (rounds.ts). */
+  rounds: number;
   warmupSeconds: number;
   warmupRequests: number;
   connections: number;
@@ -44,6 +46,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --replicas N           with --db mariadb: processes of ours behind nginx, each with --workers
                          workers (default 3; 1 = skip that part)
   --duration S           seconds of load per scenario and server (default 10)
+  --rounds N             measure each scenario N times per server, alternating servers, and take
+                         each server's median round (default 3; the cached page: once)
   --warmup S             warm-up seconds before each measurement (default 3) ...
   --warmup-requests N    ... or this many requests, whichever comes first (default 100)
   --connections N        concurrent keep-alive connections (default 8)
@@ -73,6 +77,7 @@ export function parseBenchArgs(argv: string[], projectRoot: string): BenchArgs {
       db: { type: 'string', default: 'sqlite' },
       replicas: { type: 'string' },
       duration: { type: 'string', default: '10' },
+      rounds: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '3' },
       'warmup-requests': { type: 'string', default: '100' },
       connections: { type: 'string', default: '8' },
@@ -101,6 +106,7 @@ export function parseBenchArgs(argv: string[], projectRoot: string): BenchArgs {
     db,
     replicas: number('--replicas', values.replicas ?? '3', 1, 8),
     durationSeconds: number('--duration', values.duration!, 1, 600),
+    rounds: integer('--rounds', values.rounds!, 1, 15),
     warmupSeconds: number('--warmup', values.warmup!, 0, 120),
     warmupRequests: number('--warmup-requests', values['warmup-requests']!, 0, 1_000_000),
     connections: number('--connections', values.connections!, 1, 256),
@@ -113,6 +119,12 @@ export function parseBenchArgs(argv: string[], projectRoot: string): BenchArgs {
     fresh: values.fresh!,
     help: values.help!,
   };
+}
+
+function integer(flag: string, text: string, min: number, max: number): number {
+  const value = number(flag, text, min, max);
+  if (!Number.isInteger(value)) throw new Error(`${flag} must be a whole number, got ${text}`);
+  return value;
 }
 
 function number(flag: string, text: string, min: number, max: number): number {

@@ -142,7 +142,8 @@ function timeLimitSeconds(args: BenchArgs): number {
   // of twice --duration per server, and a restart for each.
   const soak = args.scenarios.includes('soak') ? servers * (60 + SOAK_MAX_SECONDS + (2 * SETTLE.maxMs) / 1000 + args.quietWaitSeconds) : 0;
   const recycle = args.scenarios.includes('recycle') ? servers * (120 + perMeasurement + args.durationSeconds) * 2 : 0;
-  return Math.ceil(startup + args.scenarios.length * servers * perMeasurement + replicaWarmup + soak + recycle + 120);
+  const measurements = SCENARIOS.filter((s) => args.scenarios.includes(s.id)).reduce((n, s) => n + (s.pageCache ? 1 : args.rounds), 0);
+  return Math.ceil(startup + measurements * servers * perMeasurement + replicaWarmup * args.rounds + soak + recycle + 120);
 }
 
 process.once('SIGINT', () => void abort('interrupted (SIGINT)', 130));

@@ -3,7 +3,8 @@
  * each is probed and its memory read before and after, and what its logs gained is kept. The
  * bench runs one group (ours, native), then with --db mariadb a second one (the replicas), or for
  * the page-cache scenario the same two restarted with their caches on, after the first has
- * stopped; results of the same scenario go into one entry. A restarted server keeps its first
+ * stopped; results of the same scenario go into one entry. Each scenario is measured in rounds
+ * (--rounds, see rounds.ts); a server's median round is its result. A restarted server keeps its first
  * report (memory and probes describe it as the other scenarios ran it); notes and logs add up.
  */
 import { QUIET_CORES, type BenchArgs } from './args.js';
@@ -12,7 +13,8 @@ import { linesSince, markLogs, type LogMark } from './logs.js';
 import { measure } from './measure.js';
 import { describeBusy } from './other-processes.js';
 import { probe } from './probe.js';
-import { updateRatios, type BenchReport, type ScenarioReport, type ServerReport } from './report.js';
+import { updateRatios, type BenchReport, type Measurement, type ScenarioReport, type ServerReport } from './report.js';
+import { representative, roundOrder, roundRates } from './rounds.js';
 import type { Scenario } from './scenarios.js';
 import { settledReading } from './settle.js';
 import { processesOf, type Target } from './target.js';
@@ -60,31 +62,31 @@ export async function measurePhase(targets: Target[], scenarios: Scenario[], r: 
       entry = { id: scenario.id, title: scenario.title, path: scenario.path, results: {} } satisfies ScenarioReport;
       r.scenarios.push(entry);
     }
+    const rounds = roundsFor(scenario, args);
+    const taken = new Map<Target, Measurement[]>(targets.map((t) => [t, []]));
+    for (let round = 0; round < rounds; round++) {
+      const label = rounds > 1 ? ` (round ${round + 1} of ${rounds})` : '';
+      if (rounds > 1) say(`  round ${round + 1} of ${rounds}`);
+      for (const t of roundOrder(targets, round)) {
+        const mine = taken.get(t)!;
+        if (mine.some((m) => m.skipped)) continue; // a failed check or a dead server: once is enough
+        const dead = processesOf(t).find((c) => c.exitCode !== undefined);
+        if (dead) {
+          mine.push({ check: { ok: false, problem: `${dead.name} is not running`, status: 0, bytes: 0, ms: 0 }, skipped: `${dead.name} exited` });
+          continue;
+        }
+        const m = await measure(scenario, t, targets, args, say);
+        mine.push(m);
+        r.servers[t.name]!.requestsSent += 1 + (m.warmup?.requests ?? 0) + (m.load?.sent ?? 0);
+        noteMeasurement(r, t, scenario, m, args, label);
+      }
+    }
     for (const t of targets) {
-      const dead = processesOf(t).find((c) => c.exitCode !== undefined);
-      const server = r.servers[t.name]!;
-      if (dead) {
-        entry.results[t.name] = { check: { ok: false, problem: `${dead.name} is not running`, status: 0, bytes: 0, ms: 0 }, skipped: `${dead.name} exited` };
-        continue;
-      }
-      const m = await measure(scenario, t, targets, args, say);
-      entry.results[t.name] = m;
-      server.requestsSent += 1 + (m.warmup?.requests ?? 0) + (m.load?.sent ?? 0);
-      if (!m.check.ok) r.problems.push(`${t.name}: ${scenario.title} (GET ${scenario.path}) is not what it should be: ${m.check.problem}; not measured`);
-      const l = m.load;
-      if (l && l.requests < 20) {
-        r.warnings.push(`${t.name}: ${scenario.title}: only ${l.requests} responses completed within the ${args.durationSeconds} s window: req/s and percentiles are rough (use a longer --duration)`);
-      }
-      if (l && (l.errors || l.non2xx)) r.problems.push(`${t.name}: ${scenario.title}: ${l.errors} errors and ${l.non2xx} non-2xx responses under load`);
-      if (m.cpu && m.cpu.otherCores >= QUIET_CORES) {
-        const who = m.busyOthers?.length ? ` (busiest: ${describeBusy(m.busyOthers)})` : ' (processes that ended before the window did)';
-        r.warnings.push(`${t.name}: ${scenario.title}: other processes kept ${m.cpu.otherCores.toFixed(2)} cores busy during the measurement${who}; the numbers are skewed`);
-      }
-      if (m.cpu && m.cpu.loadGeneratorCores >= 0.9) {
-        r.warnings.push(`${t.name}: ${scenario.title}: the load generator (this process) kept ${m.cpu.loadGeneratorCores.toFixed(2)} cores busy: it may be the bottleneck, so the server can be faster than measured`);
-      }
-      const died = processesOf(t).find((c) => c.exitCode !== undefined);
-      if (died) r.problems.push(`${t.name}: ${died.name} exited (code ${died.exitCode}) during ${scenario.title}; log:\n${logTail(died)}`);
+      const mine = taken.get(t)!;
+      const chosen = representative(mine);
+      if (!chosen) continue;
+      entry.results[t.name] = chosen;
+      if (rounds > 1) (entry.rounds ??= {})[t.name] = roundRates(mine);
     }
     updateRatios(entry);
   }
@@ -98,6 +100,30 @@ export async function measurePhase(targets: Target[], scenarios: Scenario[], r: 
     server.logLines.push(...linesSince(marks.get(t)!));
     if (!restarted.has(t)) checkServer(server, r);
   }
+}
+
+/** Problems and warnings one measurement gives (each round's own: a busy spell in any of them is worth knowing). */
+function noteMeasurement(r: BenchReport, t: Target, scenario: Scenario, m: Measurement, args: BenchArgs, label: string): void {
+  if (!m.check.ok) r.problems.push(`${t.name}: ${scenario.title} (GET ${scenario.path}) is not what it should be: ${m.check.problem}; not measured`);
+  const l = m.load;
+  if (l && l.requests < 20) {
+    r.warnings.push(`${t.name}: ${scenario.title}${label}: only ${l.requests} responses completed within the ${args.durationSeconds} s window: req/s and percentiles are rough (use a longer --duration)`);
+  }
+  if (l && (l.errors || l.non2xx)) r.problems.push(`${t.name}: ${scenario.title}${label}: ${l.errors} errors and ${l.non2xx} non-2xx responses under load`);
+  if (m.cpu && m.cpu.otherCores >= QUIET_CORES) {
+    const who = m.busyOthers?.length ? ` (busiest: ${describeBusy(m.busyOthers)})` : ' (processes that ended before the window did)';
+    r.warnings.push(`${t.name}: ${scenario.title}${label}: other processes kept ${m.cpu.otherCores.toFixed(2)} cores busy during the measurement${who}; the numbers are skewed`);
+  }
+  if (m.cpu && m.cpu.loadGeneratorCores >= 0.9) {
+    r.warnings.push(`${t.name}: ${scenario.title}${label}: the load generator (this process) kept ${m.cpu.loadGeneratorCores.toFixed(2)} cores busy: it may be the bottleneck, so the server can be faster than measured`);
+  }
+  const died = processesOf(t).find((c) => c.exitCode !== undefined);
+  if (died) r.problems.push(`${t.name}: ${died.name} exited (code ${died.exitCode}) during ${scenario.title}${label}; log:\n${logTail(died)}`);
+}
+
+/** The cached page is a feature's figure, measured once; the rest in --rounds (see rounds.ts). */
+function roundsFor(scenario: Scenario, args: BenchArgs): number {
+  return scenario.pageCache ? 1 : args.rounds;
 }
 
 /** Things worth flagging about a server as a whole. */

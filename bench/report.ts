@@ -59,7 +59,9 @@ export interface ScenarioReport {
   title: string;
   path: string;
   results: Partial<Record<ServerName, Measurement>>;
-  /** ours req/s ÷ native req/s */
+  /** Each server's req/s in every round, in the order measured (with more than one round). */
+  rounds?: Partial<Record<ServerName, number[]>>;
+  /** ours req/s ÷ native req/s (each server's median round) */
   ratio?: number;
   /** replicas req/s ÷ ours req/s (N processes ÷ 1, same workers each) */
   replicaRatio?: number;
@@ -72,6 +74,8 @@ export interface BenchReport {
   settings: {
     connections: number;
     durationSeconds: number;
+    /** Measurements per scenario and server (see rounds.ts). */
+    rounds: number;
     warmupSeconds: number;
     warmupRequests: number;
     maxRequests: number;
@@ -108,6 +112,7 @@ export function newReport(args: BenchArgs): BenchReport {
     settings: {
       connections: args.connections,
       durationSeconds: args.durationSeconds,
+      rounds: args.rounds,
       warmupSeconds: args.warmupSeconds,
       warmupRequests: args.warmupRequests,
       maxRequests: args.maxRequests,
@@ -142,12 +147,24 @@ export function updateRatios(sc: ScenarioReport): void {
   if (ours && replicas) sc.replicaRatio = replicas / ours;
 }
 
+/** Each server's req/s in every round, so a reader sees how far the windows spread. */
+export function formatRounds(r: BenchReport): string[] {
+  const lines = r.scenarios
+    .filter((sc) => sc.rounds)
+    .map((sc) => {
+      const servers = SERVERS.filter((name) => sc.rounds![name]).map((name) => `${serverTitle(r, name)} ${sc.rounds![name]!.map((rate) => fmtRate(rate)).join(' / ')}`);
+      return `    ${sc.title}: ${servers.join('; ')}`;
+    });
+  return lines.length ? ['  req/s in each round, in the order measured (the row above is each server\'s median):', ...lines] : [];
+}
+
 export function formatReport(r: BenchReport): string {
   const out: string[] = [];
   const s = r.settings;
   out.push(`Machine: ${r.machine.cores} × ${r.machine.cpu}, ${r.machine.memoryGb} GB, Node ${r.machine.node}, ${r.machine.platform}`);
   out.push(`Load: ${s.connections} keep-alive connections, ${s.durationSeconds} s per measurement (≤ ${fmtInt(s.maxRequests)} requests), ` +
     `after a warm-up of ${s.warmupSeconds} s or ${s.warmupRequests} requests; ${s.loadGenerator}`);
+  if (s.rounds > 1) out.push(`Rounds: each scenario ${s.rounds} times per server, the servers alternating; a server's row is its median round`);
   out.push(`Database: ${r.database.label}`);
   for (const note of r.database.notes) out.push(`          note: ${note}`);
   out.push('');
@@ -219,6 +236,7 @@ export function formatReport(r: BenchReport): string {
   }
   out.push(...table(head, rows, [2, 3, 4, 6, 7, 8]));
   out.push(`  cores busy during the window: the server's processes / the load generator (this bench process) / every other process on the machine.`);
+  out.push(...formatRounds(r));
   if (r.database.kind === 'mariadb') out.push(`  The server's CPU includes MariaDB's: one instance serves all, and only the server being measured queries it.`);
   if (rows.some((row) => row.some((cell) => cell.endsWith(' *')))) {
     out.push(`  * other processes used ≥ ${QUIET_CORES} cores during one of the two measurements: that ratio is skewed (see Warnings).`);

@@ -1,0 +1,33 @@
+/**
+ * Measuring each scenario in rounds. The machines are shared: another tenant's load comes and goes
+ * within seconds, and one 10 s window per server let a single busy spell decide a ratio (the same
+ * code measured home at 0.32× and 0.39× in one run). So each round measures every server once,
+ * the order alternating between rounds (ours, native, then native, ours, …) so neither always
+ * goes first, and each server's median round stands for it.
+ */
+import type { Measurement } from './report.js';
+
+/** The servers of round `round` (0-based), in the order they are measured. */
+export function roundOrder<T>(targets: readonly T[], round: number): T[] {
+  return round % 2 === 0 ? [...targets] : [...targets].reverse();
+}
+
+/**
+ * The round whose throughput is the median of the measured ones (the lower of the two middle
+ * ones for an even count: the bench does not flatter either server). Its latencies and CPU come
+ * with it, so the row it gives is one real window, not a mix. Undefined when none ran a load.
+ */
+export function medianRound(rounds: readonly Measurement[]): Measurement | undefined {
+  const loaded = rounds.filter((m) => m.load && m.load.requests > 0).sort((a, b) => a.load!.reqPerSec - b.load!.reqPerSec);
+  return loaded.length ? loaded[Math.floor((loaded.length - 1) / 2)] : undefined;
+}
+
+/** What stands for a server after its rounds: the median round, else the first (a failed check, a skipped load). */
+export function representative(rounds: readonly Measurement[]): Measurement | undefined {
+  return medianRound(rounds) ?? rounds[0];
+}
+
+/** Throughput of each round, in the order measured (0 for a round without a load). */
+export function roundRates(rounds: readonly Measurement[]): number[] {
+  return rounds.map((m) => (m.load && m.load.requests > 0 ? m.load.reqPerSec : 0));
+}
