@@ -109,7 +109,11 @@ function noteMeasurement(r: BenchReport, t: Target, scenario: Scenario, m: Measu
   if (l && l.requests < 20) {
     r.warnings.push(`${t.name}: ${scenario.title}${label}: only ${l.requests} responses completed within the ${args.durationSeconds} s window: req/s and percentiles are rough (use a longer --duration)`);
   }
-  if (l && (l.errors || l.non2xx)) r.problems.push(`${t.name}: ${scenario.title}${label}: ${l.errors} errors and ${l.non2xx} non-2xx responses under load`);
+  if (l && (l.errors || l.non2xx)) {
+    // Said here with what they were: the report's error details show only the round that stands for the server.
+    const what = [...Object.entries(l.statusCodes).filter(([code]) => !code.startsWith('2')).map(([code, n]) => `${n}× status ${code}`), ...Object.entries(l.errorMessages).map(([message, n]) => `${n}× ${message}`)];
+    r.problems.push(`${t.name}: ${scenario.title}${label}: ${l.errors} errors and ${l.non2xx} non-2xx responses under load${what.length ? ` (${what.join(', ')})` : ''}`);
+  }
   if (m.cpu && m.cpu.otherCores >= QUIET_CORES) {
     const who = m.busyOthers?.length ? ` (busiest: ${describeBusy(m.busyOthers)})` : ' (processes that ended before the window did)';
     r.warnings.push(`${t.name}: ${scenario.title}${label}: other processes kept ${m.cpu.otherCores.toFixed(2)} cores busy during the measurement${who}; the numbers are skewed`);

@@ -60,7 +60,7 @@ export interface ScenarioReport {
   path: string;
   results: Partial<Record<ServerName, Measurement>>;
   /** Each server's req/s in every round, in the order measured (with more than one round). */
-  rounds?: Partial<Record<ServerName, number[]>>;
+  rounds?: Partial<Record<ServerName, Array<number | null>>>;
   /** ours req/s ÷ native req/s (each server's median round) */
   ratio?: number;
   /** replicas req/s ÷ ours req/s (N processes ÷ 1, same workers each) */
@@ -152,7 +152,7 @@ export function formatRounds(r: BenchReport): string[] {
   const lines = r.scenarios
     .filter((sc) => sc.rounds)
     .map((sc) => {
-      const servers = SERVERS.filter((name) => sc.rounds![name]).map((name) => `${serverTitle(r, name)} ${sc.rounds![name]!.map((rate) => fmtRate(rate)).join(' / ')}`);
+      const servers = SERVERS.filter((name) => sc.rounds![name]).map((name) => `${serverTitle(r, name)} ${sc.rounds![name]!.map((rate) => (rate === null ? '—' : fmtRate(rate))).join(' / ')}`);
       return `    ${sc.title}: ${servers.join('; ')}`;
     });
   return lines.length ? ['  req/s in each round, in the order measured (the row above is each server\'s median):', ...lines] : [];
@@ -239,7 +239,7 @@ export function formatReport(r: BenchReport): string {
   out.push(...formatRounds(r));
   if (r.database.kind === 'mariadb') out.push(`  The server's CPU includes MariaDB's: one instance serves all, and only the server being measured queries it.`);
   if (rows.some((row) => row.some((cell) => cell.endsWith(' *')))) {
-    out.push(`  * other processes used ≥ ${QUIET_CORES} cores during one of the two measurements: that ratio is skewed (see Warnings).`);
+    out.push(`  * other processes used ≥ ${QUIET_CORES} cores during one of the two measurements the ratio rests on: that ratio is skewed (see Warnings).`);
   }
   out.push('');
 

@@ -14,12 +14,16 @@ export function roundOrder<T>(targets: readonly T[], round: number): T[] {
 
 /**
  * The round whose throughput is the median of the measured ones (the lower of the two middle
- * ones for an even count: the bench does not flatter either server). Its latencies and CPU come
- * with it, so the row it gives is one real window, not a mix. Undefined when none ran a load.
+ * ones for an even count: the bench does not flatter either server), among the rounds without
+ * errors if any. Its latencies and CPU come with it, so the row it gives is one real window, not a
+ * mix. Undefined when none ran a load.
  */
 export function medianRound(rounds: readonly Measurement[]): Measurement | undefined {
-  const loaded = rounds.filter((m) => m.load && m.load.requests > 0).sort((a, b) => a.load!.reqPerSec - b.load!.reqPerSec);
-  return loaded.length ? loaded[Math.floor((loaded.length - 1) / 2)] : undefined;
+  const loaded = rounds.filter((m) => m.load && m.load.requests > 0);
+  // A round of quick error responses would look fast: clean rounds decide when there are any.
+  const clean = loaded.filter((m) => !m.load!.errors && !m.load!.non2xx);
+  const pool = (clean.length ? clean : loaded).sort((a, b) => a.load!.reqPerSec - b.load!.reqPerSec);
+  return pool.length ? pool[Math.floor((pool.length - 1) / 2)] : undefined;
 }
 
 /** What stands for a server after its rounds: the median round, else the first (a failed check, a skipped load). */
@@ -27,7 +31,7 @@ export function representative(rounds: readonly Measurement[]): Measurement | un
   return medianRound(rounds) ?? rounds[0];
 }
 
-/** Throughput of each round, in the order measured (0 for a round without a load). */
-export function roundRates(rounds: readonly Measurement[]): number[] {
-  return rounds.map((m) => (m.load && m.load.requests > 0 ? m.load.reqPerSec : 0));
+/** Throughput of each round, in the order measured (null for a round without responses). */
+export function roundRates(rounds: readonly Measurement[]): Array<number | null> {
+  return rounds.map((m) => (m.load && m.load.requests > 0 ? m.load.reqPerSec : null));
 }
