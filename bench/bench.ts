@@ -134,8 +134,8 @@ function timeLimitSeconds(args: BenchArgs): number {
   const replicas = args.db === 'mariadb' && args.replicas > 1;
   const servers = (args.compareNative ? 2 : 1) + (replicas ? 1 : 0);
   // --db mariadb: MariaDB, and the replicas' start (first run: each assembles its WordPress).
-  // The page-cache scenario: both restarted, each after a wait for a quiet machine.
-  const restarts = SCENARIOS.some((s) => s.pageCache && args.scenarios.includes(s.id)) ? servers * (120 + args.quietWaitSeconds) : 0;
+  // The page-cache scenario: both restarted once per round, each after a wait for a quiet machine.
+  const restarts = SCENARIOS.some((s) => s.pageCache && args.scenarios.includes(s.id)) ? args.rounds * servers * (120 + args.quietWaitSeconds) : 0;
   const startup = 300 + (args.compareNative ? 240 : 0) + (args.db === 'mariadb' ? 120 : 0) + (replicas ? 300 : 0) + restarts;
   const replicaWarmup = replicas ? args.scenarios.length * (args.replicas - 1) * args.warmupSeconds : 0; // warmupScale
   // soak: its warm-up (≤ 60 s), its load and two memory readings per server; recycle: two windows

@@ -3,7 +3,8 @@
  * page caches on — ours with --page-cache, native with nginx's fastcgi_cache set up the same way —
  * so the other scenarios stay uncached on both sides. Each restart is also the cold start the goals
  * ask about: spawn to first 200 home page on a prepared site folder, one server starting at a time
- * on a machine as quiet as the bench can wait for.
+ * on a machine as quiet as the bench can wait for. Both are started --rounds times (the order
+ * alternating), and each one's median start is its figure.
  */
 import { QUIET_CORES, type BenchArgs } from './args.js';
 import { benchCpuSeconds, machineBusySeconds, treeCpuSeconds } from './cpu.js';
@@ -13,6 +14,7 @@ import { waitForQuiet } from './other-processes.js';
 import { startOurs } from './ours.js';
 import { measurePhase } from './phase.js';
 import type { BenchReport } from './report.js';
+import { medianStart, roundOrder, type TimedStart } from './rounds.js';
 import type { Scenario } from './scenarios.js';
 import { processesOf, type Target } from './target.js';
 
@@ -31,15 +33,34 @@ export interface PageCacheRun {
 export async function runPageCachePhase({ projectRoot, args, binaries, report: r, scenarios, running, say }: PageCacheRun): Promise<void> {
   say('bench: stopping the servers, to start them again with their page caches on');
   await Promise.all(running.map((t) => t.stop()));
-  const targets: Target[] = [];
-  const start = async (name: string, begin: () => Promise<Target>) => {
-    const target = await timedStart(name, begin, targets, args, r, say);
-    targets.push(target);
-    return target;
+  // Native copies ours' WordPress; in a round where it starts first, the first phase's ours names the folder.
+  const oursDir = running.find((t) => t.name === 'ours')?.wordpressDir;
+  const starters: Record<'ours' | 'native', (() => Promise<Target>) | undefined> = {
+    ours: () => startOurs({ projectRoot, dataDir: args.dataDir, workers: args.workers, startTimeoutMs: 120_000, pageCache: true, timeFirstPage: true }),
+    native: binaries && oursDir
+      ? () => startNative({ bin: binaries, dataDir: args.dataDir, sourceDir: oursDir, children: args.workers, startTimeoutMs: 120_000, pageCache: true, timeFirstPage: true })
+      : undefined,
   };
-  const ours = await start('ours', () => startOurs({ projectRoot, dataDir: args.dataDir, workers: args.workers, startTimeoutMs: 120_000, pageCache: true, timeFirstPage: true }));
-  if (binaries) {
-    await start('native', () => startNative({ bin: binaries, dataDir: args.dataDir, sourceDir: ours.wordpressDir, children: args.workers, startTimeoutMs: 120_000, pageCache: true, timeFirstPage: true }));
+  const names = (['ours', 'native'] as const).filter((name) => starters[name]);
+  // The first page after start is timed once per round, like the other scenarios (rounds.ts); the last round's servers stay up.
+  const starts = new Map<string, TimedStart[]>(names.map((name) => [name, []]));
+  let targets: Target[] = [];
+  for (let round = 0; round < args.rounds; round++) {
+    targets = [];
+    for (const name of roundOrder(names, round)) {
+      const target = await timedStart(name, starters[name]!, targets, args, r, say);
+      targets.push(target);
+      if (target.firstPageSeconds !== undefined) starts.get(name)!.push({ seconds: target.firstPageSeconds, otherCores: target.firstPageOtherCores ?? 0 });
+    }
+    if (round < args.rounds - 1) await Promise.all(targets.map((t) => t.stop()));
+  }
+  for (const target of targets) {
+    const timed = starts.get(target.name)!;
+    const median = medianStart(timed);
+    if (!median || timed.length < 2) continue;
+    target.firstPageSeconds = median.seconds;
+    target.firstPageOtherCores = median.otherCores;
+    target.firstPageRounds = timed.map((start) => start.seconds);
   }
   await measurePhase(targets, scenarios, r, args, say);
 }

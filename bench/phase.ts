@@ -30,6 +30,7 @@ export async function measurePhase(targets: Target[], scenarios: Scenario[], r: 
       known.notes.push(...t.notes.map((note) => `restarted for ${scenarios.map((s) => s.title).join(', ')}: ${note}`));
       known.firstPageSeconds ??= t.firstPageSeconds;
       known.firstPageOtherCores ??= t.firstPageOtherCores;
+      known.firstPageRounds ??= t.firstPageRounds;
       marks.set(t, markLogs(t.logFiles));
       continue;
     }
@@ -45,6 +46,7 @@ export async function measurePhase(targets: Target[], scenarios: Scenario[], r: 
       startSeconds: t.startSeconds,
       firstPageSeconds: t.firstPageSeconds,
       firstPageOtherCores: t.firstPageOtherCores,
+      firstPageRounds: t.firstPageRounds,
       notes: t.notes,
       probeBefore: await probe(t),
       rssIdleKb: rss.kb,

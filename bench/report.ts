@@ -28,6 +28,8 @@ export interface ServerReport {
   firstPageSeconds?: number;
   /** Cores other processes used meanwhile (≥ QUIET_CORES: skewed). */
   firstPageOtherCores?: number;
+  /** Every timed start's first page, in the order started (the figure above is their median). */
+  firstPageRounds?: number[];
   notes: string[];
   probeBefore: ProbeResult;
   probeAfter?: ProbeResult;
@@ -176,7 +178,8 @@ export function formatReport(r: BenchReport): string {
     out.push(`  ${serverTitle(r, name).padEnd(7)} ${sv.label} at ${sv.baseUrl}, ready in ${sv.startSeconds.toFixed(1)} s`);
     if (sv.firstPageSeconds !== undefined) {
       const others = sv.firstPageOtherCores !== undefined ? `; other processes ${sv.firstPageOtherCores.toFixed(2)} cores meanwhile` : '';
-      out.push(`         first home page ${sv.firstPageSeconds.toFixed(2)} s after spawn (restarted on the prepared site${others})`);
+      const rounds = sv.firstPageRounds && sv.firstPageRounds.length > 1 ? `; median of ${sv.firstPageRounds.length} starts: ${sv.firstPageRounds.map((s) => s.toFixed(2)).join(' / ')} s` : '';
+      out.push(`         first home page ${sv.firstPageSeconds.toFixed(2)} s after spawn (restarted on the prepared site${others}${rounds})`);
     }
     out.push(`         PHP ${p.php ?? '?'} (${p.sapi ?? '?'}${sv.probeBefore.xPoweredBy ? `, X-Powered-By: ${sv.probeBefore.xPoweredBy}` : ''})`);
     out.push(`         opcache before load: ${describeOpcache(sv.probeBefore)}`);

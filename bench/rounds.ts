@@ -35,3 +35,18 @@ export function representative(rounds: readonly Measurement[]): Measurement | un
 export function roundRates(rounds: readonly Measurement[]): Array<number | null> {
   return rounds.map((m) => (m.load && m.load.requests > 0 ? m.load.reqPerSec : null));
 }
+
+/** One timed start: spawn to the first 200 home page, and the cores other processes used meanwhile. */
+export interface TimedStart {
+  seconds: number;
+  otherCores: number;
+}
+
+/**
+ * The start whose first-page time is the median (the slower of the two middle ones for an even
+ * count: again not the flattering one). Undefined when no start was timed.
+ */
+export function medianStart(starts: readonly TimedStart[]): TimedStart | undefined {
+  const sorted = [...starts].sort((a, b) => a.seconds - b.seconds);
+  return sorted.length ? sorted[Math.floor(sorted.length / 2)] : undefined;
+}

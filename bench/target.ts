@@ -37,6 +37,8 @@ export interface Target {
   firstPageSeconds?: number;
   /** Cores other processes used while that start was timed (≥ QUIET_CORES: skewed). */
   firstPageOtherCores?: number;
+  /** Every timed start's first page, in the order started, when it was started more than once (rounds.ts). */
+  firstPageRounds?: number[];
   stop(): Promise<void>;
   /** Whether its workers are all there, idle, and none extra (see warm-workers.ts); memory is read only then. */
   atRest?(): Promise<boolean>;

@@ -12,7 +12,7 @@ import { spawnChild, stopChild } from '../bench/children.js';
 import type { LoadResult } from '../bench/load.js';
 import { measurePhase } from '../bench/phase.js';
 import { formatReport, formatRounds, newReport, type Measurement, type ServerName, type ServerReport } from '../bench/report.js';
-import { medianRound, representative, roundOrder, roundRates } from '../bench/rounds.js';
+import { medianRound, medianStart, representative, roundOrder, roundRates } from '../bench/rounds.js';
 import { SCENARIOS } from '../bench/scenarios.js';
 import { treeRss } from '../bench/rss.js';
 import type { Target } from '../bench/target.js';
@@ -60,6 +60,18 @@ t.test('a round of error responses does not stand for a server while clean round
   t.equal(medianRound(rounds), rounds[4], 'the median of the three clean rounds');
   const allErring = [erring(3, 'errors'), erring(1, 'non2xx'), erring(2, 'errors')];
   t.equal(medianRound(allErring), allErring[2], 'all with errors: the median of them all');
+});
+
+t.test('the first page after start: the median start, the slower middle one for an even count', async (t) => {
+  const a = { seconds: 2.4, otherCores: 0.1 }, b = { seconds: 1.9, otherCores: 0 }, c = { seconds: 2.1, otherCores: 0.3 }, d = { seconds: 3.5, otherCores: 0 };
+  t.equal(medianStart([a, b, c]), c, 'whole: its cores come with it');
+  t.equal(medianStart([a, b, c, d]), a);
+  t.equal(medianStart([b]), b);
+  t.equal(medianStart([]), undefined);
+  const r = newReport(parseBenchArgs(['--compare-native'], '/x'));
+  r.servers.ours = { name: 'ours', label: 'ours', workers: 2, baseUrl: 'http://127.0.0.1:1', startSeconds: 1, notes: [], probeBefore: {}, rssIdleKb: 1, processes: 1, requestsSent: 1, logLines: [],
+    firstPageSeconds: 2.1, firstPageOtherCores: 0.3, firstPageRounds: [2.4, 1.9, 2.1] };
+  t.match(formatReport(r), /first home page 2\.10 s after spawn \(restarted on the prepared site; other processes 0\.30 cores meanwhile; median of 3 starts: 2\.40 \/ 1\.90 \/ 2\.10 s\)/);
 });
 
 t.test('each round is listed, a round without responses as a dash', async (t) => {
