@@ -47,7 +47,9 @@ export const USAGE = `usage: npm run bench -- [options]
                          workers (default 3; 1 = skip that part)
   --duration S           seconds of load per scenario and server (default 10)
   --rounds N             measure each scenario N times per server, alternating servers, and take
-                         each server's median round (default 3; the cached page: once)
+                         each server's median round (default 3). The cached page is measured once,
+                         but for it both servers start N times: the first page after start is the
+                         median start
   --warmup S             warm-up seconds before each measurement (default 3) ...
   --warmup-requests N    ... or this many requests, whichever comes first (default 100)
   --connections N        concurrent keep-alive connections (default 8)
