@@ -14,7 +14,7 @@ import { waitForQuiet } from './other-processes.js';
 import { startOurs } from './ours.js';
 import { measurePhase } from './phase.js';
 import type { BenchReport } from './report.js';
-import { medianStart, roundOrder, type TimedStart } from './rounds.js';
+import { startInRounds } from './rounds.js';
 import type { Scenario } from './scenarios.js';
 import { processesOf, type Target } from './target.js';
 
@@ -42,26 +42,7 @@ export async function runPageCachePhase({ projectRoot, args, binaries, report: r
       : undefined,
   };
   const names = (['ours', 'native'] as const).filter((name) => starters[name]);
-  // The first page after start is timed once per round, like the other scenarios (rounds.ts); the last round's servers stay up.
-  const starts = new Map<string, TimedStart[]>(names.map((name) => [name, []]));
-  let targets: Target[] = [];
-  for (let round = 0; round < args.rounds; round++) {
-    targets = [];
-    for (const name of roundOrder(names, round)) {
-      const target = await timedStart(name, starters[name]!, targets, args, r, say);
-      targets.push(target);
-      if (target.firstPageSeconds !== undefined) starts.get(name)!.push({ seconds: target.firstPageSeconds, otherCores: target.firstPageOtherCores ?? 0 });
-    }
-    if (round < args.rounds - 1) await Promise.all(targets.map((t) => t.stop()));
-  }
-  for (const target of targets) {
-    const timed = starts.get(target.name)!;
-    const median = medianStart(timed);
-    if (!median || timed.length < 2) continue;
-    target.firstPageSeconds = median.seconds;
-    target.firstPageOtherCores = median.otherCores;
-    target.firstPageRounds = timed.map((start) => start.seconds);
-  }
+  const targets = await startInRounds(names, args.rounds, (name, others) => timedStart(name, starters[name]!, others, args, r, say));
   await measurePhase(targets, scenarios, r, args, say);
 }
 

@@ -5,7 +5,8 @@
  * the order alternating between rounds (ours, native, then native, ours, …) so neither always
  * goes first, and each server's median round stands for it.
  */
-import type { Measurement } from './report.js';
+import type { Measurement, ServerName } from './report.js';
+import type { Target } from './target.js';
 
 /** The servers of round `round` (0-based), in the order they are measured. */
 export function roundOrder<T>(targets: readonly T[], round: number): T[] {
@@ -49,4 +50,32 @@ export interface TimedStart {
 export function medianStart(starts: readonly TimedStart[]): TimedStart | undefined {
   const sorted = [...starts].sort((a, b) => a.seconds - b.seconds);
   return sorted.length ? sorted[Math.floor(sorted.length / 2)] : undefined;
+}
+
+/**
+ * Starts the servers once per round, the order alternating, and stops each round's but the last,
+ * whose servers are returned: each with its median start as its first page (when timed more than
+ * once) and every start's time beside it. `start` is given the servers of the round already up.
+ */
+export async function startInRounds<N extends ServerName>(names: readonly N[], rounds: number, start: (name: N, running: Target[]) => Promise<Target>): Promise<Target[]> {
+  const starts = new Map<N, TimedStart[]>(names.map((name) => [name, []]));
+  let targets: Target[] = [];
+  for (let round = 0; round < rounds; round++) {
+    targets = [];
+    for (const name of roundOrder(names, round)) {
+      const target = await start(name, targets);
+      targets.push(target);
+      if (target.firstPageSeconds !== undefined) starts.get(name)!.push({ seconds: target.firstPageSeconds, otherCores: target.firstPageOtherCores ?? 0 });
+    }
+    if (round < rounds - 1) await Promise.all(targets.map((t) => t.stop()));
+  }
+  for (const target of targets) {
+    const timed = starts.get(target.name as N) ?? [];
+    const median = medianStart(timed);
+    if (!median || timed.length < 2) continue;
+    target.firstPageSeconds = median.seconds;
+    target.firstPageOtherCores = median.otherCores;
+    target.firstPageRounds = timed.map((timedStart) => timedStart.seconds);
+  }
+  return targets;
 }

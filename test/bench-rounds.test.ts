@@ -12,7 +12,7 @@ import { spawnChild, stopChild } from '../bench/children.js';
 import type { LoadResult } from '../bench/load.js';
 import { measurePhase } from '../bench/phase.js';
 import { formatReport, formatRounds, newReport, type Measurement, type ServerName, type ServerReport } from '../bench/report.js';
-import { medianRound, medianStart, representative, roundOrder, roundRates } from '../bench/rounds.js';
+import { medianRound, medianStart, representative, roundOrder, roundRates, startInRounds } from '../bench/rounds.js';
 import { SCENARIOS } from '../bench/scenarios.js';
 import { treeRss } from '../bench/rss.js';
 import type { Target } from '../bench/target.js';
@@ -72,6 +72,30 @@ t.test('the first page after start: the median start, the slower middle one for 
   r.servers.ours = { name: 'ours', label: 'ours', workers: 2, baseUrl: 'http://127.0.0.1:1', startSeconds: 1, notes: [], probeBefore: {}, rssIdleKb: 1, processes: 1, requestsSent: 1, logLines: [],
     firstPageSeconds: 2.1, firstPageOtherCores: 0.3, firstPageRounds: [2.4, 1.9, 2.1] };
   t.match(formatReport(r), /first home page 2\.10 s after spawn \(restarted on the prepared site; other processes 0\.30 cores meanwhile; median of 3 starts: 2\.40 \/ 1\.90 \/ 2\.10 s\)/);
+});
+
+t.test('servers start once per round, alternating; the last round stays up with the median start of each', async (t) => {
+  const firstPages: Record<string, number[]> = { ours: [2.4, 1.9, 2.1], native: [0.7, 0.6, 0.65] };
+  const log: string[] = [];
+  const started = (name: ServerName, running: Target[]): Promise<Target> => {
+    log.push(`start ${name} beside ${running.map((r) => r.name).join(',') || 'none'}`);
+    const target = { name, firstPageSeconds: firstPages[name]!.shift(), firstPageOtherCores: name === 'ours' ? 0.2 : 0, stop: async () => void log.push(`stop ${name}`) };
+    return Promise.resolve(target as unknown as Target);
+  };
+  const targets = await startInRounds(['ours', 'native'], 3, started);
+  t.same(log, [
+    'start ours beside none', 'start native beside ours', 'stop ours', 'stop native',
+    'start native beside none', 'start ours beside native', 'stop native', 'stop ours',
+    'start ours beside none', 'start native beside ours',
+  ], 'the order alternates; every round but the last is stopped');
+  t.same(targets.map((target) => target.name), ['ours', 'native']);
+  t.equal(targets[0]!.firstPageSeconds, 2.1, 'ours: the median start, not the last one');
+  t.same(targets[0]!.firstPageRounds, [2.4, 1.9, 2.1]);
+  t.equal(targets[0]!.firstPageOtherCores, 0.2);
+  t.equal(targets[1]!.firstPageSeconds, 0.65);
+  const once = await startInRounds(['ours'], 1, (name) => Promise.resolve({ name, firstPageSeconds: 3, stop: async () => undefined } as unknown as Target));
+  t.equal(once[0]!.firstPageSeconds, 3, 'one start: its own time');
+  t.equal(once[0]!.firstPageRounds, undefined, 'and no list of one');
 });
 
 t.test('each round is listed, a round without responses as a dash', async (t) => {
