@@ -259,7 +259,7 @@ function compileSettings(config: ServerConfig): { phpIni: string; phpVersion: st
 function logModuleOrigin(module: WebAssembly.Module, cacheConfigured: boolean, log: Logger): void {
   const origin = phpModuleOrigin(module);
   if (!origin) return;
-  const how = { ms: origin.ms, inThread: origin.inThread === true };
+  const how = { ms: origin.ms, inThread: origin.inThread === true, ...(origin.digestRemembered !== undefined ? { digestRemembered: origin.digestRemembered } : {}) };
   if (origin.loadedFromCache) log.info(how, "php.wasm: loaded the optimised machine code of a run before");
   else log.debug({ ...how, ...(cacheConfigured && origin.cacheMiss ? { cache: origin.cacheMiss } : {}) }, 'php.wasm: compiled');
 }

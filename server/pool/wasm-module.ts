@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { gunzip } from 'node:zlib';
 import type { PhpVersion } from '../config/types.js';
-import { codeKey, readCodeFile } from '../wasm-code-cache/cache-file.js';
+import { codeKeyOfDigest, readCodeFile, wireDigest } from '../wasm-code-cache/cache-file.js';
+import { rememberDigest, rememberedDigest } from '../wasm-code-cache/wire-digest.js';
+import { openWasm, readOpenedWasm } from './wasm-bytes.js';
 import { overlappingFolder } from '../opcache-file-cache/cache-folder.js';
 import { wasmCodeCalls } from '../php-wasm/v8-wasm-code.js';
 
@@ -27,6 +25,8 @@ export interface PhpModuleOrigin {
   ms: number;
   /** Made in a thread of its own while the server loaded (see preloadPhpModule). */
   inThread?: boolean;
+  /** The key came from the digest remembered for the file (see wire-digest.ts), not from hashing its bytes. */
+  digestRemembered?: boolean;
 }
 
 const compiled = new Map<PhpVersion, Promise<WebAssembly.Module>>();
@@ -95,17 +95,35 @@ export interface LoadedModule {
 export async function loadPhpModule(version: PhpVersion, codeCache?: CodeCacheLocation): Promise<LoadedModule> {
   const started = performance.now();
   const loader = await phpLoaderModule(version);
-  const wireBytes = await readWasm(loader.dependencyFilename);
-  const key = codeCache ? codeKey(wireBytes) : undefined;
-  const cached = codeCache && key ? loadCachedCode(codeCache, key, wireBytes) : undefined;
-  const fromCache = cached && 'module' in cached ? cached.module : undefined;
-  const module = fromCache ?? await WebAssembly.compile(wireBytes as Uint8Array<ArrayBuffer>);
+  const wasm = openWasm(loader.dependencyFilename);
+  // Read on libuv's threads while this one reads the cached code: the two reads overlap.
+  const reading = readOpenedWasm(wasm);
+  const unusable = codeCache && whyCacheUnusable(codeCache);
+  const usable = codeCache && !unusable ? codeCache : undefined;
+  const remembered = usable && rememberedDigest(usable.root, wasm.path, wasm.identity);
+  const early = usable && remembered ? readCodeFile(usable.root, codeKeyOfDigest(remembered)) : undefined;
+  const { bytes: wireBytes, unchanged } = await reading;
+  const digestRemembered = remembered !== undefined && unchanged;
+  let key: string | undefined;
+  let cached: { code: Uint8Array } | { miss: string } | undefined;
+  if (digestRemembered) {
+    key = codeKeyOfDigest(remembered);
+    cached = early;
+  } else if (codeCache) {
+    const digest = wireDigest(wireBytes);
+    key = codeKeyOfDigest(digest);
+    if (usable && unchanged) rememberDigest(usable.root, wasm.path, wasm.identity, digest);
+    cached = usable ? readCodeFile(usable.root, key) : { miss: unusable! };
+  }
+  const fromCache = cached && 'code' in cached ? deserializeCode(cached.code, wireBytes) : cached;
+  const module = fromCache && 'module' in fromCache ? fromCache.module : await WebAssembly.compile(wireBytes as Uint8Array<ArrayBuffer>);
   return {
     module,
     origin: {
       ...(key ? { key } : {}),
-      loadedFromCache: fromCache !== undefined,
-      ...(cached && 'miss' in cached ? { cacheMiss: cached.miss } : {}),
+      loadedFromCache: fromCache !== undefined && 'module' in fromCache,
+      ...(usable ? { digestRemembered } : {}),
+      ...(fromCache && 'miss' in fromCache ? { cacheMiss: fromCache.miss } : {}),
       ms: Math.round(performance.now() - started),
     },
   };
@@ -123,22 +141,17 @@ export async function phpLoaderModule(version: PhpVersion): Promise<{ dependency
   return getPHPLoaderModule();
 }
 
-function loadCachedCode(location: CodeCacheLocation, key: string, wireBytes: Uint8Array): { module: WebAssembly.Module } | { miss: string } {
+/** Why no code may be read from (or remembered in) this cache, or undefined when it may. */
+function whyCacheUnusable(location: CodeCacheLocation): string | undefined {
   const calls = wasmCodeCalls();
-  if (typeof calls === 'string') return { miss: calls };
+  if (typeof calls === 'string') return calls;
   const overlap = overlappingFolder(location.root, location.phpFolders);
-  if (overlap !== undefined) return { miss: `the folder overlaps ${overlap}, which PHP can write` };
-  const file = readCodeFile(location.root, key);
-  if ('miss' in file) return file;
-  const module = calls.deserialize(file.code, wireBytes);
-  return module ? { module } : { miss: 'V8 refused the code (made with other V8 flags or CPU features)' };
+  return overlap === undefined ? undefined : `the folder overlaps ${overlap}, which PHP can write`;
 }
 
-/**
- * The module's bytes; a container image keeps them gzipped beside the loader (`FILE.gz`, 23 MB →
- * 9 MB), which costs a fraction of a second once per process.
- */
-export async function readWasm(file: string): Promise<Uint8Array> {
-  if (existsSync(file) || !existsSync(`${file}.gz`)) return readFile(file);
-  return promisify(gunzip)(await readFile(`${file}.gz`));
+function deserializeCode(code: Uint8Array, wireBytes: Uint8Array): { module: WebAssembly.Module } | { miss: string } {
+  const calls = wasmCodeCalls();
+  if (typeof calls === 'string') return { miss: calls };
+  const module = calls.deserialize(code, wireBytes);
+  return module ? { module } : { miss: 'V8 refused the code (made with other V8 flags or CPU features)' };
 }

@@ -27,8 +27,17 @@ const STALE_TMP_MS = 60 * 60 * 1000;
  * another V8 version, other V8 flags or other CPU features; the wire bytes it trusts blindly.
  */
 export function codeKey(wireBytes: Uint8Array): string {
-  const wasm = createHash('sha256').update(wireBytes).digest('hex');
-  return createHash('sha256').update([wasm, process.version, process.versions.v8, process.arch, process.platform].join('\n')).digest('hex');
+  return codeKeyOfDigest(wireDigest(wireBytes));
+}
+
+/** The SHA-256 of php.wasm's wire bytes (hex): what the key names them by. */
+export function wireDigest(wireBytes: Uint8Array): string {
+  return createHash('sha256').update(wireBytes).digest('hex');
+}
+
+/** The key for wire bytes whose digest is known already (see wire-digest.ts). */
+export function codeKeyOfDigest(digest: string): string {
+  return createHash('sha256').update([digest, process.version, process.versions.v8, process.arch, process.platform].join('\n')).digest('hex');
 }
 
 export function encodeCodeFile(key: string, code: Uint8Array): Buffer {
@@ -59,10 +68,21 @@ export function decodeCodeFile(file: Uint8Array, key: string): Uint8Array | stri
 
 /** The code for this key in `root`'s code folder, or why there is none to use. */
 export function readCodeFile(root: string, key: string): { code: Uint8Array } | { miss: string } {
+  const file = readTrustedFile(root, `${key}.bin`, MAX_CODE_BYTES + 64 * 1024);
+  if ('miss' in file) return file;
+  const code = decodeCodeFile(file.data, key);
+  return typeof code === 'string' ? { miss: `${file.path}: ${code}` } : { code };
+}
+
+/**
+ * A file of the code folder, read only when it and every folder above it can be written by no one
+ * but the server's user (or root), or why not.
+ */
+export function readTrustedFile(root: string, name: string, maxBytes: number): { data: Buffer; path: string } | { miss: string } {
   const folder = join(root, CODE_FOLDER);
   const untrusted = untrustedParents(root) ?? untrustedFolder(root) ?? untrustedFolder(folder);
   if (untrusted) return { miss: untrusted };
-  const path = join(folder, `${key}.bin`);
+  const path = join(folder, name);
   let fd: number;
   try {
     // Checked and read through one descriptor: the file cannot be swapped between the two. O_NONBLOCK:
@@ -76,9 +96,8 @@ export function readCodeFile(root: string, key: string): { code: Uint8Array } | 
     const stat = fstatSync(fd);
     const refused = untrustedEntry(stat, 'file');
     if (refused) return { miss: `${path}: ${refused}` };
-    if (stat.size > MAX_CODE_BYTES + 64 * 1024) return { miss: `${path}: larger than ${MAX_CODE_BYTES} bytes` };
-    const code = decodeCodeFile(readWhole(fd, stat.size), key);
-    return typeof code === 'string' ? { miss: `${path}: ${code}` } : { code };
+    if (stat.size > maxBytes) return { miss: `${path}: larger than ${maxBytes} bytes` };
+    return { data: readWhole(fd, stat.size), path };
   } finally {
     closeSync(fd);
   }
@@ -102,20 +121,26 @@ function readWhole(fd: number, size: number): Buffer {
  */
 export function writeCodeFile(root: string, key: string, code: Uint8Array): string {
   if (code.byteLength > MAX_CODE_BYTES) throw new Error(`php.wasm code of ${code.byteLength} bytes is over ${MAX_CODE_BYTES}`);
+  const path = writeTrustedFile(root, `${key}.bin`, encodeCodeFile(key, code));
+  pruneOthers(dirname(path), `${key}.bin`);
+  return path;
+}
+
+/** Writes a file of the code folder (made 0700 if need be) whole or not at all, mode 0600; its path. */
+export function writeTrustedFile(root: string, name: string, data: Uint8Array): string {
   const folder = join(root, CODE_FOLDER);
   mkdirSync(folder, { mode: 0o700, recursive: true });
   const untrusted = untrustedFolder(root) ?? untrustedFolder(folder);
   if (untrusted) throw new Error(untrusted);
-  const path = join(folder, `${key}.bin`);
+  const path = join(folder, name);
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    writeFileSync(tmp, encodeCodeFile(key, code), { mode: 0o600, flag: 'wx' });
+    writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
     renameSync(tmp, path);
   } catch (error) {
     rmSync(tmp, { force: true });
     throw error;
   }
-  pruneOthers(folder, `${key}.bin`);
   return path;
 }
 
