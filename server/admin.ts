@@ -8,7 +8,6 @@ import type { Logger } from 'pino';
 import { connectableHost } from './host-address.js';
 import type { ServerMetrics } from './metrics.js';
 import type { WorkerPool } from './pool/pool.js';
-import { lazySchemaController } from './http/lazy-schema-compilers.js';
 
 export interface AdminDeps {
   host: string;
@@ -24,7 +23,6 @@ export async function startAdmin({ host, port, log, metrics, pool, draining }: A
   const admin = Fastify({
     loggerInstance: log.child({ listener: 'admin' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }), // probes every few seconds: no access lines
-    schemaController: lazySchemaController(),
   });
   const text = (body: string) => body + '\n';
 

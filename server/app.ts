@@ -23,7 +23,6 @@ import { createPhpHandler } from './http/php-handler.js';
 import { siteRoute } from './http/site-route.js';
 import { docrootOverlays } from './site-overlays.js';
 import type { PageCache } from './page-cache/page-cache.js';
-import { lazySchemaController } from './http/lazy-schema-compilers.js';
 
 export interface AppDeps {
   config: ServerConfig;
@@ -65,7 +64,6 @@ export function buildApp({ config, pool, log, metrics, draining, selfCallToken, 
     // Request-target checks (traversal, encodings) are the router's job, not a 400 from find-my-way.
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 100_000 },
     frameworkErrors: refuseUnroutable(log, (request, reply) => logAccess({ log, metrics }, request, reply)),
-    schemaController: lazySchemaController(),
   });
 
   const docrootReal = realpathSync(config.docroot);
