@@ -17,7 +17,20 @@ export interface OpenedWasm {
   size: number;
   /** Its identity when opened. */
   identity: string;
+  /** When its content or metadata last changed (ms since the epoch). */
+  changedAtMs: number;
   gzipped: boolean;
+}
+
+/**
+ * A file timestamp moves in ticks of the kernel's clock: a write in the same tick as the stat that was
+ * hashed leaves the identity as it was (git's "racy" files). A file changed this recently is hashed at
+ * every start until it has been still for longer.
+ */
+const RACY_MS = 2_000;
+
+export function changedLately(wasm: OpenedWasm, nowMs = Date.now()): boolean {
+  return nowMs - wasm.changedAtMs < RACY_MS;
 }
 
 export function openWasm(file: string): OpenedWasm {
@@ -26,7 +39,7 @@ export function openWasm(file: string): OpenedWasm {
   const fd = openSync(path, 'r');
   try {
     const stat = fstatSync(fd, { bigint: true });
-    return { path, fd, size: Number(stat.size), identity: fileIdentity(stat), gzipped };
+    return { path, fd, size: Number(stat.size), identity: fileIdentity(stat), changedAtMs: Number(stat.ctimeNs / 1_000_000n), gzipped };
   } catch (error) {
     closeSync(fd);
     throw error;

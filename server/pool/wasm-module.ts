@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { PhpVersion } from '../config/types.js';
 import { codeKeyOfDigest, readCodeFile, wireDigest } from '../wasm-code-cache/cache-file.js';
 import { rememberDigest, rememberedDigest } from '../wasm-code-cache/wire-digest.js';
-import { openWasm, readOpenedWasm } from './wasm-bytes.js';
+import { changedLately, openWasm, readOpenedWasm } from './wasm-bytes.js';
 import { overlappingFolder } from '../opcache-file-cache/cache-folder.js';
 import { wasmCodeCalls } from '../php-wasm/v8-wasm-code.js';
 
@@ -98,6 +98,7 @@ export async function loadPhpModule(version: PhpVersion, codeCache?: CodeCacheLo
   const wasm = openWasm(loader.dependencyFilename);
   // Read on libuv's threads while this one reads the cached code: the two reads overlap.
   const reading = readOpenedWasm(wasm);
+  reading.catch(() => undefined); // awaited below; a read failing while a check here throws must not end the process
   const unusable = codeCache && whyCacheUnusable(codeCache);
   const usable = codeCache && !unusable ? codeCache : undefined;
   const remembered = usable && rememberedDigest(usable.root, wasm.path, wasm.identity);
@@ -112,7 +113,7 @@ export async function loadPhpModule(version: PhpVersion, codeCache?: CodeCacheLo
   } else if (codeCache) {
     const digest = wireDigest(wireBytes);
     key = codeKeyOfDigest(digest);
-    if (usable && unchanged) rememberDigest(usable.root, wasm.path, wasm.identity, digest);
+    if (usable && unchanged && !changedLately(wasm)) rememberDigest(usable.root, wasm.path, wasm.identity, digest);
     cached = usable ? readCodeFile(usable.root, key) : { miss: unusable! };
   }
   const fromCache = cached && 'code' in cached ? deserializeCode(cached.code, wireBytes) : cached;

@@ -7,7 +7,8 @@
  * hashed again (as git's index trusts a file's stat for its content).
  */
 import { createHash } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, rmSync, type BigIntStats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { readTrustedFile, writeTrustedFile } from './cache-file.js';
 
 /** What a memo holds; a JSON of a few hundred bytes. */
@@ -18,6 +19,8 @@ interface Memo {
 }
 
 const MAX_MEMO_BYTES = 4096;
+/** Memos of other files (other PHP versions, other install paths) kept beside the current one. */
+const KEEP_OTHERS = 8;
 
 /** The identity of the file `stat` describes, as one comparable string. */
 export function fileIdentity(stat: BigIntStats): string {
@@ -46,10 +49,21 @@ export function rememberedDigest(root: string, wasmPath: string, identity: strin
 /** Remembers the digest of the bytes read from this file while it had this identity; false when it cannot. */
 export function rememberDigest(root: string, wasmPath: string, identity: string, sha256: string): boolean {
   const memo: Memo = { path: wasmPath, identity, sha256 };
+  let path: string;
   try {
-    writeTrustedFile(root, memoName(wasmPath), Buffer.from(JSON.stringify(memo)));
-    return true;
+    path = writeTrustedFile(root, memoName(wasmPath), Buffer.from(JSON.stringify(memo)));
   } catch {
     return false; // a folder refused or a full disk: the next start hashes the bytes again
   }
+  pruneOtherMemos(dirname(path), basename(path));
+  return true;
+}
+
+/** Deploys to versioned paths leave a memo per path: the newest few stay. */
+function pruneOtherMemos(folder: string, current: string): void {
+  const others = readdirSync(folder)
+    .filter((name) => name !== current && /^wire-[0-9a-f]{32}\.json$/.test(name))
+    .map((name) => ({ path: join(folder, name), mtimeMs: lstatSync(join(folder, name), { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
+    .sort((a, b) => b.mtimeMs - a.mtimeMs);
+  for (const { path } of others.slice(KEEP_OTHERS)) rmSync(path, { force: true });
 }
