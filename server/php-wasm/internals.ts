@@ -45,7 +45,7 @@ const REQUIRED: Array<[path: string, kind: 'function' | 'object']> = [
   ['FS.unlink', 'function'], ['FS.rmdir', 'function'], ['FS.rename', 'function'], ['FS.isDir', 'function'], ['FS.makedev', 'function'], ['FS.getStream', 'function'], ['FS.ErrnoError', 'function'],
   ['FS.devices', 'object'], ['FS.filesystems.MEMFS', 'object'], ['FS.filesystems.NODEFS.node_ops.mknod', 'function'],
   ['FS.filesystems.NODEFS.createNode', 'function'], ['FS.filesystems.NODEFS.realPath', 'function'],
-  ['FS.filesystems.NODEFS.tryFSOperation', 'function'], ['FS.isFile', 'function'],
+  ['FS.filesystems.NODEFS.tryFSOperation', 'function'], ['FS.filesystems.NODEFS.getMode', 'function'], ['FS.isFile', 'function'],
   ['FS.filesystems.NODEFS.node_ops.setattr', 'function'], ['FS.filesystems.NODEFS.node_ops.symlink', 'function'],
   ['FS.stat', 'function'], ['FS.filesystems.NODEFS.stream_ops.open', 'function'], ['FS.filesystems.NODEFS.stream_ops.close', 'function'],
   ['FS.filesystems.NODEFS.stream_ops.dup', 'function'], ['FS.destroyNode', 'function'], ['FS.hashName', 'function'], ['FS.nameTable', 'object'], ['FS.mount', 'function'],

@@ -11,6 +11,7 @@ import { spawnHandlerWithMail, type DeliverMail } from '../sandbox/sendmail.js';
 import { refuseHostSymlinks } from '../sandbox/no-host-symlinks.js';
 import { freshHostLookups } from '../sandbox/fresh-host-lookups.js';
 import { fastLookupPath } from '../php-wasm/fast-lookup-path.js';
+import { quietMissingLookups } from '../php-wasm/quiet-missing-lookups.js';
 import { createWithoutTruncating } from '../sandbox/create-without-truncating.js';
 import { enforceHostFileModes } from '../sandbox/host-file-modes.js';
 import { readOnlyInternals } from '../sandbox/read-only-internals.js';
@@ -104,6 +105,7 @@ export async function createSandboxedPhp(settings: SandboxSettings, hooks: Sandb
   await php.setSpawnHandler(hooks.deliverMail ? spawnHandlerWithMail(hooks.deliverMail) : refuseSubprocesses);
   // First: freshHostLookups (below) wraps FS.lookupPath as it finds it.
   fastLookupPath(runtime);
+  quietMissingLookups(runtime);
   refuseHostSymlinks(runtime);
   freshHostLookups(runtime);
   // Before enforceHostFileModes, whose mknod wrapper masks the mode and then calls this one.
