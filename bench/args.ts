@@ -1,5 +1,5 @@
 /** Command line of `npm run bench -- [options]`. */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RECYCLING_SCENARIOS } from './recycling-scenarios.js';
 import { SCENARIOS } from './scenarios.js';
@@ -23,6 +23,8 @@ export interface BenchArgs {
   scenarios: string[];
   json?: string;
   dataDir: string;
+  /** Our server's --wordpress-version (default `bundled`); the native servers get a copy of that tree. */
+  wordpressVersion: string;
   fresh: boolean;
   help: boolean;
 }
@@ -66,6 +68,10 @@ export const USAGE = `usage: npm run bench -- [options]
                          every 1,500; RSS idle before and after) and recycle (home page p99 while
                          workers recycle, ÷ p99 of steady state); both restart the servers
   --json FILE            also write the results as JSON
+  --wordpress-version V  the WordPress our server assembles, as its own --wordpress-version takes it
+                         (default bundled: the same build on every machine, offline); native gets a
+                         copy of that tree. A site is assembled once: another version needs another
+                         data folder, which is then the default: var/bench-wp-<version or file name>
   --data-dir DIR         where sites, configs and logs live between runs (default var/bench)
   --fresh                delete the data folder first (reassemble, recopy, reinstall)
 `;
@@ -89,6 +95,7 @@ export function parseBenchArgs(argv: string[], projectRoot: string): BenchArgs {
       scenarios: { type: 'string' },
       json: { type: 'string' },
       'data-dir': { type: 'string' },
+      'wordpress-version': { type: 'string', default: 'bundled' },
       fresh: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -117,10 +124,18 @@ export function parseBenchArgs(argv: string[], projectRoot: string): BenchArgs {
     quietWaitSeconds: number('--quiet-wait', values['quiet-wait']!, 0, 600),
     scenarios,
     json: values.json ? resolve(values.json) : undefined,
-    dataDir: resolve(projectRoot, values['data-dir'] ?? 'var/bench'),
+    dataDir: resolve(projectRoot, values['data-dir'] ?? defaultDataDir(values['wordpress-version']!)),
+    wordpressVersion: values['wordpress-version']!,
     fresh: values.fresh!,
     help: values.help!,
   };
+}
+
+/** var/bench for the bundled WordPress; another version gets its own folder, so no run measures a tree assembled for another. */
+export function defaultDataDir(wordpressVersion: string): string {
+  if (wordpressVersion === 'bundled') return 'var/bench';
+  const label = basename(wordpressVersion).replace(/\.zip$/i, '').replace(/[^\w.-]+/g, '-');
+  return `var/bench-wp-${label}`;
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {

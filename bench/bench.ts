@@ -25,7 +25,7 @@ import { RECYCLING_SCENARIOS } from './recycling-scenarios.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 import { SETTLE } from './settle.js';
 import { SOAK_MAX_SECONDS } from './soak-mix.js';
-import { alignPermalinks } from './site.js';
+import { alignPermalinks, wordpressVersionOf } from './site.js';
 import type { Target } from './target.js';
 
 /** dist/bench/bench.js -> the project root */
@@ -77,8 +77,9 @@ async function main(): Promise<number> {
 async function runSqliteBench(args: BenchArgs, binaries: NativeBinaries | undefined, r: BenchReport, scenarios: Scenario[]): Promise<void> {
   const targets: Target[] = [];
   say(`bench: starting php-wasm-server (data in ${args.dataDir})`);
-  const ours = await startOurs({ projectRoot, dataDir: args.dataDir, workers: args.workers, startTimeoutMs: 120_000 });
+  const ours = await startOurs({ projectRoot, dataDir: args.dataDir, workers: args.workers, wordpressVersion: args.wordpressVersion, startTimeoutMs: 120_000 });
   targets.push(ours);
+  r.wordpress.version = wordpressVersionOf(ours.wordpressDir);
   say(`bench: php-wasm-server ready at ${ours.baseUrl} in ${ours.startSeconds.toFixed(1)} s`);
   if (binaries) {
     say('bench: starting nginx + php-fpm');

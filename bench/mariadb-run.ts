@@ -17,7 +17,7 @@ import { measurePhase } from './phase.js';
 import { mysqlSite, startReplicas } from './replicas.js';
 import type { BenchReport } from './report.js';
 import type { Scenario } from './scenarios.js';
-import { alignPermalinks } from './site.js';
+import { alignPermalinks, wordpressVersionOf } from './site.js';
 
 /** The sites' database user; the password reaches our server through WORDPRESS_DB_PASSWORD only. */
 const DB_USER = 'bench';
@@ -47,12 +47,13 @@ export async function runMariaDbBench({ projectRoot, args, binaries, report: r, 
   // are worth a look. Stopping a server may abort its connections: that part of the log is skipped.
   let dbMark = markLogs([maria.errorLog]);
   const keepDbLog = () => r.database.logLines.push(...linesSince(dbMark).filter((line) => /\[(ERROR|Warning)\]/.test(line)));
-  const oursOptions = { projectRoot, dataDir: args.dataDir, workers: args.workers, startTimeoutMs: 180_000 };
+  const oursOptions = { projectRoot, dataDir: args.dataDir, workers: args.workers, wordpressVersion: args.wordpressVersion, startTimeoutMs: 180_000 };
 
   say('bench: starting php-wasm-server × 1 on MariaDB');
   const port = await freePort();
   const ours = await startOursMysql(oursOptions, mysqlSite(args.dataDir, 0, oursDb, port, `http://${HOST}:${port}`));
   ours.shared = [maria.child];
+  r.wordpress.version = wordpressVersionOf(ours.wordpressDir);
   say(`bench: php-wasm-server ready at ${ours.baseUrl} in ${ours.startSeconds.toFixed(1)} s`);
   say('bench: starting nginx + php-fpm on MariaDB');
   const native = await startNative({ bin: binaries, dataDir: args.dataDir, sourceDir: ours.wordpressDir, children: args.workers, startTimeoutMs: 120_000, db: nativeDb });

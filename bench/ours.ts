@@ -25,6 +25,8 @@ export interface OursOptions {
   dataDir: string;
   workers: number;
   startTimeoutMs: number;
+  /** Our server's --wordpress-version for a site it assembles (the bench's --wordpress-version). */
+  wordpressVersion: string;
   /** The page cache on (the page-cache scenario); off otherwise, see PAGE_CACHE_NOTE. */
   pageCache?: boolean;
   /** Also time spawn → first 200 home page (on a site prepared by an earlier start). */
@@ -157,8 +159,8 @@ function spawnOurs(opts: OursOptions, spec: SpawnSpec): OursProcess {
     '--admin-email', SITE.adminEmail,
     '--cron-interval', '0',
     ...(opts.pageCache ? ['--page-cache', 'true', '--page-cache-ttl', String(PAGE_CACHE_TTL_SECONDS)] : ['--page-cache', 'false']),
-    // The same WordPress in every run and on every machine, so runs compare.
-    '--wordpress-version', 'bundled',
+    // `bundled` unless the bench is told otherwise: the same WordPress in every run and on every machine.
+    '--wordpress-version', opts.wordpressVersion,
     '--log-level', 'warn',
   ];
   // As the launcher starts it (flags and environment), so the bench measures what users run.

@@ -36,7 +36,7 @@ export async function runPageCachePhase({ projectRoot, args, binaries, report: r
   // Native copies ours' WordPress; in a round where it starts first, the first phase's ours names the folder.
   const oursDir = running.find((t) => t.name === 'ours')?.wordpressDir;
   const starters: Record<'ours' | 'native', (() => Promise<Target>) | undefined> = {
-    ours: () => startOurs({ projectRoot, dataDir: args.dataDir, workers: args.workers, startTimeoutMs: 120_000, pageCache: true, timeFirstPage: true }),
+    ours: () => startOurs({ projectRoot, dataDir: args.dataDir, workers: args.workers, wordpressVersion: args.wordpressVersion, startTimeoutMs: 120_000, pageCache: true, timeFirstPage: true }),
     native: binaries && oursDir
       ? () => startNative({ bin: binaries, dataDir: args.dataDir, sourceDir: oursDir, children: args.workers, startTimeoutMs: 120_000, pageCache: true, timeFirstPage: true })
       : undefined,

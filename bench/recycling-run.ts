@@ -38,7 +38,7 @@ export async function runRecyclingPhase({ projectRoot, args, binaries, report: r
   await Promise.all(running.map((t) => t.stop()));
   const start = async (maxRequests: Partial<Record<ServerName, number>>): Promise<Target[]> => {
     const targets: Target[] = [];
-    const ours = await startOurs({ projectRoot, dataDir: args.dataDir, workers: args.workers, startTimeoutMs: 120_000, maxRequests: maxRequests.ours, adminPort: await freePort() });
+    const ours = await startOurs({ projectRoot, dataDir: args.dataDir, workers: args.workers, wordpressVersion: args.wordpressVersion, startTimeoutMs: 120_000, maxRequests: maxRequests.ours, adminPort: await freePort() });
     targets.push(ours);
     if (binaries && maxRequests.native !== undefined) {
       targets.push(await startNative({ bin: binaries, dataDir: args.dataDir, sourceDir: ours.wordpressDir, children: args.workers, startTimeoutMs: 120_000, maxRequests: maxRequests.native }));

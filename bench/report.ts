@@ -88,6 +88,8 @@ export interface BenchReport {
   };
   /** The database both sites use: "SQLite" (a file per site), or the bench's MariaDB. */
   database: { kind: 'sqlite' | 'mariadb'; label: string; notes: string[]; logLines: string[] };
+  /** What the bench was asked for (--wordpress-version), and the version our site's tree holds once started. */
+  wordpress: { asked: string; version?: string };
   servers: Partial<Record<ServerName, ServerReport>>;
   scenarios: ScenarioReport[];
   /** Failures: a check failed, errors under load, a server died (the bench exits 1). */
@@ -122,6 +124,7 @@ export function newReport(args: BenchArgs): BenchReport {
       replicas: args.db === 'mariadb' && args.replicas > 1 ? args.replicas : undefined,
       loadGenerator: 'autocannon 9 (in the bench process, same machine), HTTP/1.1 keep-alive, loopback',
     },
+    wordpress: { asked: args.wordpressVersion },
     database: { kind: args.db, label: args.db === 'sqlite' ? 'SQLite (a file per site, the SQLite Database Integration drop-in)' : 'MariaDB', notes: [], logLines: [] },
     servers: {},
     scenarios: [],
@@ -167,6 +170,7 @@ export function formatReport(r: BenchReport): string {
   out.push(`Load: ${s.connections} keep-alive connections, ${s.durationSeconds} s per measurement (≤ ${fmtInt(s.maxRequests)} requests), ` +
     `after a warm-up of ${s.warmupSeconds} s or ${s.warmupRequests} requests; ${s.loadGenerator}`);
   if (s.rounds > 1) out.push(`Rounds: each scenario ${s.rounds} times per server, the servers alternating; a server's row is its median round`);
+  out.push(`WordPress: ${r.wordpress.version ?? '?'} (--wordpress-version ${r.wordpress.asked})`);
   out.push(`Database: ${r.database.label}`);
   for (const note of r.database.notes) out.push(`          note: ${note}`);
   out.push('');

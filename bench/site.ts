@@ -3,7 +3,7 @@
  * (WordPress's own installer over HTTP), and the small PHP files the bench adds to each tree.
  */
 import { submitInstaller } from '../server/wordpress/install.js';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const SITE = {
@@ -34,6 +34,15 @@ echo json_encode([
   'pid' => getmypid(),
 ]);
 `;
+
+/** The version a WordPress tree holds ($wp_version in wp-includes/version.php), or undefined. */
+export function wordpressVersionOf(wordpressDir: string): string | undefined {
+  try {
+    return /\$wp_version\s*=\s*'([^']+)'/.exec(readFileSync(join(wordpressDir, 'wp-includes', 'version.php'), 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
 
 export function writeBenchScripts(wordpressDir: string): void {
   writeFileSync(join(wordpressDir, HELLO_SCRIPT), '<?php echo "hello";');
