@@ -1,5 +1,7 @@
 /** Command line of `npm run bench -- [options]`. */
+import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import { parseWordPressVersion } from '../server/wordpress/sources.js';
 import { parseArgs } from 'node:util';
 import { RECYCLING_SCENARIOS } from './recycling-scenarios.js';
 import { SCENARIOS } from './scenarios.js';
@@ -68,8 +70,9 @@ export const USAGE = `usage: npm run bench -- [options]
                          every 1,500; RSS idle before and after) and recycle (home page p99 while
                          workers recycle, ÷ p99 of steady state); both restart the servers
   --json FILE            also write the results as JSON
-  --wordpress-version V  the WordPress our server assembles, as its own --wordpress-version takes it
-                         (default bundled: the same build on every machine, offline); native gets a
+  --wordpress-version V  the WordPress our server assembles: latest, X.Y[.Z] or a .zip file, as its
+                         own option takes it (default bundled: the same build on every machine,
+                         offline); native gets a
                          copy of that tree. A site is assembled once: another version needs another
                          data folder, which is then the default: var/bench-wp-<version or file name>
   --data-dir DIR         where sites, configs and logs live between runs (default var/bench)
@@ -101,6 +104,7 @@ export function parseBenchArgs(argv: string[], projectRoot: string): BenchArgs {
     },
   });
   if (positionals.length) throw new Error(`unexpected argument ${positionals[0]}`);
+  const wordpressVersion = checkedWordPressVersion(values['wordpress-version']!);
   const db = values.db!;
   if (db !== 'sqlite' && db !== 'mariadb') throw new Error(`--db must be sqlite or mariadb, got ${db}`);
   if (values.replicas !== undefined && db !== 'mariadb') throw new Error('--replicas needs --db mariadb (replicas share one database)');
@@ -124,11 +128,24 @@ export function parseBenchArgs(argv: string[], projectRoot: string): BenchArgs {
     quietWaitSeconds: number('--quiet-wait', values['quiet-wait']!, 0, 600),
     scenarios,
     json: values.json ? resolve(values.json) : undefined,
-    dataDir: resolve(projectRoot, values['data-dir'] ?? defaultDataDir(values['wordpress-version']!)),
-    wordpressVersion: values['wordpress-version']!,
+    dataDir: resolve(projectRoot, values['data-dir'] ?? defaultDataDir(wordpressVersion)),
+    wordpressVersion,
     fresh: values.fresh!,
     help: values.help!,
   };
+}
+
+/**
+ * Checked as the server checks it, before the bench installs or starts anything; a ZIP must exist
+ * and is passed on as an absolute path (the server runs in the project folder, not the caller's).
+ */
+function checkedWordPressVersion(value: string): string {
+  const parsed = parseWordPressVersion(value);
+  if (!parsed) throw new Error(`--wordpress-version must be latest, bundled, X.Y[.Z] or a .zip file; got "${value}"`);
+  if (parsed.kind !== 'file') return value;
+  const zip = resolve(parsed.file);
+  if (!existsSync(zip)) throw new Error(`--wordpress-version: no such file ${zip}`);
+  return zip;
 }
 
 /** var/bench for the bundled WordPress; another version gets its own folder, so no run measures a tree assembled for another. */

@@ -10,6 +10,7 @@ import { spawnChild, stopChild } from './children.js';
 import { freePort, HOST, waitFor200 } from './loopback.js';
 import type { DbConnection } from './mariadb.js';
 import { nginxVersion } from './native.js';
+import { wordpressVersionOf } from './site.js';
 import { spawnOursMysql, PAGE_CACHE_NOTE, type OursMysqlSite, type OursOptions } from './ours.js';
 import { treeRss } from './rss.js';
 import type { Target } from './target.js';
@@ -23,8 +24,21 @@ export function mysqlSite(dataDir: string, index: number, db: DbConnection, port
 
 export interface ReplicasOptions extends OursOptions {
   count: number;
+  /** The WordPress version ours (measured before) holds: the replicas must hold the same. */
+  sameWordPressAs?: string;
   nginx: string;
   db: DbConnection;
+}
+
+/**
+ * Each replica assembles its own tree, so with `latest` (or offline, falling back to the bundled
+ * build) they could hold different versions on one database: the run would measure a mix.
+ */
+export function sameWordPress(dirs: string[], expected: string | undefined): void {
+  const versions = dirs.map((dir) => wordpressVersionOf(dir) ?? '?');
+  if (new Set([...versions, ...(expected ? [expected] : [])]).size > 1) {
+    throw new Error(`the replicas' WordPress trees differ (${dirs.map((dir, i) => `${dir}: ${versions[i]}`).join(', ')}${expected ? `; ours: ${expected}` : ''}): delete their data folders or use --fresh`);
+  }
 }
 
 export async function startReplicas(opts: ReplicasOptions): Promise<Target> {
@@ -46,6 +60,7 @@ export async function startReplicas(opts: ReplicasOptions): Promise<Target> {
   };
   try {
     await Promise.all(procs.map((p) => p.ready()));
+    sameWordPress(sites.map((site) => site.dir), opts.sameWordPressAs);
     children.push(
       spawnChild('balancer', opts.nginx, ['-p', runDir, '-e', join(logDir, 'balancer-error.log'), '-c', confFile, '-g', 'daemon off;'], {
         logFile: join(logDir, 'balancer.out'),

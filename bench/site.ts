@@ -44,6 +44,15 @@ export function wordpressVersionOf(wordpressDir: string): string | undefined {
   }
 }
 
+/**
+ * A site is assembled once and never changed after: a data folder assembled for another version is
+ * measured as it is. Says so when an exact version (X.Y or X.Y.Z) was asked and the tree holds another.
+ */
+export function wordpressMismatch(asked: string, held: string | undefined): string | undefined {
+  if (!/^\d+\.\d+(\.\d+)?$/.test(asked) || held === asked || held?.startsWith(`${asked}.`)) return undefined;
+  return `--wordpress-version ${asked} was asked, but the site (assembled earlier) holds WordPress ${held ?? '(unknown)'}: use another --data-dir or --fresh`;
+}
+
 export function writeBenchScripts(wordpressDir: string): void {
   writeFileSync(join(wordpressDir, HELLO_SCRIPT), '<?php echo "hello";');
   writeFileSync(join(wordpressDir, PROBE_SCRIPT), PROBE_SOURCE);

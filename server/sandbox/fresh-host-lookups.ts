@@ -17,8 +17,8 @@ export function freshHostLookups(runtime: Runtime): void {
   const onHost = (node: EmscriptenNode) => node.mount?.type === nodefs;
   const goneFromHost = (node: EmscriptenNode): boolean => {
     try {
-      lstatSync(nodefs.realPath(node));
-      return false;
+      // No exception for the expected answer, gone (see php-wasm/quiet-missing-lookups.ts).
+      return lstatSync(nodefs.realPath(node), { throwIfNoEntry: false }) === undefined;
     } catch (error) {
       return (error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR';
     }
