@@ -72,9 +72,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --json FILE            also write the results as JSON
   --wordpress-version V  the WordPress our server assembles: latest, X.Y[.Z] or a .zip file, as its
                          own option takes it (default bundled: the same build on every machine,
-                         offline); native gets a
-                         copy of that tree. A site is assembled once: another version needs another
-                         data folder, which is then the default: var/bench-wp-<version or file name>
+                         offline); native gets a copy of that tree. A site is assembled once:
+                         another version needs another data folder, which is then the default:
+                         var/bench-wp-<version, or the ZIP's name without .zip>
   --data-dir DIR         where sites, configs and logs live between runs (default var/bench)
   --fresh                delete the data folder first (reassemble, recopy, reinstall)
 `;

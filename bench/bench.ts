@@ -25,7 +25,7 @@ import { RECYCLING_SCENARIOS } from './recycling-scenarios.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 import { SETTLE } from './settle.js';
 import { SOAK_MAX_SECONDS } from './soak-mix.js';
-import { alignPermalinks, wordpressMismatch, wordpressVersionOf } from './site.js';
+import { alignPermalinks, recordWordPress } from './site.js';
 import type { Target } from './target.js';
 
 /** dist/bench/bench.js -> the project root */
@@ -79,9 +79,7 @@ async function runSqliteBench(args: BenchArgs, binaries: NativeBinaries | undefi
   say(`bench: starting php-wasm-server (data in ${args.dataDir})`);
   const ours = await startOurs({ projectRoot, dataDir: args.dataDir, workers: args.workers, wordpressVersion: args.wordpressVersion, startTimeoutMs: 120_000 });
   targets.push(ours);
-  r.wordpress.version = wordpressVersionOf(ours.wordpressDir);
-  const mismatch = wordpressMismatch(args.wordpressVersion, r.wordpress.version);
-  if (mismatch) r.warnings.push(mismatch);
+  recordWordPress(r, args.wordpressVersion, ours.wordpressDir);
   say(`bench: php-wasm-server ready at ${ours.baseUrl} in ${ours.startSeconds.toFixed(1)} s`);
   if (binaries) {
     say('bench: starting nginx + php-fpm');

@@ -17,7 +17,7 @@ import { measurePhase } from './phase.js';
 import { mysqlSite, startReplicas } from './replicas.js';
 import type { BenchReport } from './report.js';
 import type { Scenario } from './scenarios.js';
-import { alignPermalinks, wordpressMismatch, wordpressVersionOf } from './site.js';
+import { alignPermalinks, recordWordPress } from './site.js';
 
 /** The sites' database user; the password reaches our server through WORDPRESS_DB_PASSWORD only. */
 const DB_USER = 'bench';
@@ -53,9 +53,7 @@ export async function runMariaDbBench({ projectRoot, args, binaries, report: r, 
   const port = await freePort();
   const ours = await startOursMysql(oursOptions, mysqlSite(args.dataDir, 0, oursDb, port, `http://${HOST}:${port}`));
   ours.shared = [maria.child];
-  r.wordpress.version = wordpressVersionOf(ours.wordpressDir);
-  const mismatch = wordpressMismatch(args.wordpressVersion, r.wordpress.version);
-  if (mismatch) r.warnings.push(mismatch);
+  recordWordPress(r, args.wordpressVersion, ours.wordpressDir);
   say(`bench: php-wasm-server ready at ${ours.baseUrl} in ${ours.startSeconds.toFixed(1)} s`);
   say('bench: starting nginx + php-fpm on MariaDB');
   const native = await startNative({ bin: binaries, dataDir: args.dataDir, sourceDir: ours.wordpressDir, children: args.workers, startTimeoutMs: 120_000, db: nativeDb });

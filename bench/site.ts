@@ -5,6 +5,7 @@
 import { submitInstaller } from '../server/wordpress/install.js';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BenchReport } from './report.js';
 
 export const SITE = {
   title: 'Bench',
@@ -51,6 +52,13 @@ export function wordpressVersionOf(wordpressDir: string): string | undefined {
 export function wordpressMismatch(asked: string, held: string | undefined): string | undefined {
   if (!/^\d+\.\d+(\.\d+)?$/.test(asked) || held === asked || held?.startsWith(`${asked}.`)) return undefined;
   return `--wordpress-version ${asked} was asked, but the site (assembled earlier) holds WordPress ${held ?? '(unknown)'}: use another --data-dir or --fresh`;
+}
+
+/** Puts the version our site's tree holds in the report, with a warning if it is not the one asked. */
+export function recordWordPress(r: BenchReport, asked: string, wordpressDir: string): void {
+  r.wordpress.version = wordpressVersionOf(wordpressDir);
+  const mismatch = wordpressMismatch(asked, r.wordpress.version);
+  if (mismatch) r.warnings.push(mismatch);
 }
 
 export function writeBenchScripts(wordpressDir: string): void {

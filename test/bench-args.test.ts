@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import t from 'tap';
 import { defaultDataDir, parseBenchArgs } from '../bench/args.js';
 import { formatReport, newReport } from '../bench/report.js';
-import { wordpressMismatch, wordpressVersionOf } from '../bench/site.js';
+import { recordWordPress, wordpressMismatch, wordpressVersionOf } from '../bench/site.js';
 import { tempDir } from './helpers/server.js';
 
 t.test('--wordpress-version and the data folder it implies', async (t) => {
@@ -54,8 +54,12 @@ t.test('the report names the WordPress measured', async (t) => {
   t.equal(wordpressVersionOf(join(dir, 'nowhere')), undefined, 'no tree, no version');
 
   const r = newReport(parseBenchArgs(['--wordpress-version', '7.1.0'], '/proj'));
-  r.wordpress.version = wordpressVersionOf(dir);
+  recordWordPress(r, '7.1.0', dir);
   t.match(formatReport(r), /^WordPress: 7\.1\.0 \(--wordpress-version 7\.1\.0\)$/m);
+  t.same(r.warnings, [], 'the version asked');
+  const other = newReport(parseBenchArgs(['--wordpress-version', '6.8.3'], '/proj'));
+  recordWordPress(other, '6.8.3', dir);
+  t.match(other.warnings, [/--wordpress-version 6\.8\.3 was asked, but the site \(assembled earlier\) holds WordPress 7\.1\.0/], 'another version: a warning in the report');
 });
 
 t.test('replicas on MariaDB must hold the WordPress ours held', async (t) => {
