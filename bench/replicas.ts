@@ -10,7 +10,7 @@ import { spawnChild, stopChild } from './children.js';
 import { freePort, HOST, waitFor200 } from './loopback.js';
 import type { DbConnection } from './mariadb.js';
 import { nginxVersion } from './native.js';
-import { wordpressVersionOf } from './site.js';
+import { installedVersion } from '../server/wordpress/assemble.js';
 import { spawnOursMysql, PAGE_CACHE_NOTE, type OursMysqlSite, type OursOptions } from './ours.js';
 import { treeRss } from './rss.js';
 import type { Target } from './target.js';
@@ -35,7 +35,7 @@ export interface ReplicasOptions extends OursOptions {
  * build) they could hold different versions on one database: the run would measure a mix.
  */
 export function sameWordPress(dirs: string[], expected: string | undefined): void {
-  const versions = dirs.map((dir) => wordpressVersionOf(dir) ?? '?');
+  const versions = dirs.map((dir) => installedVersion(dir));
   if (new Set([...versions, ...(expected ? [expected] : [])]).size > 1) {
     throw new Error(`the replicas' WordPress trees differ (${dirs.map((dir, i) => `${dir}: ${versions[i]}`).join(', ')}${expected ? `; ours: ${expected}` : ''}): delete their data folders or use --fresh`);
   }

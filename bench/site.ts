@@ -2,8 +2,9 @@
  * The WordPress site both servers serve: same title and administrator, installed the same way
  * (WordPress's own installer over HTTP), and the small PHP files the bench adds to each tree.
  */
+import { installedVersion } from '../server/wordpress/assemble.js';
 import { submitInstaller } from '../server/wordpress/install.js';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchReport } from './report.js';
 
@@ -36,28 +37,20 @@ echo json_encode([
 ]);
 `;
 
-/** The version a WordPress tree holds ($wp_version in wp-includes/version.php), or undefined. */
-export function wordpressVersionOf(wordpressDir: string): string | undefined {
-  try {
-    return /\$wp_version\s*=\s*'([^']+)'/.exec(readFileSync(join(wordpressDir, 'wp-includes', 'version.php'), 'utf8'))?.[1];
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * A site is assembled once and never changed after: a data folder assembled for another version is
  * measured as it is. Says so when an exact version (X.Y or X.Y.Z) was asked and the tree holds another.
  */
-export function wordpressMismatch(asked: string, held: string | undefined): string | undefined {
-  if (!/^\d+\.\d+(\.\d+)?$/.test(asked) || held === asked || held?.startsWith(`${asked}.`)) return undefined;
-  return `--wordpress-version ${asked} was asked, but the site (assembled earlier) holds WordPress ${held ?? '(unknown)'}: use another --data-dir or --fresh`;
+export function wordpressMismatch(asked: string, held: string): string | undefined {
+  if (!/^\d+\.\d+(\.\d+)?$/.test(asked) || held === asked || held.startsWith(`${asked}.`)) return undefined;
+  return `--wordpress-version ${asked} was asked, but the site (assembled earlier) holds WordPress ${held}: use another --data-dir or --fresh`;
 }
 
 /** Puts the version our site's tree holds in the report, with a warning if it is not the one asked. */
 export function recordWordPress(r: BenchReport, asked: string, wordpressDir: string): void {
-  r.wordpress.version = wordpressVersionOf(wordpressDir);
-  const mismatch = wordpressMismatch(asked, r.wordpress.version);
+  const held = installedVersion(wordpressDir);
+  r.wordpress.version = held;
+  const mismatch = wordpressMismatch(asked, held);
   if (mismatch) r.warnings.push(mismatch);
 }
 

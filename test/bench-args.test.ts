@@ -8,7 +8,8 @@ import { join, relative } from 'node:path';
 import t from 'tap';
 import { defaultDataDir, parseBenchArgs } from '../bench/args.js';
 import { formatReport, newReport } from '../bench/report.js';
-import { recordWordPress, wordpressMismatch, wordpressVersionOf } from '../bench/site.js';
+import { recordWordPress, wordpressMismatch } from '../bench/site.js';
+import { installedVersion } from '../server/wordpress/assemble.js';
 import { tempDir } from './helpers/server.js';
 
 t.test('--wordpress-version and the data folder it implies', async (t) => {
@@ -42,7 +43,7 @@ t.test('a site assembled earlier for another version is flagged', async (t) => {
   t.equal(wordpressMismatch('6.8', '6.8.3'), undefined, 'X.Y takes any X.Y.Z');
   t.match(wordpressMismatch('7.1', '7.10.0'), /asked, but the site \(assembled earlier\) holds WordPress 7\.10\.0/, '7.1 is not 7.10');
   t.match(wordpressMismatch('6.8.3', '6.5.5'), /holds WordPress 6\.5\.5: use another --data-dir or --fresh/);
-  t.match(wordpressMismatch('6.8.3', undefined), /\(unknown\)/);
+  t.match(wordpressMismatch('6.8.3', 'unknown'), /holds WordPress unknown:/, 'a tree without a version file');
   for (const loose of ['bundled', 'latest', '/x/wp.zip']) t.equal(wordpressMismatch(loose, '6.5.5'), undefined, `${loose}: nothing exact to compare`);
 });
 
@@ -50,8 +51,8 @@ t.test('the report names the WordPress measured', async (t) => {
   const dir = tempDir(t, 'pws-bench-wp-');
   mkdirSync(join(dir, 'wp-includes'));
   writeFileSync(join(dir, 'wp-includes', 'version.php'), "<?php\n$wp_version = '7.1.0';\n$wp_db_version = 1;\n");
-  t.equal(wordpressVersionOf(dir), '7.1.0');
-  t.equal(wordpressVersionOf(join(dir, 'nowhere')), undefined, 'no tree, no version');
+  t.equal(installedVersion(dir), '7.1.0', 'read with the server\'s own reader');
+  t.equal(installedVersion(join(dir, 'nowhere')), 'unknown', 'no tree, no version');
 
   const r = newReport(parseBenchArgs(['--wordpress-version', '7.1.0'], '/proj'));
   recordWordPress(r, '7.1.0', dir);

@@ -4,13 +4,14 @@
  * the same results, a file that appears later is found (nothing is remembered as missing), and no
  * lookup of a missing file makes `fs.lstatSync` throw.
  */
-import fs, { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import fs, { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { createNodeFsMountHandler, loadNodeRuntime } from '@php-wasm/node';
 import { PHP } from '@php-wasm/universal';
 import t, { type Test } from 'tap';
 import { quietMissingLookups } from '../server/php-wasm/quiet-missing-lookups.js';
+import { freshHostLookups } from '../server/sandbox/fresh-host-lookups.js';
 import { runtimeOf } from '../server/php-wasm/internals.js';
 import { tempDir } from './helpers/server.js';
 
@@ -91,6 +92,21 @@ t.test('PHP: missing files are looked up without Node throwing, and found once t
 
   writeFileSync(join(host, 'missing.txt'), 'late');
   t.equal(await run(`echo file_get_contents('/host/missing.txt');`), 'late', 'a file created on the host after it was missing is found');
+});
+
+t.test("the sandbox's check that a looked-up file is gone from the host does not throw either", async (t) => {
+  const host = tempDir(t, 'pws-quiet-gone-');
+  writeFileSync(join(host, 'flag.txt'), 'on');
+  const php = await bootWithHostFolder(t, host);
+  const runtime = runtimeOf(php);
+  quietMissingLookups(runtime);
+  freshHostLookups(runtime);
+  const run = async (code: string) => (await php.run({ code: `<?php ${code}` })).text;
+  t.equal(await run(`var_dump(file_exists('/host/flag.txt'));`), 'bool(true)\n', 'looked up once: a node for it now');
+  const lstats = countThrowingLstats(t);
+  rmSync(join(host, 'flag.txt')); // another process removes it
+  t.equal(await run(`var_dump(file_exists('/host/flag.txt'));`), 'bool(false)\n', 'seen as gone');
+  t.equal(lstats.throws(), 0, 'neither the gone check nor the lookup after it made lstatSync throw');
 });
 
 t.test('without the quiet lookup, the same missing files make lstatSync throw (what the test above guards)', async (t) => {
