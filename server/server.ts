@@ -8,6 +8,8 @@ import type { PhpJob } from './cgi.js';
 import { localPhpJob } from './local-job.js';
 import type { ServerConfig } from './config/types.js';
 import { imagesKeepRandomnessApart } from './pool/warm-images.js';
+import type { KeptImages } from './pool/kept-image.js';
+import { keptImageIdentity } from './pool/kept-image-identity.js';
 import { createDocrootView } from './docroot-view.js';
 import { buildPhpIni, buildPrepend, GUEST_PREPEND, GUEST_SESSION_DIR, memoryCeilingBytes, type SelfCallConstants } from './php-ini.js';
 import { randomBytes } from 'node:crypto';
@@ -122,6 +124,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     selfCall = { url: `http://localhost:${selfCalls.port}`, token: randomBytes(24).toString('hex') };
     const module = wasmModule ?? compilePhpModule(config.php, serverCodeCacheLocation(config));
     await compiler.beforeWorkersStart(compileSettings(config));
+    const keptImages = await keptImagesFor(config, folders);
     // The first worker starts while php.wasm is still being made (see PoolOptions.wasmModule).
     pool = new WorkerPool({
       wasmModule: module,
@@ -130,6 +133,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
       mail: (args, message, worker) => mail.deliver(args, message, worker),
       codeChanged: (guestPaths) => compiler.forget(guestPaths),
       warmImages: config.workerImage && imagesKeepRandomnessApart(config.php),
+      ...(keptImages ? { keptImages } : {}),
       resetsPerThread: config.workerResets,
       ...workerSettings(config, folders, selfCall, hostFsCalls?.channel),
     });
@@ -248,6 +252,16 @@ function workerSettings(config: ServerConfig, folders: { sessionDir: string; opc
 function warmupJobs(config: ServerConfig): PhpJob[] {
   const view = createDocrootView(config.docroot);
   return config.warmup.map((path) => localPhpJob(config, view, path)).filter((job): job is PhpJob => job !== null);
+}
+
+/**
+ * Where the warm image is kept for the next start (see pool/kept-image.ts): beside php.wasm's code,
+ * in a kept opcache file cache folder, and only while opcache compares files' times (without, a
+ * restart is what makes edits show, and the compiled files are dropped at each start for that).
+ */
+async function keptImagesFor(config: ServerConfig, folders: { sessionDir: string; opcacheFileCache: string }): Promise<KeptImages | undefined> {
+  if (!config.workerImage || !imagesKeepRandomnessApart(config.php) || config.opcacheFileCache === undefined || !config.opcacheValidate) return undefined;
+  return { root: config.opcacheFileCache, identity: await keptImageIdentity(config.php), unkeyedHosts: [folders.sessionDir, folders.opcacheFileCache] };
 }
 
 /** What the compiled files in the opcache folder depend on besides their sources (see SiteCompiler). */

@@ -81,7 +81,7 @@ export const SERVER_SCHEMA = defineOptions({
   },
   workerImage: {
     kind: 'bool',
-    docs: { arg: 'BOOL', default: '`true`', meaning: 'new workers (a recycled one\'s successor, a replacement; not the first ones, which start before it exists) start from a memory image of the first worker that warmed up, instead of starting PHP up and warming up themselves (PHP 8.2 and later, which reseed their random generators in every request); the image (about what that worker\'s memory holds) is a file in a private folder of the system\'s temp folder' },
+    docs: { arg: 'BOOL', default: '`true`', meaning: 'new workers (a recycled one\'s successor, a replacement; not the first ones, which start before it exists) start from a memory image of the first worker that warmed up, instead of starting PHP up and warming up themselves (PHP 8.2 and later, which reseed their random generators in every request); the image (about what that worker\'s memory holds) is a file in a private folder of the system\'s temp folder; with a kept `--opcache-file-cache` folder and `--opcache-validate true` it is kept there (`php.wasm-image/`), and a restarted server\'s first workers start from it too' },
   },
   workerResets: {
     kind: 'int', min: 0, max: 1_000_000,
@@ -100,7 +100,7 @@ export const SERVER_SCHEMA = defineOptions({
     docs: {
       arg: 'DIR',
       default: 'a fresh private folder per server (`wordpress`: `var/opcache`)',
-      meaning: 'host folder where the server compiles the site\'s PHP files for opcache\'s file cache, one subfolder per site: a new worker (and, with a kept folder, a restarted server) loads them instead of compiling; PHP can read it, never write it. A kept folder also holds php.wasm\'s optimised machine code (`php.wasm-code/`), which a restarted server loads instead of compiling php.wasm again',
+      meaning: 'host folder where the server compiles the site\'s PHP files for opcache\'s file cache, one subfolder per site: a new worker (and, with a kept folder, a restarted server) loads them instead of compiling; PHP can read it, never write it. A kept folder also holds php.wasm\'s optimised machine code (`php.wasm-code/`), which a restarted server loads instead of compiling php.wasm again, and the warm workers\' memory image (`php.wasm-image/`, see `--worker-image`)',
     },
   },
   sessionDir: {

@@ -48,6 +48,13 @@ export class OpcacheSizing {
     return this.currentMb === undefined ? '' : `\nopcache.memory_consumption = ${this.currentMb}\n`;
   }
 
+  /** Starts at the size an earlier run grew to (a kept warm image's); false when it is not one this sizing can take. */
+  resume(mb: number): boolean {
+    if (!this.growth || !Number.isInteger(mb) || mb < this.growth.startMb || mb > this.growth.maxMb) return false;
+    this.currentMb = mb;
+    return true;
+  }
+
   /** `workerMb`: the size that worker booted with. */
   judge(sample: OpcacheSample, workerMb: number | undefined): OpcacheVerdict {
     const size = sample.usedBytes + sample.freeBytes;

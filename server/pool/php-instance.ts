@@ -24,7 +24,8 @@ import { walHeaderAsRollback } from '../sandbox/wal-header-as-rollback.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 import { beforeSocketSends, reportCodeWrites } from './code-writes.js';
 import { trackJsHeldPointers } from './js-held-pointers.js';
-import { ImageFault, refusalOf, resetToWarmImage, restoreWarmImage, type DropPages, type WarmImageRef } from './warm-image.js';
+import { KEPT_IMAGE_REFRESH_PATH, keptImageRefreshScript } from './kept-image-refresh.js';
+import { IMAGE_PAGE_BYTES, ImageFault, imageFileMatches, refusalOf, resetToWarmImage, restoreWarmImage, type DropPages, type WarmImageMeta, type WarmImageRef } from './warm-image.js';
 import { closeSync, openSync } from 'node:fs';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
@@ -151,6 +152,8 @@ export async function bootPhp(
   await php.setSapiName(SAPI_NAME);
   // PHP starts up (reads php.ini, initialises its modules) on an instance's first request, which
   // costs ~0.2 s: pay it here, so neither the first visitor nor the one after a recycle waits for it.
+  // Every worker: one that booted on its own may be reset to a kept image later.
+  php.writeFile(KEPT_IMAGE_REFRESH_PATH, keptImageRefreshScript(Object.keys(boot.files)));
   const image = boot.warmImage ? await startFromImage(php, wasmExports, growHeap, boot.warmImage, hooks.dropPages) : undefined;
   if (!image?.restored) await php.run({ code: '<?php ' });
   readOnlyInternals(runtime);
@@ -178,6 +181,11 @@ async function startFromImage(php: PHP, exports: WebAssembly.Exports, growHeap: 
   } catch (error) {
     return { restored: false, refused: `its file cannot be opened (${(error as NodeJS.ErrnoException).code}; a newer image may have replaced it)`, lasting: false };
   }
+  // A file from an earlier run: checked whole before a page of it is restored.
+  if (image.kept && !(image.sha256 && imageFileMatches(fd, imageBytes(image.meta), image.sha256))) {
+    closeSync(fd);
+    return { restored: false, refused: 'its file does not match its hash', lasting: true };
+  }
   const ccall = runtime.ccall;
   let restored = false;
   runtime.ccall = function (this: Runtime, name, ...rest) {
@@ -187,13 +195,28 @@ async function startFromImage(php: PHP, exports: WebAssembly.Exports, growHeap: 
     return undefined;
   };
   try {
-    await php.run({ code: '<?php ' }); // a first request on the restored state, as a usual boot runs one
+    // A first request on the restored state, as a usual boot runs one; after a kept image, it makes PHP see what changed since.
+    if (image.kept) await refreshAfterKeptImage(php);
+    else await php.run({ code: '<?php ' });
   } finally {
     runtime.ccall = ccall;
     closeSync(fd);
   }
   if (!restored) throw new Error('php.wasm did not start PHP up through php_wasm_init: the image was not taken over');
   return { restored: true };
+}
+
+/**
+ * Makes PHP restored from a kept image (one of an earlier run) see what changed since it was
+ * taken (see kept-image-refresh.ts): after a boot from it, and after every reset to it.
+ */
+export async function refreshAfterKeptImage(php: PHP): Promise<void> {
+  const { exitCode, errors } = await php.run({ scriptPath: KEPT_IMAGE_REFRESH_PATH });
+  if (exitCode !== 0) throw new Error(`the refresh after a kept image exited with ${exitCode}: ${errors}`);
+}
+
+function imageBytes(meta: WarmImageMeta): number {
+  return meta.runs.reduce((sum, run) => sum + run.count, 0) * IMAGE_PAGE_BYTES;
 }
 
 /**

@@ -56,6 +56,11 @@ export interface PoolOptions {
    */
   warmImages?: boolean;
   /**
+   * Where the warm image is also kept for the next start, and what names this server's code and
+   * php.wasm (see kept-image.ts); absent: each start warms up its first worker itself.
+   */
+  keptImages?: import('./kept-image.js').KeptImages;
+  /**
    * A worker that served maxRequests is recycled in place (its PHP made the warm image again, in
    * milliseconds and on its own thread) this many times before its thread is replaced too, which also
    * sheds what the JavaScript around PHP kept; default 0: always replaced. Needs warmImages.

@@ -97,7 +97,7 @@ export class WorkerPool {
     this.clock = options.clock ?? systemClock;
     this.queue = new RequestQueue(this.clock);
     this.opcacheSizing = this.newOpcacheSizing();
-    this.warmImages = new WarmImages(options.warmImages === true, options.log);
+    this.warmImages = new WarmImages(options.warmImages === true, options.log, options.keptImages);
   }
 
   private newOpcacheSizing(): OpcacheSizing {
@@ -111,6 +111,7 @@ export class WorkerPool {
    * The others start as it becomes warm (or fails) and take traffic as each finishes (warmUp: one at a time).
    */
   async start(): Promise<void> {
+    this.adoptKeptImage();
     const first = this.spawn();
     const firstStarted = await first.ready.then(() => true, () => false);
     if (firstStarted) await this.holdOthersBackFor(first);
@@ -119,6 +120,19 @@ export class WorkerPool {
     if (!firstStarted) await Promise.any(started.map((worker) => worker.ready)).catch(() => Promise.all(started.map((worker) => worker.ready)));
     // Serving with at least one worker: one that failed to start is replaced like any other.
     for (const worker of started) worker.ready.catch(() => { if (!this.closing) void this.spawnWithBackoff(); });
+  }
+
+  /**
+   * The image the last run kept for these settings (see kept-image.ts): the first worker starts warm
+   * from it. opcache starts at the size that image has: the size the site grew to last time.
+   */
+  private adoptKeptImage(): void {
+    const found = this.warmImages.findKept(this.options.boot);
+    if (!found) return;
+    if (found.opcacheMb !== (this.opcacheSizing.nextWorkerMb ?? null) && !(found.opcacheMb !== null && this.opcacheSizing.resume(found.opcacheMb))) {
+      return void this.options.log.debug({ opcacheMb: found.opcacheMb }, 'the warm image kept from the last run has an opcache size this start cannot use');
+    }
+    this.warmImages.adopt(found, `${this.settingsGeneration}:${this.opcacheSizing.nextWorkerMb ?? ''}`);
   }
 
   /**
@@ -266,7 +280,9 @@ export class WorkerPool {
     if (handle.phase === 'gone') throw new Error(`php worker ${handle.id} was stopped while booting`);
     handle.lifecycle.moveTo('warming');
     // Started from a warm worker's image: warm already, and its memory holds no zero pages to give back.
-    const visitorsWaiting = !handle.fromImage && this.visitorsWaitOnlyFor(handle);
+    // With visitors waiting it serves them first all the same: the others are held back until its
+    // first page is done (see start), so that page has the CPU to itself.
+    const visitorsWaiting = this.visitorsWaitOnlyFor(handle);
     handle.baselineAfterFirstRequest = visitorsWaiting;
     if (!visitorsWaiting) {
       if (!handle.fromImage) await this.warmUp(handle);
@@ -288,7 +304,7 @@ export class WorkerPool {
   private takeWarmImage(handle: WorkerHandle): void {
     // A worker of older settings (a reload, opcache grown meanwhile) would only replace a newer image.
     if (handle.generation !== this.settingsGeneration || handle.opcacheMb !== this.opcacheSizing.nextWorkerMb) return;
-    const path = this.warmImages.wanted(imageKey(handle), handle.id);
+    const path = this.warmImages.wanted(imageKey(handle), handle.id, { boot: this.options.boot, opcacheMb: handle.opcacheMb ?? null });
     if (path) handle.worker?.postMessage({ type: 'take-warm-image', path });
   }
 

@@ -14,6 +14,7 @@
  * locks are the JavaScript lock table's, and PHP seeds mt_rand, lcg_value and its CSPRNG afresh in
  * every request (ext/random's RINIT), from the random device, which reads the host's CSPRNG.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import type { Runtime } from '../php-wasm/internals.js';
 import { clearPages, gapsBetween, nonZeroPageRuns, runsAreSound, type PageRun } from './image-pages.js';
@@ -46,12 +47,20 @@ export interface WarmImageMeta {
   /** Values of the instance's exported globals (the stack pointer among them). */
   globals: Record<string, string>;
   tableLength: number;
+  /** SHA-256 of the file's bytes (hex), taken as they were written. */
+  sha256?: string;
 }
 
 /** An image as a worker gets it to start from. */
 export interface WarmImageRef {
   path: string;
   meta: WarmImageMeta;
+  /**
+   * Kept from an earlier run (kept-image.ts): the file is checked against this hash before anything
+   * is restored, and the worker then makes PHP forget what may have changed since (see php-instance.ts).
+   */
+  kept?: boolean;
+  sha256?: string;
 }
 
 /** php.wasm opens these at each request and never uses them again (see direct-request.ts): no state refers to them. */
@@ -92,17 +101,43 @@ export function writeWarmImage(runtime: Runtime, exports: WebAssembly.Exports, p
   // Every page is read: one the system swapped out is not resident, yet not zero (mincore cannot tell).
   const runs = nonZeroPageRuns(new Int32Array(heap.buffer, 0, heap.byteLength / 4), IMAGE_PAGE_BYTES, 0, heap.byteLength / IMAGE_PAGE_BYTES);
   const fd = openSync(path, 'wx', 0o600);
+  const hash = createHash('sha256');
   try {
-    for (const run of runs) writeAll(fd, heap, run.first * IMAGE_PAGE_BYTES, run.count * IMAGE_PAGE_BYTES);
+    for (const run of runs) {
+      const pages = heap.subarray(run.first * IMAGE_PAGE_BYTES, (run.first + run.count) * IMAGE_PAGE_BYTES);
+      writeAll(fd, pages);
+      hash.update(pages);
+    }
   } finally {
     closeSync(fd);
   }
   const globals = Object.fromEntries([...exportedGlobals(exports)].map(([name, global]) => [name, String(global.value)]));
-  return { memoryBytes: heap.byteLength, bootedBytes, runs, streams: openStreams(runtime), globals, tableLength: tableOf(exports).length };
+  return { memoryBytes: heap.byteLength, bootedBytes, runs, streams: openStreams(runtime), globals, tableLength: tableOf(exports).length, sha256: hash.digest('hex') };
 }
 
-function writeAll(fd: number, heap: Uint8Array, offset: number, length: number): void {
-  for (let done = 0; done < length; ) done += writeSync(fd, heap, offset + done, length - done);
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+}
+
+/** Buffer of the check below: small, so the check costs no memory worth counting. */
+const CHECK_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Whether the image file at `fd` holds exactly `bytes` bytes hashing to `sha256`: read once through a
+ * small buffer before any page is restored, so a damaged file is refused while the instance is untouched.
+ */
+export function imageFileMatches(fd: number, bytes: number, sha256: string): boolean {
+  const hash = createHash('sha256');
+  const chunk = Buffer.allocUnsafe(CHECK_CHUNK_BYTES);
+  let position = 0;
+  for (;;) {
+    const read = readSync(fd, chunk, 0, chunk.byteLength, position);
+    if (read === 0) break;
+    position += read;
+    if (position > bytes) return false;
+    hash.update(chunk.subarray(0, read));
+  }
+  return position === bytes && hash.digest('hex') === sha256;
 }
 
 /** Why the image cannot be taken over by this instance, checked before anything changes; undefined: it can. */

@@ -7,11 +7,15 @@
  * never mounted into PHP, and goes with the pool (or, if the server is killed, at a later start: see
  * server-temp-dirs.ts). A worker that opened it keeps reading it after it is replaced (the inode
  * lives until closed); one that comes too late boots as usual.
+ *
+ * With a kept opcache file cache folder (`kept`), the image is written there instead and outlives
+ * the pool: the next start with the same settings takes it for its first worker (kept-image.ts).
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { makeServerTempDir } from '../server-temp-dirs.js';
+import { commitKeptImage, findKeptImage, keptImageKey, keptImageTmpPath, removeKeptImage, type FoundImage, type KeptImages, type KeyedBoot } from './kept-image.js';
 import { IMAGE_PAGE_BYTES, type WarmImageMeta, type WarmImageRef } from './warm-image.js';
 
 /**
@@ -26,11 +30,23 @@ export function imagesKeepRandomnessApart(phpVersion: string): boolean {
 
 type Answer = { path: string; meta: WarmImageMeta } | { path: string; error: string; retry?: boolean };
 
+/** What a worker's image is to be kept as: the settings it booted with. */
+export interface KeptAs {
+  boot: KeyedBoot;
+  opcacheMb: number | null;
+}
+
+/** A kept image found for the current settings. */
+export type KeptImage = FoundImage & { keptKey: string };
+
 export class WarmImages {
   private dir: string | undefined;
-  private current: { ref: WarmImageRef; key: string } | undefined;
+  /** `keptKey`: the image is also the kept one of that key (its file is in the kept folder). */
+  private current: { ref: WarmImageRef; key: string; keptKey?: string } | undefined;
   /** The image being written, and the code changes counted when it was asked for. */
-  private taking: { path: string; key: string; codeChanges: number; worker: number } | undefined;
+  private taking: { path: string; key: string; codeChanges: number; worker: number; kept?: { keptKey: string; opcacheMb: number | null } } | undefined;
+  /** Why images are not kept for the next start any more (the folder refused a write). */
+  private notKept: string | undefined;
   private codeChanges = 0;
   private files = 0;
   /** Why images are not used any more (one was refused for a reason that would hold for the next). */
@@ -39,18 +55,57 @@ export class WarmImages {
   constructor(
     private readonly enabled: boolean,
     private readonly log: Logger,
+    private readonly kept?: KeptImages,
   ) {}
+
+  /** The image the last run kept for these settings, if there is one to start from. */
+  findKept(boot: KeyedBoot): KeptImage | undefined {
+    if (!this.enabled || !this.kept) return undefined;
+    const keptKey = keptImageKey(this.kept, boot);
+    const found = findKeptImage(this.kept, keptKey);
+    if ('miss' in found) return void this.log.debug({ reason: found.miss }, 'no warm image kept from the last run to start from');
+    return { ...found, keptKey };
+  }
+
+  /** Makes a kept image the one workers booting with the settings `key` start from (before any is written). */
+  adopt(found: KeptImage, key: string): void {
+    if (!this.enabled || this.disabled || this.current) return;
+    this.current = { ref: found.ref, key, keptKey: found.keptKey };
+    this.log.info({ path: found.ref.path, memoryBytes: found.ref.meta.memoryBytes, opcacheMb: found.opcacheMb }, 'workers start from the warm image kept from the last run');
+  }
 
   /**
    * Where a worker just warmed with the settings `key` should write its image; undefined when no
-   * image is wanted (off, one of these settings exists, or one is being written).
+   * image is wanted (off, one of these settings exists, or one is being written). `keptAs`: what it
+   * booted with, to keep the image for the next start too.
    */
-  wanted(key: string, worker: number): string | undefined {
+  wanted(key: string, worker: number, keptAs?: KeptAs): string | undefined {
     if (!this.enabled || this.disabled || this.taking || this.current?.key === key) return undefined;
+    const kept = this.keptPath(keptAs);
+    if (kept) {
+      this.taking = { path: kept.path, key, codeChanges: this.codeChanges, worker, kept: { keptKey: kept.keptKey, opcacheMb: keptAs!.opcacheMb } };
+      return kept.path;
+    }
     this.dir ??= makeServerTempDir('image');
     const path = join(this.dir, `image-${++this.files}`);
     this.taking = { path, key, codeChanges: this.codeChanges, worker };
     return path;
+  }
+
+  private keptPath(keptAs: KeptAs | undefined): { path: string; keptKey: string } | undefined {
+    if (!this.kept || !keptAs || this.notKept) return undefined;
+    const keptKey = keptImageKey(this.kept, keptAs.boot);
+    try {
+      return { path: keptImageTmpPath(this.kept, keptKey), keptKey };
+    } catch (error) {
+      this.stopKeeping(error);
+      return undefined;
+    }
+  }
+
+  private stopKeeping(error: unknown): void {
+    this.notKept = String(error);
+    this.log.warn({ error: this.notKept, folder: this.kept?.root }, 'the warm image cannot be kept for the next start; each start warms up its first worker itself');
   }
 
   /** The worker's answer to `wanted`: the image becomes the one to start from, unless code changed meanwhile. */
@@ -67,10 +122,21 @@ export class WarmImages {
     }
     // Its opcache may hold code changed since (the warm worker would drop it before its next request; the image never will).
     if (taking.codeChanges !== this.codeChanges) return remove(answer.path);
-    this.drop();
-    this.current = { ref: { path: answer.path, meta: answer.meta }, key: taking.key };
+    this.drop(); // first: the new image may be kept under the same key
+    const kept = taking.kept && this.keep(taking.kept.keptKey, answer, taking.kept.opcacheMb);
+    this.current = { ref: { path: kept?.path ?? answer.path, meta: answer.meta }, key: taking.key, ...(kept ? { keptKey: kept.keptKey } : {}) };
     const storedBytes = answer.meta.runs.reduce((sum, run) => sum + run.count, 0) * IMAGE_PAGE_BYTES;
     this.log.debug({ path: answer.path, memoryBytes: answer.meta.memoryBytes, storedBytes }, 'took a warm memory image for new workers');
+  }
+
+  /** Makes a written image the kept one; undefined (and its file used for this run only) when that fails. */
+  private keep(keptKey: string, answer: { path: string; meta: WarmImageMeta }, opcacheMb: number | null): { path: string; keptKey: string } | undefined {
+    try {
+      return { path: commitKeptImage(this.kept!, keptKey, answer.path, answer.meta, opcacheMb), keptKey };
+    } catch (error) {
+      this.stopKeeping(error);
+      return undefined;
+    }
   }
 
   /** The image for a worker booting with the settings `key`, if there is one. */
@@ -81,9 +147,17 @@ export class WarmImages {
   /** A worker could not take the image over. `lasting`: the next image would not fit either, so none is taken again. */
   refused(worker: number, reason: string, lasting: boolean): void {
     if (!lasting) return void this.log.debug({ worker, reason }, 'a worker booted without the warm image');
+    if (this.current?.ref.kept) return this.dropKept(reason);
     if (this.disabled) return;
     this.disabled = reason;
     this.log.warn({ worker, reason }, 'a new worker cannot start from the warm memory image; workers start PHP up and warm up themselves from now on');
+    this.drop();
+  }
+
+  /** The image kept from the last run is not to be started from (damaged): it goes, and the next worker that warms up writes a new one. */
+  private dropKept(reason: string): void {
+    if (!this.current?.ref.kept) return;
+    this.log.info({ reason }, 'the warm image kept from the last run is dropped; the next worker warms up itself and writes a new one');
     this.drop();
   }
 
@@ -107,14 +181,21 @@ export class WarmImages {
   }
 
   close(): void {
+    // A kept image stays for the next start; anything else written for this run goes.
+    if (this.current && !this.current.keptKey) remove(this.current.ref.path);
+    if (this.taking?.kept) remove(this.taking.path);
     this.current = undefined;
     this.taking = undefined;
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** The current image goes: a kept one from the kept folder too (it would hold what made it go). */
   private drop(): void {
-    if (this.current) remove(this.current.ref.path);
+    const current = this.current;
     this.current = undefined;
+    if (!current) return;
+    if (current.keptKey && this.kept) removeKeptImage(this.kept, current.keptKey, current.ref.path);
+    else remove(current.ref.path);
   }
 }
 

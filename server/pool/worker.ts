@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { bootPhp, resetFromImage, wasmMemoryBuffer, wasmMemoryBytes } from './php-instance.js';
+import { bootPhp, refreshAfterKeptImage, resetFromImage, wasmMemoryBuffer, wasmMemoryBytes } from './php-instance.js';
 import { SplitLockManager } from './split-lock-manager.js';
 import { SharedLockTable } from './lock-table/shared-lock-table.js';
 import { OutputGate } from './output-flow.js';
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     else if (message.type === 'invalidate-code') staleCode.add(message.paths);
     else if (message.type === 'release-memory') releaseMemory(instance);
     else if (message.type === 'take-warm-image') post(takeWarmImage(instance, message.path));
-    else if (message.type === 'reset-to-image') post(resetToImage(instance, message.image));
+    else if (message.type === 'reset-to-image') void resetToImage(instance, message.image).then(post);
     else if (message.type === 'probe-optimized-code') post({ type: 'optimized-code', probeId: message.probeId, optimized: probeOptimizedCode(instance) });
   });
   send({ type: 'ready', bootMs: Math.round(performance.now() - started), memoryBytes: wasmMemoryBytes(instance.php), ...(instance.image ? { image: instance.image } : {}) });
@@ -176,9 +176,16 @@ function takeWarmImage({ php, wasmExports, bootedBytes }: Instance, path: string
 }
 
 /** Between requests only: the pool sends none while it waits for the answer. */
-function resetToImage({ php, wasmExports, growHeap, jsHoldsPointers }: Instance, image: WarmImageRef): FromWorker {
+async function resetToImage({ php, wasmExports, growHeap, jsHoldsPointers }: Instance, image: WarmImageRef): Promise<FromWorker> {
   const started = performance.now();
-  const outcome = resetFromImage(php, wasmExports, growHeap, image, jsHoldsPointers(), dropPages);
+  let outcome = resetFromImage(php, wasmExports, growHeap, image, jsHoldsPointers(), dropPages);
+  // The kept image holds the last run's PHP, as it was before this run's first worker refreshed it.
+  if (outcome.reset && image.kept) {
+    outcome = await refreshAfterKeptImage(php).then(
+      () => outcome,
+      (error: unknown) => ({ reset: false, error: `PHP's first request after the reset failed: ${String(error)}`, intact: false, imageAtFault: false }),
+    );
+  }
   return { type: 'reset', ...outcome, memoryBytes: wasmMemoryBytes(php), ms: Math.round(performance.now() - started) };
 }
 

@@ -78,8 +78,30 @@ export function readCodeFile(root: string, key: string): { code: Uint8Array } | 
  * A file of the code folder, read only when it and every folder above it can be written by no one
  * but the server's user (or root), or why not.
  */
-export function readTrustedFile(root: string, name: string, maxBytes: number): { data: Buffer; path: string } | { miss: string } {
-  const folder = join(root, CODE_FOLDER);
+export function readTrustedFile(root: string, name: string, maxBytes: number, folderName = CODE_FOLDER): { data: Buffer; path: string } | { miss: string } {
+  const opened = openTrustedFile(root, name, maxBytes, folderName);
+  if ('miss' in opened) return opened;
+  try {
+    return { data: readWhole(opened.fd, opened.size), path: opened.path };
+  } finally {
+    closeSync(opened.fd);
+  }
+}
+
+/**
+ * The size of a file of `folderName` under `root`, under the same conditions as readTrustedFile,
+ * for a reader elsewhere (a worker thread) that opens it by path: the folder it lies in can be
+ * written by this user only, so no one else can swap it in between.
+ */
+export function trustedFileSize(root: string, name: string, maxBytes: number, folderName: string): { path: string; size: number } | { miss: string } {
+  const opened = openTrustedFile(root, name, maxBytes, folderName);
+  if ('miss' in opened) return opened;
+  closeSync(opened.fd);
+  return { path: opened.path, size: opened.size };
+}
+
+function openTrustedFile(root: string, name: string, maxBytes: number, folderName: string): { fd: number; size: number; path: string } | { miss: string } {
+  const folder = join(root, folderName);
   const untrusted = untrustedParents(root) ?? untrustedFolder(root) ?? untrustedFolder(folder);
   if (untrusted) return { miss: untrusted };
   const path = join(folder, name);
@@ -92,15 +114,20 @@ export function readTrustedFile(root: string, name: string, maxBytes: number): {
     const code = (error as NodeJS.ErrnoException).code;
     return { miss: code === 'ENOENT' ? 'none yet' : `${path}: ${code === 'ELOOP' ? 'a symbolic link' : String(error)}` };
   }
+  let refused: string | undefined;
+  let size = 0;
   try {
     const stat = fstatSync(fd);
-    const refused = untrustedEntry(stat, 'file');
-    if (refused) return { miss: `${path}: ${refused}` };
-    if (stat.size > maxBytes) return { miss: `${path}: larger than ${maxBytes} bytes` };
-    return { data: readWhole(fd, stat.size), path };
-  } finally {
-    closeSync(fd);
+    size = stat.size;
+    refused = untrustedEntry(stat, 'file') ?? (stat.size > maxBytes ? `larger than ${maxBytes} bytes` : undefined);
+  } catch (error) {
+    refused = String(error);
   }
+  if (refused) {
+    closeSync(fd);
+    return { miss: `${path}: ${refused}` };
+  }
+  return { fd, size, path };
 }
 
 /** At most `size` bytes: a file growing while it is read is cut, and then fails its hash. */
@@ -127,12 +154,8 @@ export function writeCodeFile(root: string, key: string, code: Uint8Array): stri
 }
 
 /** Writes a file of the code folder (made 0700 if need be) whole or not at all, mode 0600; its path. */
-export function writeTrustedFile(root: string, name: string, data: Uint8Array): string {
-  const folder = join(root, CODE_FOLDER);
-  mkdirSync(folder, { mode: 0o700, recursive: true });
-  const untrusted = untrustedFolder(root) ?? untrustedFolder(folder);
-  if (untrusted) throw new Error(untrusted);
-  const path = join(folder, name);
+export function writeTrustedFile(root: string, name: string, data: Uint8Array, folderName = CODE_FOLDER): string {
+  const path = join(trustedFolderForWriting(root, folderName), name);
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
@@ -142,6 +165,15 @@ export function writeTrustedFile(root: string, name: string, data: Uint8Array): 
     throw error;
   }
   return path;
+}
+
+/** `folderName` under `root`, made 0700 if need be, once it and `root` can be written by this user only; throws otherwise. */
+export function trustedFolderForWriting(root: string, folderName: string): string {
+  const folder = join(root, folderName);
+  mkdirSync(folder, { mode: 0o700, recursive: true });
+  const untrusted = untrustedFolder(root) ?? untrustedFolder(folder);
+  if (untrusted) throw new Error(untrusted);
+  return folder;
 }
 
 function pruneOthers(folder: string, current: string): void {
