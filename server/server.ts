@@ -8,7 +8,7 @@ import type { PhpJob } from './cgi.js';
 import { localPhpJob } from './local-job.js';
 import type { ServerConfig } from './config/types.js';
 import { imagesKeepRandomnessApart } from './pool/warm-images.js';
-import type { KeptImages } from './pool/kept-image.js';
+import { iniAllowsKeptImages, type KeptImages } from './pool/kept-image.js';
 import { keptImageIdentity } from './pool/kept-image-identity.js';
 import { createDocrootView } from './docroot-view.js';
 import { buildPhpIni, buildPrepend, GUEST_PREPEND, GUEST_SESSION_DIR, memoryCeilingBytes, type SelfCallConstants } from './php-ini.js';
@@ -26,7 +26,6 @@ import { connectableHost } from './host-address.js';
 import type { AddressInfo } from 'node:net';
 import { startAdmin } from './admin.js';
 import { validateSettings } from './config/validate.js';
-import { ServerMetrics } from './metrics.js';
 import { MailRelay } from './mail/mail-relay.js';
 import { smtpTransportSettings } from './mail/smtp-settings.js';
 import { lockSite } from './site-lock.js';
@@ -88,7 +87,8 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
   }
   let poolForProbes: WorkerPool | undefined;
   let draining = false;
-  const metrics = config.adminPort === undefined ? undefined : new ServerMetrics(() => poolForProbes);
+  // Loaded only for the admin port: prom-client takes ~45 ms of CPU to load, on the start's critical path.
+  const metrics = config.adminPort === undefined ? undefined : new (await import('./metrics.js')).ServerMetrics(() => poolForProbes);
   try {
     // Every host folder PHP can write besides: the session folder too.
     const phpFolders = [...config.mounts.map((mount) => mount.host), sessionDir.path];
@@ -124,7 +124,7 @@ export async function startServer(config: ServerConfig, log: Logger, wasmModule?
     selfCall = { url: `http://localhost:${selfCalls.port}`, token: randomBytes(24).toString('hex') };
     const module = wasmModule ?? compilePhpModule(config.php, serverCodeCacheLocation(config));
     await compiler.beforeWorkersStart(compileSettings(config));
-    const keptImages = await keptImagesFor(config, folders);
+    const keptImages = await keptImagesFor(config, folders, log);
     // The first worker starts while php.wasm is still being made (see PoolOptions.wasmModule).
     pool = new WorkerPool({
       wasmModule: module,
@@ -258,10 +258,17 @@ function warmupJobs(config: ServerConfig): PhpJob[] {
  * Where the warm image is kept for the next start (see pool/kept-image.ts): beside php.wasm's code,
  * in a kept opcache file cache folder, and only while opcache compares files' times (without, a
  * restart is what makes edits show, and the compiled files are dropped at each start for that).
+ * Not at all when what names the image cannot be read: the server starts as before.
  */
-async function keptImagesFor(config: ServerConfig, folders: { sessionDir: string; opcacheFileCache: string }): Promise<KeptImages | undefined> {
-  if (!config.workerImage || !imagesKeepRandomnessApart(config.php) || config.opcacheFileCache === undefined || !config.opcacheValidate) return undefined;
-  return { root: config.opcacheFileCache, identity: await keptImageIdentity(config.php), unkeyedHosts: [folders.sessionDir, folders.opcacheFileCache] };
+async function keptImagesFor(config: ServerConfig, folders: { sessionDir: string; opcacheFileCache: string }, log: Logger): Promise<KeptImages | undefined> {
+  if (!config.workerImage || !imagesKeepRandomnessApart(config.php) || config.opcacheFileCache === undefined) return undefined;
+  if (!iniAllowsKeptImages(buildPhpIni(config, { opcacheFileCache: GUEST_OPCACHE_FILE_CACHE }))) return undefined;
+  try {
+    return { root: config.opcacheFileCache, identity: await keptImageIdentity(config.php), unkeyedHosts: [folders.sessionDir, folders.opcacheFileCache] };
+  } catch (error) {
+    log.warn({ err: error }, 'the warm image cannot be kept for the next start: what names it could not be read');
+    return undefined;
+  }
 }
 
 /** What the compiled files in the opcache folder depend on besides their sources (see SiteCompiler). */

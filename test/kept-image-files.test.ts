@@ -4,10 +4,10 @@
  * removed and pruned.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { commitKeptImage, findKeptImage, IMAGE_FOLDER, keptImageKey, keptImageTmpPath, removeKeptImage, type KeptImages, type KeyedBoot } from '../server/pool/kept-image.js';
+import { describeKeptImage, findKeptImage, IMAGE_FOLDER, iniAllowsKeptImages, keptImageKey, keptImageTmpPath, placeKeptPages, removeKeptImage, type KeptImages, type KeyedBoot } from '../server/pool/kept-image.js';
 import { IMAGE_PAGE_BYTES, imageFileMatches, type WarmImageMeta } from '../server/pool/warm-image.js';
 import { tempDir } from './helpers/server.js';
 
@@ -20,6 +20,13 @@ function kept(t: { teardown(fn: () => void): void }, unkeyedHosts: string[] = []
   const root = tempDir(t, 'pws-kept-files-');
   chmodSync(root, 0o700);
   return { root, identity: 'identity-1', unkeyedHosts };
+}
+
+/** Places and describes an image, as the pool does once a worker wrote it; the pages' path. */
+function commitKeptImage(store: KeptImages, key: string, tmp: string, meta: WarmImageMeta, opcacheMb: number | null): string {
+  const path = placeKeptPages(store, key, tmp, meta);
+  describeKeptImage(store, key, path, meta, opcacheMb);
+  return path;
 }
 
 /** An image of `pages` pages written as a worker would, and its description. */
@@ -42,9 +49,35 @@ t.test('the key names the code, php.wasm and the boot settings, not the fresh fo
   t.equal(keptImageKey(store, { ...BOOT, mounts: [{ ...BOOT.mounts[0]!, host: '/srv/sessions-2' }] }), key, 'an unkeyed host folder changes nothing');
   t.not(keptImageKey({ ...store, unkeyedHosts: [] }, BOOT), key, 'a keyed host folder names the image');
   t.not(keptImageKey({ ...store, identity: 'identity-2' }, BOOT), key, 'other code or php.wasm');
-  for (const [name, change] of Object.entries({ phpIni: { phpIni: 'opcache.enable=0\n' }, docroot: { docroot: '/srv/other' }, env: { env: { A: '2' } }, phpVersion: { phpVersion: '8.4' }, allowNetwork: { allowNetwork: ['example.com'] }, memoryCeiling: { memoryCeiling: 1 } } as Record<string, Partial<KeyedBoot>>)) {
-    t.not(keptImageKey(store, { ...BOOT, ...change }), key, `another ${name}`);
-  }
+  const changes: Record<string, Partial<KeyedBoot>> = {
+    phpIni: { phpIni: 'opcache.enable=0\n' }, docroot: { docroot: '/srv/other' }, env: { env: { A: '2' } }, phpVersion: { phpVersion: '8.4' },
+    allowNetwork: { allowNetwork: ['example.com'] }, connectTo: { connectTo: { 'db:3306': '10.0.0.2:3306' } }, tmpSize: { tmpSize: 2 }, memoryCeiling: { memoryCeiling: 1 },
+    mount: { mounts: [...BOOT.mounts, { host: '/srv/data', guest: '/data', readOnly: true }] },
+  };
+  for (const [name, change] of Object.entries(changes)) t.not(keptImageKey(store, { ...BOOT, ...change }), key, `another ${name}`);
+  const twoVars = { ...BOOT, env: { A: '1', B: '2' } };
+  t.equal(keptImageKey(store, { ...twoVars, env: { B: '2', A: '1' } }), keptImageKey(store, twoVars), 'the environment in another order: the same key');
+});
+
+t.test('the docroot and mounts are keyed by their real paths: a switched `current` symlink is another site', async (t) => {
+  const store = kept(t);
+  const sites = tempDir(t, 'pws-kept-sites-');
+  for (const release of ['rel1', 'rel2']) mkdirSync(join(sites, release));
+  symlinkSync('rel1', join(sites, 'current'));
+  const viaLink = keptImageKey(store, { ...BOOT, docroot: join(sites, 'current') });
+  t.equal(viaLink, keptImageKey(store, { ...BOOT, docroot: join(sites, 'rel1') }), 'the link and its target: one site');
+  rmSync(join(sites, 'current'));
+  symlinkSync('rel2', join(sites, 'current'));
+  t.not(keptImageKey(store, { ...BOOT, docroot: join(sites, 'current') }), viaLink, 'switched: another key');
+});
+
+t.test('images are kept only while opcache compares files with their copies, and without preloading', async (t) => {
+  t.ok(iniAllowsKeptImages('opcache.enable = 1\n'), 'the default: timestamps compared');
+  t.ok(iniAllowsKeptImages('opcache.validate_timestamps = 0\nopcache.validate_timestamps = On\n'), 'the last line wins');
+  t.notOk(iniAllowsKeptImages('opcache.validate_timestamps = 1\nopcache.validate_timestamps = 0\n'), 'an override to 0 (--ini)');
+  t.notOk(iniAllowsKeptImages('opcache.validate_timestamps=off\n'));
+  t.notOk(iniAllowsKeptImages('opcache.preload = "/docroot/preload.php"\n'), 'preloaded code is never compared');
+  t.ok(iniAllowsKeptImages('opcache.preload = ""\n'), 'an empty preload is none');
 });
 
 t.test('a committed image is found whole, with its hash and opcache size; nothing is found before', async (t) => {
@@ -121,7 +154,35 @@ t.test('removing drops the description with its pages; a newer image of the same
   const second = writtenImage(store, key, 4, 2);
   const secondPath = commitKeptImage(store, key, second.tmp, second.meta, 64);
   t.not(secondPath, firstPath, 'each image has pages of its own name');
-  t.notOk(existsSync(firstPath), "the key's older pages went");
+  t.ok(existsSync(firstPath), "the key's older pages stay a while: another server of the site may be starting from them");
+  const hoursAgo = Date.now() / 1000 - 7200;
+  utimesSync(firstPath, hoursAgo, hoursAgo);
+  const third = writtenImage(store, key, 1, 3);
+  const thirdPath = commitKeptImage(store, key, third.tmp, third.meta, 64);
+  t.notOk(existsSync(firstPath), 'pages no description names go once old');
+  t.ok(existsSync(secondPath), 'younger ones stay');
+  removeKeptImage(store, key, secondPath);
+  t.match(findKeptImage(store, key), { ref: { path: thirdPath } }, 'removing pages the description does not name leaves it');
+  removeKeptImage(store, key, thirdPath);
+  t.same(readdirSync(join(store.root, IMAGE_FOLDER)), [], 'both files gone');
+});
+
+t.test('a written image that is not the one described is refused before it is placed', async (t) => {
+  const store = kept(t);
+  const key = keptImageKey(store, BOOT);
+  const { tmp, meta } = writtenImage(store, key);
+  t.throws(() => placeKeptPages(store, key, tmp, { ...meta, runs: [{ first: 2, count: 4 }] }), /holds 12288 bytes, not 16384/);
+  t.throws(() => placeKeptPages(store, key, tmp, { ...meta, sha256: undefined }), /without its hash/);
+  t.ok(existsSync(tmp), 'left where it was');
+});
+
+t.test('the description names the newest image of a key; removing older pages leaves it, removing its own takes both', async (t) => {
+  const store = kept(t);
+  const key = keptImageKey(store, BOOT);
+  const first = writtenImage(store, key, 2, 1);
+  const firstPath = commitKeptImage(store, key, first.tmp, first.meta, 32);
+  const second = writtenImage(store, key, 4, 2);
+  const secondPath = commitKeptImage(store, key, second.tmp, second.meta, 64);
   t.match(findKeptImage(store, key), { opcacheMb: 64, ref: { path: secondPath } });
 
   removeKeptImage(store, key, firstPath);
@@ -156,4 +217,53 @@ t.test('pruning keeps the two newest images of other keys, and removes abandoned
   t.notOk(existsSync(abandoned), 'an abandoned write goes');
   t.ok(existsSync(fresh), 'a write that may still be under way stays');
   t.equal(statSync(join(store.root, IMAGE_FOLDER)).mode & 0o777, 0o700);
+});
+
+t.test("the pool's images and the kept folder's failures: a refused folder, a description that cannot be written, a worker's failed write", async (t) => {
+  const { WarmImages } = await import('../server/pool/warm-images.js');
+  const pino = (await import('pino')).default;
+  const lines: Array<Record<string, unknown>> = [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>); } });
+  const keptAs = { boot: BOOT, opcacheMb: 32 };
+
+  // The folder turns untrusted between the write and the commit: the file goes, no image this time.
+  const store = kept(t);
+  const images = new WarmImages(true, log, store);
+  const path = images.wanted('k', 1, keptAs)!;
+  t.ok(path.startsWith(join(store.root, IMAGE_FOLDER)), 'written into the kept folder');
+  const { meta } = writtenImage(store, keptImageKey(store, BOOT));
+  writeFileSync(path, Buffer.alloc(3 * IMAGE_PAGE_BYTES, 7));
+  chmodSync(join(store.root, IMAGE_FOLDER), 0o770);
+  images.written({ path, meta });
+  t.equal(images.forBoot('k'), undefined, 'no image');
+  t.notOk(existsSync(path), 'its file removed');
+  t.ok(lines.some((line) => /cannot be kept for the next start/.test(String(line.msg))), 'said so');
+  chmodSync(join(store.root, IMAGE_FOLDER), 0o700);
+  const next = images.wanted('k', 2, keptAs)!;
+  t.notOk(next.startsWith(store.root), 'the next image goes to the temp folder');
+  images.close();
+
+  // The description cannot be written: the image serves this run, and goes with it.
+  const store2 = kept(t);
+  const images2 = new WarmImages(true, log, store2);
+  const path2 = images2.wanted('k', 1, keptAs)!;
+  const written2 = writtenImage(store2, keptImageKey(store2, BOOT));
+  rmSync(written2.tmp);
+  writeFileSync(path2, Buffer.alloc(3 * IMAGE_PAGE_BYTES, 7));
+  mkdirSync(join(store2.root, IMAGE_FOLDER, `${keptImageKey(store2, BOOT)}.json`));
+  images2.written({ path: path2, meta: written2.meta });
+  const ref = images2.forBoot('k');
+  t.ok(ref && existsSync(ref.path), 'this run has its image');
+  t.match(findKeptImage(store2, keptImageKey(store2, BOOT)), { miss: /not a file/ }, 'no start finds it');
+  images2.close();
+  t.notOk(existsSync(ref!.path), 'gone with the run');
+
+  // A worker could not write into the kept folder (a full disk): images go on, in the temp folder.
+  const store3 = kept(t);
+  const images3 = new WarmImages(true, log, store3);
+  const path3 = images3.wanted('k', 1, keptAs)!;
+  images3.written({ path: path3, error: 'ENOSPC: no space left on device' });
+  const retry = images3.wanted('k', 2, keptAs);
+  t.ok(retry && !retry.startsWith(store3.root), 'the next worker writes its image to the temp folder');
+  images3.close();
 });

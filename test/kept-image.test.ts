@@ -36,8 +36,8 @@ function site(t: Test): { docroot: string; counts: string; cache: string } {
     writeOld(join(docroot, release, 'lib.php'), `<?php function lib_value() { return '${release}'; }\n`);
   }
   symlinkSync('rel1', join(docroot, 'current'));
-  // Through the include path and once, as older apps include: the lookups PHP and opcache shortcut.
-  writeOld(join(docroot, 'warm.php'), "<?php require_once 'current/lib.php'; file_put_contents('/counts/warmups', \"w\\n\", FILE_APPEND);\n");
+  // Through the include path, once and again, and by a full path through the link: the lookups PHP and opcache shortcut.
+  writeOld(join(docroot, 'warm.php'), "<?php require_once 'current/lib.php'; require_once 'current/lib.php'; include_once __DIR__ . '/current/lib.php'; file_put_contents('/counts/warmups', \"w\\n\", FILE_APPEND);\n");
   writeOld(join(docroot, 'state.php'), `<?php
 $cached = opcache_is_script_cached(realpath(__DIR__ . '/current/lib.php'));
 require_once 'current/lib.php';
@@ -48,8 +48,16 @@ echo json_encode(['pid' => getmypid(), 'libCached' => $cached, 'lib' => lib_valu
   return { docroot, counts, cache };
 }
 
+/**
+ * opcache compares a file with its copy at most hourly: only the refresh after a restore makes
+ * changes show at once. It caches files just written too (the worker's own, written at its boot,
+ * are then in the image).
+ */
 function settings(s: { docroot: string; counts: string; cache: string }, overrides: Partial<ServerConfig> = {}): Partial<ServerConfig> {
-  return { docroot: s.docroot, workers: 1, warmup: ['/warm.php'], opcacheFileCache: s.cache, mounts: [{ host: s.counts, guest: '/counts', readOnly: false }], ...overrides };
+  return {
+    docroot: s.docroot, workers: 1, warmup: ['/warm.php'], opcacheFileCache: s.cache, mounts: [{ host: s.counts, guest: '/counts', readOnly: false }],
+    ini: { 'opcache.revalidate_freq': '3600', 'opcache.file_update_protection': '0' }, ...overrides,
+  };
 }
 
 interface State {
@@ -68,6 +76,10 @@ async function state(server: TestServer): Promise<State> {
 const imageFolder = (cache: string) => join(cache, IMAGE_FOLDER);
 const keptFiles = (cache: string) => (existsSync(imageFolder(cache)) ? readdirSync(imageFolder(cache)).sort() : []);
 const warmups = (counts: string) => (existsSync(join(counts, 'warmups')) ? readFileSync(join(counts, 'warmups'), 'utf8').split('\n').filter(Boolean).length : 0);
+const describedPages = (cache: string) => {
+  const description = keptFiles(cache).find((name) => name.endsWith('.json'));
+  return description && (JSON.parse(readFileSync(join(imageFolder(cache), description), 'utf8')) as { pages: string }).pages;
+};
 const logged = (server: TestServer, msg: string) => server.logs.filter((line) => line.msg === msg);
 const firstBoot = (server: TestServer) => logged(server, 'php worker booted')[0];
 
@@ -104,7 +116,8 @@ t.test("a restart's first worker starts from the image the last run kept: warm, 
   t.equal(warmups(s.counts), 1, 'no warm-up ran on the restart');
   t.equal(after.lib, 'rel1');
   t.not(after.token, before.token, "PHP sees this start's self-call token, not the last run's");
-  t.equal(logged(server, 'took a warm memory image for new workers').length, 0, 'no new image was written');
+  t.same(firstBoot(server)?.stale, { paths: 0, scripts: 0 }, 'its refresh found nothing out of date');
+  t.same(keptFiles(s.cache), files, 'the kept image is still the one');
 });
 
 t.test('what changed while the server was down shows at once: an edited file, a symlink switched to another release', async (t) => {
@@ -113,10 +126,16 @@ t.test('what changed while the server was down shows at once: an edited file, a 
 
   writeFileSync(join(s.docroot, 'rel1', 'lib.php'), "<?php function lib_value() { return 'edited'; }\n");
   utimesSync(join(s.docroot, 'rel1', 'lib.php'), Date.now() / 1000 - 60, Date.now() / 1000 - 60);
+  const before = describedPages(s.cache);
   const edited = await startTestServer(settings(s));
-  const afterEdit = await state(edited).finally(() => edited.close());
-  t.match(firstBoot(edited), { fromImage: true });
+  const afterEdit = await state(edited);
+  t.match(firstBoot(edited), { fromImage: true, stale: { paths: 0, scripts: 1 } }, 'restored, and one script found changed');
   t.equal(afterEdit.lib, 'edited', 'the edited file runs');
+  t.equal(warmups(s.counts), 2, 'so the worker warmed up as a fresh one does');
+  await until('the image to be replaced', () => logged(edited, 'took a warm memory image for new workers').length === 1);
+  await edited.close();
+  t.not(describedPages(s.cache), before, 'the kept image is the new one');
+  t.notOk(keptFiles(s.cache).includes(before!), 'the stale pages went');
 
   // A deploy: `current` now names the other release (same file names, same times).
   unlinkSync(join(s.docroot, 'current'));
@@ -124,8 +143,9 @@ t.test('what changed while the server was down shows at once: an edited file, a 
   const deployed = await startTestServer(settings(s));
   t.teardown(() => deployed.close());
   const afterDeploy = await state(deployed);
-  t.match(firstBoot(deployed), { fromImage: true });
-  t.equal(afterDeploy.lib, 'rel2', 'the release `current` names now runs, not the one the realpath cache resolved it to');
+  const stale = firstBoot(deployed)?.stale as { paths: number } | undefined;
+  t.ok(stale && stale.paths >= 1, `restored, and paths found resolving elsewhere (${JSON.stringify(stale)})`);
+  t.equal(afterDeploy.lib, 'rel2', 'the release `current` names now runs, not the one opcache compiled through it');
 });
 
 t.test('a worker reset in place to the kept image sees what changed while the server was down too', async (t) => {

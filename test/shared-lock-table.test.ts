@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { FileLockManagerInMemory, MAX_ADDRESSABLE_FILE_OFFSET, type FileLockManager } from '@php-wasm/universal';
-import { createLockTableBuffer, SharedLockTable } from '../server/pool/lock-table/shared-lock-table.js';
+import { createLockTableBuffer, LOCK_TO_END_OF_FILE, SharedLockTable } from '../server/pool/lock-table/shared-lock-table.js';
 import { OwnPathGuard } from '../server/pool/lock-table/own-path-guard.js';
 import { runStep, type Step } from './helpers/lock-steps.js';
 
@@ -100,6 +100,10 @@ for (const [name, steps] of Object.entries(CASES)) {
     t.same(answers(table, steps), expected, 'SharedLockTable');
   });
 }
+
+t.test("a lock to the end of the file ends where @php-wasm/universal's does", async (t) => {
+  t.equal(LOCK_TO_END_OF_FILE, MAX_ADDRESSABLE_FILE_OFFSET);
+});
 
 t.test('the tables forget released locks: a run of cases leaves nothing behind', async (t) => {
   const table = new SharedLockTable(createLockTableBuffer(64));

@@ -1,14 +1,17 @@
 /**
  * What a kept warm image (kept-image.ts) was made by: php.wasm and its JavaScript, and this server's
- * own code, which lays the instance out before PHP starts up. Named by file identities (device,
- * inode, size, times), not contents: cheap at every start, and any install or build changes them.
+ * own code, which lays the instance out before PHP starts up. Named by each file's path (relative
+ * to the project), size and modification time, not its contents: cheap at every start, and any
+ * install or build changes them. Not by device or inode: a container's overlay file system may give
+ * the same files others at each start.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PhpVersion } from '../config/types.js';
+import { projectRoot } from '../paths.js';
 import { phpLoaderModule } from './wasm-module.js';
 
 /** dist/server: every module of the server, the worker's among them. */
@@ -24,18 +27,22 @@ export async function keptImageIdentity(phpVersion: PhpVersion): Promise<string>
     ...codeFiles(SERVER_CODE),
   ];
   const hash = createHash('sha256').update(`${process.version}\n${process.arch}\n`);
-  for (const file of files) hash.update(`${file}\n${fileIdentity(file)}\n`);
+  for (const file of files) hash.update(`${relative(projectRoot, file)}\n${fileIdentity(file)}\n`);
   return hash.digest('hex');
 }
 
 function fileIdentity(path: string): string {
   const stat = statSync(path, { bigint: true });
-  return [stat.dev, stat.ino, stat.size, stat.mtimeNs, stat.ctimeNs].join(':');
+  return `${stat.size}:${stat.mtimeNs}`;
 }
 
+/** The .js files under `folder`, in a stable order (walked by hand: Dirent.parentPath is newer than Node 20.10). */
 function codeFiles(folder: string): string[] {
-  return readdirSync(folder, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.js'))
-    .map((entry) => join(entry.parentPath, entry.name))
-    .sort();
+  const files: string[] = [];
+  for (const entry of readdirSync(folder, { withFileTypes: true })) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) files.push(...codeFiles(path));
+    else if (entry.isFile() && entry.name.endsWith('.js')) files.push(path);
+  }
+  return files.sort();
 }

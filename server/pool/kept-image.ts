@@ -12,7 +12,7 @@
  * server's own code, php.wasm, and the workers' boot settings.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readTrustedFile, trustedFileSize, trustedFolderForWriting, writeTrustedFile } from '../wasm-code-cache/cache-file.js';
 import { runsAreSound } from './image-pages.js';
@@ -50,9 +50,40 @@ export type KeyedBoot = Pick<WorkerBoot, 'phpVersion' | 'docroot' | 'mounts' | '
  */
 export function keptImageKey(kept: KeptImages, boot: KeyedBoot): string {
   const unkeyed = new Set(kept.unkeyedHosts ?? []);
-  const mounts = boot.mounts.map((mount) => (unkeyed.has(mount.host) ? { ...mount, host: '' } : mount));
-  const settings = [FORMAT, kept.identity, boot.phpVersion, boot.docroot, mounts, boot.env, boot.phpIni, boot.allowNetwork, boot.connectTo, boot.tmpSize, boot.memoryCeiling];
+  // Real paths: a docroot that is a `current` symlink switched to another release is another site.
+  const mounts = boot.mounts.map((mount) => ({ ...mount, host: unkeyed.has(mount.host) ? '' : realPath(mount.host) }));
+  const sorted = (map: Record<string, string>) => Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const settings = [FORMAT, kept.identity, boot.phpVersion, realPath(boot.docroot), mounts, sorted(boot.env), boot.phpIni, boot.allowNetwork, sorted(boot.connectTo), boot.tmpSize, boot.memoryCeiling];
   return createHash('sha256').update(JSON.stringify(settings)).digest('hex');
+}
+
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * Whether workers booting with this php.ini may keep their image for the next start: only while
+ * opcache compares files' times (without, a restart is what makes edits show), and without
+ * opcache.preload (preloaded code is never compared with its files).
+ */
+export function iniAllowsKeptImages(phpIni: string): boolean {
+  const validate = lastIniValue(phpIni, 'opcache.validate_timestamps');
+  const preload = lastIniValue(phpIni, 'opcache.preload');
+  return (validate === undefined || /^(1|on|true|yes)$/i.test(validate)) && !preload;
+}
+
+/** The value of the last line setting `name` (later lines win, as PHP reads them), unquoted. */
+function lastIniValue(phpIni: string, name: string): string | undefined {
+  let value: string | undefined;
+  for (const line of phpIni.split('\n')) {
+    const match = /^\s*([\w.]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (match?.[1] === name) value = match[2]!.replace(/^"(.*)"$/, '$1');
+  }
+  return value;
 }
 
 interface StoredMeta {
@@ -102,7 +133,7 @@ function malformedMeta(stored: StoredMeta, key: string): string | undefined {
   if (typeof meta !== 'object' || meta === null || !Array.isArray(meta.runs) || !Array.isArray(meta.streams) || typeof meta.globals !== 'object' || meta.globals === null) return 'its description is malformed';
   if (!Number.isInteger(meta.memoryBytes) || meta.memoryBytes % IMAGE_PAGE_BYTES !== 0 || !Number.isInteger(meta.bootedBytes) || !Number.isInteger(meta.tableLength)) return 'its sizes are malformed';
   if (!runsAreSound(meta.runs, meta.memoryBytes / IMAGE_PAGE_BYTES)) return 'its page list is malformed';
-  const bytes = meta.runs.reduce((sum, run) => sum + run.count, 0) * IMAGE_PAGE_BYTES;
+  const bytes = imageBytes(meta);
   if (stored.bytes !== bytes) return `its page list holds ${bytes} bytes, it says ${String(stored.bytes)}`;
   return undefined;
 }
@@ -113,22 +144,46 @@ export function keptImageTmpPath(kept: KeptImages, key: string): string {
 }
 
 /**
- * Makes the image a worker wrote at `tmpPath` the kept image of `key` (its pages first, then their
- * description), and removes what no description names any more and older images beyond
- * KEEP_OTHERS. Returns the pages' path.
+ * Gives the image a worker wrote at `tmpPath` its own name in the image folder (a start does not find
+ * it yet: see describeKeptImage). Throws, leaving the file where it was, when it is not the image
+ * described (it must then not be used at all).
  */
-export function commitKeptImage(kept: KeptImages, key: string, tmpPath: string, meta: WarmImageMeta, opcacheMb: number | null): string {
+export function placeKeptPages(kept: KeptImages, key: string, tmpPath: string, meta: WarmImageMeta): string {
   if (!meta.sha256) throw new Error('the image was written without its hash');
-  const folder = trustedFolderForWriting(kept.root, IMAGE_FOLDER);
-  const bytes = meta.runs.reduce((sum, run) => sum + run.count, 0) * IMAGE_PAGE_BYTES;
   const written = statSync(tmpPath).size;
-  if (written !== bytes) throw new Error(`the image file holds ${written} bytes, not ${bytes}`);
-  const name = `${key}.${randomBytes(6).toString('hex')}.pages`;
-  renameSync(tmpPath, join(folder, name));
-  const stored: StoredMeta = { format: FORMAT, key, opcacheMb, pages: name, sha256: meta.sha256, bytes, meta };
+  if (written !== imageBytes(meta)) throw new Error(`the image file holds ${written} bytes, not ${imageBytes(meta)}`);
+  const path = join(trustedFolderForWriting(kept.root, IMAGE_FOLDER), `${key}.${randomBytes(6).toString('hex')}.pages`);
+  renameSync(tmpPath, path);
+  return path;
+}
+
+/**
+ * Makes the pages at `pagesPath` (placeKeptPages) the kept image of `key`: its description is
+ * written last, so a start finds an image only whole. Then removes what no one should need any
+ * more (see prune); a failure there is the next commit's to retry.
+ */
+export function describeKeptImage(kept: KeptImages, key: string, pagesPath: string, meta: WarmImageMeta, opcacheMb: number | null): void {
+  const stored: StoredMeta = { format: FORMAT, key, opcacheMb, pages: basename(pagesPath), sha256: meta.sha256!, bytes: imageBytes(meta), meta };
   writeTrustedFile(kept.root, metaName(key), Buffer.from(JSON.stringify(stored)), IMAGE_FOLDER);
-  prune(folder, key, name);
-  return join(folder, name);
+  try {
+    prune(join(kept.root, IMAGE_FOLDER), key, basename(pagesPath));
+  } catch {
+    // Another server pruning the same folder at once, say: nothing is lost by leaving files a while.
+  }
+}
+
+/** The one a start takes is marked as just used: pruning keeps the newest images. */
+export function touchKeptImage(kept: KeptImages, key: string): void {
+  const now = new Date();
+  try {
+    utimesSync(join(kept.root, IMAGE_FOLDER, metaName(key)), now, now);
+  } catch {
+    // Gone meanwhile: the pages were opened by name, and the worker says if they are gone too.
+  }
+}
+
+function imageBytes(meta: WarmImageMeta): number {
+  return meta.runs.reduce((sum, run) => sum + run.count, 0) * IMAGE_PAGE_BYTES;
 }
 
 /** Removes the kept image of `key` whose pages are at `pagesPath` (its description first: a start never finds pages without one). */
@@ -148,8 +203,9 @@ function describedPages(folder: string, key: string): string | undefined {
 }
 
 /**
- * Pages of `current` other than `keep`; for other keys, everything but the newest KEEP_OTHERS
- * images, and pages no description names; temporary files of writes that never finished.
+ * For other keys, everything but the newest KEEP_OTHERS images; pages no description names (of
+ * `current` too, but `keep`), once old enough that no server can still be starting from them
+ * (another server of this site, in a restart that overlaps); temporary files of writes that never finished.
  */
 function prune(folder: string, current: string, keep: string): void {
   const now = Date.now();
@@ -170,7 +226,7 @@ function prune(folder: string, current: string, keep: string): void {
   const dropped = new Set([...newest].sort((a, b) => b[1] - a[1]).slice(KEEP_OTHERS).map(([key]) => key));
   for (const key of dropped) rmSync(join(folder, metaName(key)), { force: true });
   for (const page of pages) {
-    const unnamed = page.key === current ? page.name !== keep : describedPages(folder, page.key) !== page.name && now - page.mtimeMs > STALE_TMP_MS;
+    const unnamed = page.name !== keep && describedPages(folder, page.key) !== page.name && now - page.mtimeMs > STALE_TMP_MS;
     if (dropped.has(page.key) || unnamed) rmSync(join(folder, page.name), { force: true });
   }
 }

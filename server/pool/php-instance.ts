@@ -24,7 +24,7 @@ import { walHeaderAsRollback } from '../sandbox/wal-header-as-rollback.js';
 import type { SelfRoute } from '../sandbox/self-route.js';
 import { beforeSocketSends, reportCodeWrites } from './code-writes.js';
 import { trackJsHeldPointers } from './js-held-pointers.js';
-import { KEPT_IMAGE_REFRESH_PATH, keptImageRefreshScript } from './kept-image-refresh.js';
+import { KEPT_IMAGE_REFRESH_PATH, KEPT_IMAGE_REFRESH_SCRIPT, parseStaleness, type KeptImageStaleness } from './kept-image-refresh.js';
 import { IMAGE_PAGE_BYTES, ImageFault, imageFileMatches, refusalOf, resetToWarmImage, restoreWarmImage, type DropPages, type WarmImageMeta, type WarmImageRef } from './warm-image.js';
 import { closeSync, openSync } from 'node:fs';
 
@@ -153,7 +153,7 @@ export async function bootPhp(
   // PHP starts up (reads php.ini, initialises its modules) on an instance's first request, which
   // costs ~0.2 s: pay it here, so neither the first visitor nor the one after a recycle waits for it.
   // Every worker: one that booted on its own may be reset to a kept image later.
-  php.writeFile(KEPT_IMAGE_REFRESH_PATH, keptImageRefreshScript(Object.keys(boot.files)));
+  php.writeFile(KEPT_IMAGE_REFRESH_PATH, KEPT_IMAGE_REFRESH_SCRIPT);
   const image = boot.warmImage ? await startFromImage(php, wasmExports, growHeap, boot.warmImage, hooks.dropPages) : undefined;
   if (!image?.restored) await php.run({ code: '<?php ' });
   readOnlyInternals(runtime);
@@ -163,8 +163,8 @@ export async function bootPhp(
   return { php, tmp: limitTmp(runtime, GUEST_TMP, boot.tmpSize), ceiling, output: capturePhpOutput(runtime), wasmExports, growHeap, jsHoldsPointers, bootedBytes, ...(image ? { image } : {}) };
 }
 
-/** Whether a worker started from its image, or why not. */
-export type ImageOutcome = { restored: true } | { restored: false; refused: string; /** the next image would not fit either */ lasting: boolean };
+/** Whether a worker started from its image, or why not. `stale`: what a kept image's refresh found out of date (see kept-image-refresh.ts). */
+export type ImageOutcome = { restored: true; stale?: KeptImageStaleness } | { restored: false; refused: string; /** the next image would not fit either */ lasting: boolean };
 
 /**
  * Runs the boot's first request with php_wasm_init (PHP's start-up, which runStream calls through
@@ -194,25 +194,27 @@ async function startFromImage(php: PHP, exports: WebAssembly.Exports, growHeap: 
     restored = true;
     return undefined;
   };
+  let stale: KeptImageStaleness | undefined;
   try {
     // A first request on the restored state, as a usual boot runs one; after a kept image, it makes PHP see what changed since.
-    if (image.kept) await refreshAfterKeptImage(php);
+    if (image.kept) stale = await refreshAfterKeptImage(php);
     else await php.run({ code: '<?php ' });
   } finally {
     runtime.ccall = ccall;
     closeSync(fd);
   }
   if (!restored) throw new Error('php.wasm did not start PHP up through php_wasm_init: the image was not taken over');
-  return { restored: true };
+  return stale ? { restored: true, stale } : { restored: true };
 }
 
 /**
  * Makes PHP restored from a kept image (one of an earlier run) see what changed since it was
  * taken (see kept-image-refresh.ts): after a boot from it, and after every reset to it.
  */
-export async function refreshAfterKeptImage(php: PHP): Promise<void> {
-  const { exitCode, errors } = await php.run({ scriptPath: KEPT_IMAGE_REFRESH_PATH });
+export async function refreshAfterKeptImage(php: PHP): Promise<KeptImageStaleness> {
+  const { exitCode, errors, text } = await php.run({ scriptPath: KEPT_IMAGE_REFRESH_PATH });
   if (exitCode !== 0) throw new Error(`the refresh after a kept image exited with ${exitCode}: ${errors}`);
+  return parseStaleness(text);
 }
 
 function imageBytes(meta: WarmImageMeta): number {
@@ -223,7 +225,7 @@ function imageBytes(meta: WarmImageMeta): number {
  * Whether a worker was reset to the image. Not: `intact`, it is as it was (it may serve on); else it
  * must go, and `imageAtFault` says whether the image is the likely cause (see ImageFault).
  */
-export type ResetOutcome = { reset: true } | { reset: false; error: string; intact: boolean; imageAtFault: boolean };
+export type ResetOutcome = { reset: true; stale?: KeptImageStaleness } | { reset: false; error: string; intact: boolean; imageAtFault: boolean };
 
 /**
  * Recycles a worker in place (see warm-image.ts, resetToWarmImage): between requests, its PHP becomes

@@ -6,6 +6,7 @@ import { systemClock, type Clock, type Timer } from './clock.js';
 import { SharedFileLocks } from './locks.js';
 import { closeGate } from './native-call-gate.js';
 import { WarmImages } from './warm-images.js';
+import type { KeptImageStaleness } from './kept-image-refresh.js';
 import type { FromWorker, RunEnd, WorkerBody, WorkerBoot } from './messages.js';
 import type { OpcacheSample } from './opcache-sample.js';
 import { DEFAULT_OPCACHE_GROWTH, iniSetsOpcacheSize, OpcacheSizing } from './opcache-size.js';
@@ -36,6 +37,10 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
 
 /** Workers that may share a warm image boot with the same settings: the same reload, the same opcache size. */
 const imageKey = (handle: WorkerHandle) => `${handle.generation}:${handle.opcacheMb ?? ''}`;
+const isStale = (stale: KeptImageStaleness) => stale.paths !== 0 || stale.scripts !== 0;
+const staleReason = (stale: KeptImageStaleness) =>
+  stale.paths < 0 ? 'its refresh did not say what changed' : `${stale.paths} paths resolve elsewhere now, ${stale.scripts} scripts changed since it was taken`;
+
 /** Requests a worker due for recycling may still take while its successor boots. */
 const RETIRE_GRACE = 200;
 /** How long an answer for a stopped worker's request waits for the worker to end (see kill). */
@@ -333,7 +338,13 @@ export class WorkerPool {
         if (message.type === 'ready') {
           handle.fromImage = message.image?.restored === true;
           if (message.image && !message.image.restored) this.warmImages.refused(handle.id, message.image.refused, message.image.lasting);
-          this.options.log.debug({ worker: handle.id, bootMs: message.bootMs, fromImage: handle.fromImage }, 'php worker booted');
+          const stale = message.image?.restored ? message.image.stale : undefined;
+          this.options.log.debug({ worker: handle.id, bootMs: message.bootMs, fromImage: handle.fromImage, ...(stale ? { stale } : {}) }, 'php worker booted');
+          if (stale && isStale(stale)) {
+            // Code changed since the kept image was taken: this worker warms up as a fresh one does, and its image replaces that one.
+            this.warmImages.keptIsStale(staleReason(stale));
+            handle.fromImage = false;
+          }
           handle.memoryBytes = message.memoryBytes;
           if (this.selfRoute) worker.postMessage({ type: 'self-route', route: this.selfRoute });
           resolve();
@@ -725,8 +736,9 @@ export class WorkerPool {
     if (answer.reset) {
       worker.resets++;
       worker.requests = 0;
-      this.options.log.info({ worker: worker.id, ms: answer.ms, resets: worker.resets, memoryBytes: answer.memoryBytes }, 'php worker recycled in place from the warm image');
+      this.options.log.info({ worker: worker.id, ms: answer.ms, resets: worker.resets, memoryBytes: answer.memoryBytes, ...(answer.stale ? { stale: answer.stale } : {}) }, 'php worker recycled in place from the warm image');
       this.options.observer?.workerReset?.();
+      if (answer.stale && isStale(answer.stale)) this.warmImages.keptIsStale(staleReason(answer.stale));
     } else if (answer.intact) {
       this.options.log.warn({ worker: worker.id, error: answer.error }, 'php worker could not be reset to the warm image; replacing it instead');
       if (!worker.leaving) void this.replaceWhenSuccessorReady(worker, 'recycled');

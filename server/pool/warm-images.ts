@@ -11,11 +11,11 @@
  * With a kept opcache file cache folder (`kept`), the image is written there instead and outlives
  * the pool: the next start with the same settings takes it for its first worker (kept-image.ts).
  */
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { makeServerTempDir } from '../server-temp-dirs.js';
-import { commitKeptImage, findKeptImage, keptImageKey, keptImageTmpPath, removeKeptImage, type FoundImage, type KeptImages, type KeyedBoot } from './kept-image.js';
+import { describeKeptImage, findKeptImage, iniAllowsKeptImages, keptImageKey, keptImageTmpPath, placeKeptPages, removeKeptImage, touchKeptImage, type FoundImage, type KeptImages, type KeyedBoot } from './kept-image.js';
 import { IMAGE_PAGE_BYTES, type WarmImageMeta, type WarmImageRef } from './warm-image.js';
 
 /**
@@ -71,6 +71,7 @@ export class WarmImages {
   adopt(found: KeptImage, key: string): void {
     if (!this.enabled || this.disabled || this.current) return;
     this.current = { ref: found.ref, key, keptKey: found.keptKey };
+    touchKeptImage(this.kept!, found.keptKey);
     this.log.info({ path: found.ref.path, memoryBytes: found.ref.meta.memoryBytes, opcacheMb: found.opcacheMb }, 'workers start from the warm image kept from the last run');
   }
 
@@ -93,7 +94,7 @@ export class WarmImages {
   }
 
   private keptPath(keptAs: KeptAs | undefined): { path: string; keptKey: string } | undefined {
-    if (!this.kept || !keptAs || this.notKept) return undefined;
+    if (!this.kept || !keptAs || this.notKept || !iniAllowsKeptImages(keptAs.boot.phpIni)) return undefined;
     const keptKey = keptImageKey(this.kept, keptAs.boot);
     try {
       return { path: keptImageTmpPath(this.kept, keptKey), keptKey };
@@ -115,6 +116,11 @@ export class WarmImages {
     this.taking = undefined;
     if ('error' in answer) {
       if (answer.retry) return remove(answer.path);
+      // The kept folder's disk, most likely: the next image goes to the temp folder instead.
+      if (taking.kept) {
+        this.stopKeeping(answer.error);
+        return remove(answer.path);
+      }
       // Not again: a full disk or a refused folder would fail each next worker's write the same way.
       this.disabled = answer.error;
       this.log.warn({ error: answer.error }, 'a warm worker could not write its memory image; new workers start PHP up and warm up themselves from now on');
@@ -123,19 +129,32 @@ export class WarmImages {
     // Its opcache may hold code changed since (the warm worker would drop it before its next request; the image never will).
     if (taking.codeChanges !== this.codeChanges) return remove(answer.path);
     this.drop(); // first: the new image may be kept under the same key
-    const kept = taking.kept && this.keep(taking.kept.keptKey, answer, taking.kept.opcacheMb);
-    this.current = { ref: { path: kept?.path ?? answer.path, meta: answer.meta }, key: taking.key, ...(kept ? { keptKey: kept.keptKey } : {}) };
+    const kept = taking.kept ? this.keep(taking.kept.keptKey, answer, taking.kept.opcacheMb) : { path: answer.path };
+    if (!kept) return;
+    this.current = { ref: { path: kept.path, meta: answer.meta }, key: taking.key, ...(kept.keptKey ? { keptKey: kept.keptKey } : {}) };
     const storedBytes = answer.meta.runs.reduce((sum, run) => sum + run.count, 0) * IMAGE_PAGE_BYTES;
     this.log.debug({ path: answer.path, memoryBytes: answer.meta.memoryBytes, storedBytes }, 'took a warm memory image for new workers');
   }
 
-  /** Makes a written image the kept one; undefined (and its file used for this run only) when that fails. */
-  private keep(keptKey: string, answer: { path: string; meta: WarmImageMeta }, opcacheMb: number | null): { path: string; keptKey: string } | undefined {
+  /**
+   * Makes a written image the kept one: where it is then, and its key once a start can find it.
+   * Undefined when the file is not the image described (removed; no image this time).
+   */
+  private keep(keptKey: string, answer: { path: string; meta: WarmImageMeta }, opcacheMb: number | null): { path: string; keptKey?: string } | undefined {
+    let path: string;
     try {
-      return { path: commitKeptImage(this.kept!, keptKey, answer.path, answer.meta, opcacheMb), keptKey };
+      path = placeKeptPages(this.kept!, keptKey, answer.path, answer.meta);
     } catch (error) {
       this.stopKeeping(error);
+      remove(answer.path);
       return undefined;
+    }
+    try {
+      describeKeptImage(this.kept!, keptKey, path, answer.meta, opcacheMb);
+      return { path, keptKey };
+    } catch (error) {
+      this.stopKeeping(error);
+      return { path }; // this run's image all the same; close() removes it
     }
   }
 
@@ -146,16 +165,20 @@ export class WarmImages {
 
   /** A worker could not take the image over. `lasting`: the next image would not fit either, so none is taken again. */
   refused(worker: number, reason: string, lasting: boolean): void {
+    // Kept pages another server of this site removed, say: a new image is needed, not a cold start for every worker.
+    if (this.current?.ref.kept && (lasting || !existsSync(this.current.ref.path))) return this.keptIsStale(reason);
     if (!lasting) return void this.log.debug({ worker, reason }, 'a worker booted without the warm image');
-    if (this.current?.ref.kept) return this.dropKept(reason);
     if (this.disabled) return;
     this.disabled = reason;
     this.log.warn({ worker, reason }, 'a new worker cannot start from the warm memory image; workers start PHP up and warm up themselves from now on');
     this.drop();
   }
 
-  /** The image kept from the last run is not to be started from (damaged): it goes, and the next worker that warms up writes a new one. */
-  private dropKept(reason: string): void {
+  /**
+   * The image kept from the last run is not to be started from any more (damaged, gone, or older than
+   * what changed since): it goes, and the next worker that warms up writes a new one.
+   */
+  keptIsStale(reason: string): void {
     if (!this.current?.ref.kept) return;
     this.log.info({ reason }, 'the warm image kept from the last run is dropped; the next worker warms up itself and writes a new one');
     this.drop();
@@ -167,10 +190,14 @@ export class WarmImages {
     this.drop();
   }
 
-  /** A reload: the image goes, and images are tried again (what stopped them may have been the settings). */
+  /**
+   * A reload: the image goes, and images are tried again (what stopped them may have been the
+   * settings). A kept one stays on disk: it is still right for the settings it was taken with.
+   */
   settingsChanged(): void {
     this.disabled = undefined;
-    this.invalidate();
+    this.codeChanges++;
+    this.drop(true);
   }
 
   /** A worker ended: if it was writing an image, that image will never come (its file goes). */
@@ -189,13 +216,13 @@ export class WarmImages {
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** The current image goes: a kept one from the kept folder too (it would hold what made it go). */
-  private drop(): void {
+  /** The current image goes: a kept one from the kept folder too (it would hold what made it go), unless `keepKept`. */
+  private drop(keepKept = false): void {
     const current = this.current;
     this.current = undefined;
     if (!current) return;
-    if (current.keptKey && this.kept) removeKeptImage(this.kept, current.keptKey, current.ref.path);
-    else remove(current.ref.path);
+    if (!current.keptKey) remove(current.ref.path);
+    else if (!keepKept) removeKeptImage(this.kept!, current.keptKey, current.ref.path);
   }
 }
 

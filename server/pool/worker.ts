@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { bootPhp, refreshAfterKeptImage, resetFromImage, wasmMemoryBuffer, wasmMemoryBytes } from './php-instance.js';
+import { bootPhp, refreshAfterKeptImage, resetFromImage, wasmMemoryBuffer, wasmMemoryBytes, type ResetOutcome } from './php-instance.js';
 import { SplitLockManager } from './split-lock-manager.js';
 import { SharedLockTable } from './lock-table/shared-lock-table.js';
 import { OutputGate } from './output-flow.js';
@@ -178,12 +178,12 @@ function takeWarmImage({ php, wasmExports, bootedBytes }: Instance, path: string
 /** Between requests only: the pool sends none while it waits for the answer. */
 async function resetToImage({ php, wasmExports, growHeap, jsHoldsPointers }: Instance, image: WarmImageRef): Promise<FromWorker> {
   const started = performance.now();
-  let outcome = resetFromImage(php, wasmExports, growHeap, image, jsHoldsPointers(), dropPages);
+  let outcome: ResetOutcome = resetFromImage(php, wasmExports, growHeap, image, jsHoldsPointers(), dropPages);
   // The kept image holds the last run's PHP, as it was before this run's first worker refreshed it.
   if (outcome.reset && image.kept) {
     outcome = await refreshAfterKeptImage(php).then(
-      () => outcome,
-      (error: unknown) => ({ reset: false, error: `PHP's first request after the reset failed: ${String(error)}`, intact: false, imageAtFault: false }),
+      (stale): ResetOutcome => ({ reset: true, stale }),
+      (error: unknown): ResetOutcome => ({ reset: false, error: `PHP's first request after the reset failed: ${String(error)}`, intact: false, imageAtFault: false }),
     );
   }
   return { type: 'reset', ...outcome, memoryBytes: wasmMemoryBytes(php), ms: Math.round(performance.now() - started) };

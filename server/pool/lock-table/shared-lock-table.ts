@@ -1,4 +1,11 @@
-import { MAX_ADDRESSABLE_FILE_OFFSET, type FileLockManager, type RequestedRangeLock, type WholeFileLockOp } from '@php-wasm/universal';
+import type { FileLockManager, RequestedRangeLock, WholeFileLockOp } from '@php-wasm/universal';
+
+/**
+ * Where a lock "to the end of the file" ends: @php-wasm/universal's MAX_ADDRESSABLE_FILE_OFFSET
+ * (test/shared-lock-table.test.ts checks they agree). Not imported from there: the main thread loads
+ * this module at start, and that package takes ~15 ms to load, which the start does without.
+ */
+export const LOCK_TO_END_OF_FILE = BigInt(Number.MAX_SAFE_INTEGER);
 import { Cell, Kind, LockSlots, isRange, isWhole, lockTableBytes, type LockRecord } from './lock-slots.js';
 import { MAIN_THREAD_HOLDER, TableMutex } from './table-mutex.js';
 import { OwnPathGuard } from './own-path-guard.js';
@@ -284,5 +291,5 @@ export class SharedLockTable implements FileLockManager {
 
 /** A zero-length range means "to the end of the file", as in fcntl. */
 function toEndOfFile(lock: RequestedRangeLock): RequestedRangeLock {
-  return lock.start === lock.end ? { ...lock, end: MAX_ADDRESSABLE_FILE_OFFSET } : lock;
+  return lock.start === lock.end ? { ...lock, end: LOCK_TO_END_OF_FILE } : lock;
 }
