@@ -37,7 +37,8 @@ function site(t: Test): { docroot: string; counts: string; cache: string } {
   }
   symlinkSync('rel1', join(docroot, 'current'));
   // Through the include path, once and again, and by a full path through the link: the lookups PHP and opcache shortcut.
-  writeOld(join(docroot, 'warm.php'), "<?php require_once 'current/lib.php'; require_once 'current/lib.php'; include_once __DIR__ . '/current/lib.php'; file_put_contents('/counts/warmups', \"w\\n\", FILE_APPEND);\n");
+  writeOld(join(docroot, 'warm.php'), "<?php require_once 'current/lib.php'; require_once 'current/lib.php'; include_once __DIR__ . '/current/lib.php'; @include __DIR__ . '/extra.php'; file_put_contents('/counts/warmups', \"w\\n\", FILE_APPEND);\n");
+  writeOld(join(docroot, 'extra.php'), "<?php // compiled by the warm-up while it exists\n");
   writeOld(join(docroot, 'state.php'), `<?php
 $cached = opcache_is_script_cached(realpath(__DIR__ . '/current/lib.php'));
 require_once 'current/lib.php';
@@ -128,6 +129,7 @@ t.test('what changed while the server was down shows at once: an edited file, a 
   utimesSync(join(s.docroot, 'rel1', 'lib.php'), Date.now() / 1000 - 60, Date.now() / 1000 - 60);
   const before = describedPages(s.cache);
   const edited = await startTestServer(settings(s));
+  t.teardown(() => edited.close());
   const afterEdit = await state(edited);
   t.match(firstBoot(edited), { fromImage: true, stale: { paths: 0, scripts: 1 } }, 'restored, and one script found changed');
   t.equal(afterEdit.lib, 'edited', 'the edited file runs');
@@ -146,23 +148,46 @@ t.test('what changed while the server was down shows at once: an edited file, a 
   const stale = firstBoot(deployed)?.stale as { paths: number } | undefined;
   t.ok(stale && stale.paths >= 1, `restored, and paths found resolving elsewhere (${JSON.stringify(stale)})`);
   t.equal(afterDeploy.lib, 'rel2', 'the release `current` names now runs, not the one opcache compiled through it');
+  t.equal(afterDeploy.libCached, true, 'opcache works on after being emptied');
 });
 
-t.test('a worker reset in place to the kept image sees what changed while the server was down too', async (t) => {
+t.test('a file gone since the image was taken makes one new image, not a new one at every start', async (t) => {
   const s = site(t);
   await firstRun(t, s);
-  unlinkSync(join(s.docroot, 'current'));
-  symlinkSync('rel2', join(s.docroot, 'current'));
+  unlinkSync(join(s.docroot, 'extra.php'));
+  const once = await startTestServer(settings(s));
+  t.teardown(() => once.close());
+  await state(once);
+  t.match(firstBoot(once), { stale: { paths: 0, scripts: 1 } }, 'the gone file found');
+  await until('the new image', () => logged(once, 'took a warm memory image for new workers').length === 1);
+  await once.close();
+  const again = await startTestServer(settings(s));
+  t.teardown(() => again.close());
+  await state(again);
+  t.same(firstBoot(again)?.stale, { paths: 0, scripts: 0 }, 'the next start finds its image up to date');
+});
+
+t.test('a worker reset in place to the kept image sees what changed since that image was taken', async (t) => {
+  const s = site(t);
+  await firstRun(t, s);
   const server = await startTestServer(settings(s, { maxRequests: 2, workerResets: 5 }));
   t.teardown(() => server.close());
-  const states: State[] = [];
-  await until('two resets in place', async () => {
-    states.push(await state(server));
-    return logged(server, 'php worker recycled in place from the warm image').length >= 2;
+  t.equal((await state(server)).lib, 'rel1');
+  t.same(firstBoot(server)?.stale, { paths: 0, scripts: 0 }, 'started from the kept image, nothing changed');
+  // A deploy while it runs: the running PHP may resolve `current` as before for a while, as any PHP would.
+  unlinkSync(join(s.docroot, 'current'));
+  symlinkSync('rel2', join(s.docroot, 'current'));
+  const resets = () => logged(server, 'php worker recycled in place from the warm image');
+  await until('a reset in place', async () => {
+    await state(server);
+    return resets().length >= 1;
   });
-  states.push(await state(server));
-  t.match(firstBoot(server), { fromImage: true });
-  t.same(states.filter((x) => x.lib !== 'rel2'), [], 'every request, before and after the resets, ran the release `current` names now');
+  const stale = resets()[0]?.stale as { paths: number } | undefined;
+  t.ok(stale && stale.paths >= 1, `the reset's refresh found paths resolving elsewhere (${JSON.stringify(stale)})`);
+  const first = await state(server);
+  const second = await state(server);
+  t.same([first.lib, second.lib], ['rel2', 'rel2'], 'after the reset, the release `current` names now runs');
+  t.equal(second.libCached, true, 'from a working opcache (emptied, then filled by the request before)');
 });
 
 t.test('a damaged image is not started from: the worker starts up itself, and a new image is kept', async (t) => {

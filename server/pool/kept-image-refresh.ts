@@ -21,6 +21,9 @@
  */
 export const KEPT_IMAGE_REFRESH_PATH = '/internal/shared/kept-image-refresh.php';
 
+/** Printed before the result, which is what follows its last occurrence. */
+const MARKER = 'kept-image-refresh:';
+
 /** What a refresh found out of date: the image is then worth replacing. */
 export interface KeptImageStaleness {
   paths: number;
@@ -29,6 +32,7 @@ export interface KeptImageStaleness {
 
 /** The script at KEPT_IMAGE_REFRESH_PATH, which each worker writes before /internal turns read-only. */
 export const KEPT_IMAGE_REFRESH_SCRIPT = `<?php
+ini_set('display_errors', '0');
 $resolved = function_exists('realpath_cache_get') ? realpath_cache_get() : [];
 clearstatcache(true);
 $paths = 0;
@@ -46,6 +50,8 @@ if (function_exists('opcache_get_status') && ini_get('opcache.enable')) {
     foreach (is_array($status) ? ($status['scripts'] ?? []) : [] as $script => $info) {
       if (strncmp($script, '/internal/', 10) === 0) {
         opcache_invalidate($script, true);
+      } elseif (($info['timestamp'] ?? null) === 0) {
+        continue; // dropped already (invalidated, or found changed): opcache compiles it afresh at its next use
       } elseif (!isset($info['timestamp']) || @filemtime($script) !== $info['timestamp']) {
         opcache_invalidate($script, true);
         $scripts++;
@@ -53,12 +59,13 @@ if (function_exists('opcache_get_status') && ini_get('opcache.enable')) {
     }
   }
 }
-echo json_encode(['paths' => $paths, 'scripts' => $scripts]);`;
+echo "\\n${MARKER}" . json_encode(['paths' => $paths, 'scripts' => $scripts]);`;
 
 /** What the script printed; a refresh that printed something else found everything out of date. */
 export function parseStaleness(output: string): KeptImageStaleness {
   try {
-    const parsed = JSON.parse(output) as Partial<KeptImageStaleness>;
+    // After the marker: a prepend of the site's, say, may print before the script.
+    const parsed = JSON.parse(output.slice(output.lastIndexOf(MARKER) + MARKER.length)) as Partial<KeptImageStaleness>;
     if (Number.isInteger(parsed.paths) && Number.isInteger(parsed.scripts)) return { paths: parsed.paths!, scripts: parsed.scripts! };
   } catch {
     // below

@@ -172,13 +172,15 @@ export function describeKeptImage(kept: KeptImages, key: string, pagesPath: stri
   }
 }
 
-/** The one a start takes is marked as just used: pruning keeps the newest images. */
-export function touchKeptImage(kept: KeptImages, key: string): void {
+/** The one a start takes is marked as just used (description and pages): pruning keeps the newest images, and pages in use a while. */
+export function touchKeptImage(kept: KeptImages, key: string, pagesPath: string): void {
   const now = new Date();
-  try {
-    utimesSync(join(kept.root, IMAGE_FOLDER, metaName(key)), now, now);
-  } catch {
-    // Gone meanwhile: the pages were opened by name, and the worker says if they are gone too.
+  for (const path of [join(kept.root, IMAGE_FOLDER, metaName(key)), pagesPath]) {
+    try {
+      utimesSync(path, now, now);
+    } catch {
+      // Gone meanwhile: the worker says so when it cannot open the pages.
+    }
   }
 }
 
@@ -204,8 +206,9 @@ function describedPages(folder: string, key: string): string | undefined {
 
 /**
  * For other keys, everything but the newest KEEP_OTHERS images; pages no description names (of
- * `current` too, but `keep`), once old enough that no server can still be starting from them
- * (another server of this site, in a restart that overlaps); temporary files of writes that never finished.
+ * `current` too, but `keep`), once neither written nor taken by a start for an hour (another server
+ * of this site, in a restart that overlaps, may be starting from them); temporary files of writes
+ * that never finished.
  */
 function prune(folder: string, current: string, keep: string): void {
   const now = Date.now();

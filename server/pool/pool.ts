@@ -337,7 +337,7 @@ export class WorkerPool {
       worker.on('message', (message: FromWorker) => {
         if (message.type === 'ready') {
           handle.fromImage = message.image?.restored === true;
-          if (message.image && !message.image.restored) this.warmImages.refused(handle.id, message.image.refused, message.image.lasting);
+          if (message.image && !message.image.restored && warmImage) this.warmImages.refused(handle.id, message.image.refused, message.image.lasting, warmImage.path);
           const stale = message.image?.restored ? message.image.stale : undefined;
           this.options.log.debug({ worker: handle.id, bootMs: message.bootMs, fromImage: handle.fromImage, ...(stale ? { stale } : {}) }, 'php worker booted');
           if (stale && isStale(stale)) {
@@ -350,7 +350,7 @@ export class WorkerPool {
           resolve();
         } else if (message.type === 'boot-failed') {
           // Perhaps the image's doing (a file cut short): the next worker must not fail the same way.
-          if (warmImage) this.warmImages.refused(handle.id, `a worker given it failed to boot: ${message.error.split('\n')[0]}`, true);
+          if (warmImage) this.warmImages.refused(handle.id, `a worker given it failed to boot: ${message.error.split('\n')[0]}`, true, warmImage.path);
           reject(new Error(`php worker ${handle.id} failed to boot: ${message.error}`));
         } else {
           this.onWorkerMessage(handle, message);
@@ -725,6 +725,7 @@ export class WorkerPool {
       this.options.log.error({ worker: worker.id, timeoutMs: this.options.requestTimeoutMs }, 'php worker did not finish its reset in time; replacing it');
       void this.stopAndReplace(worker, new PoolError(502, 'worker reset timed out'), 'recycled');
     }, this.options.requestTimeoutMs, true);
+    worker.resetImagePath = image.path;
     worker.worker.postMessage({ type: 'reset-to-image', image });
     return true;
   }
@@ -745,7 +746,7 @@ export class WorkerPool {
     } else {
       // Half-written: never serve from it. Images go only when the image is the likely cause (a file
       // cut short): a failure of this worker's own (its /tmp, say) would not repeat in another.
-      if (answer.imageAtFault) this.warmImages.refused(worker.id, `a worker could not be reset to it: ${answer.error.split('\n')[0]}`, true);
+      if (answer.imageAtFault) this.warmImages.refused(worker.id, `a worker could not be reset to it: ${answer.error.split('\n')[0]}`, true, worker.resetImagePath ?? '');
       this.options.log.error({ worker: worker.id, error: answer.error, imageAtFault: answer.imageAtFault }, 'php worker failed while being reset to the warm image; replacing it');
       void this.stopAndReplace(worker, new PoolError(502, 'worker reset failed'), 'recycled');
       return;

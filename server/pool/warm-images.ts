@@ -71,7 +71,7 @@ export class WarmImages {
   adopt(found: KeptImage, key: string): void {
     if (!this.enabled || this.disabled || this.current) return;
     this.current = { ref: found.ref, key, keptKey: found.keptKey };
-    touchKeptImage(this.kept!, found.keptKey);
+    touchKeptImage(this.kept!, found.keptKey, found.ref.path);
     this.log.info({ path: found.ref.path, memoryBytes: found.ref.meta.memoryBytes, opcacheMb: found.opcacheMb }, 'workers start from the warm image kept from the last run');
   }
 
@@ -163,8 +163,12 @@ export class WarmImages {
     return this.current?.key === key ? this.current.ref : undefined;
   }
 
-  /** A worker could not take the image over. `lasting`: the next image would not fit either, so none is taken again. */
-  refused(worker: number, reason: string, lasting: boolean): void {
+  /**
+   * A worker could not take the image at `path` over. `lasting`: the next image would not fit either,
+   * so none is taken again. Of an image that is no longer the current one: nothing to do.
+   */
+  refused(worker: number, reason: string, lasting: boolean, path: string): void {
+    if (this.current && this.current.ref.path !== path) return void this.log.debug({ worker, reason }, 'a worker could not take an image that has been replaced since');
     // Kept pages another server of this site removed, say: a new image is needed, not a cold start for every worker.
     if (this.current?.ref.kept && (lasting || !existsSync(this.current.ref.path))) return this.keptIsStale(reason);
     if (!lasting) return void this.log.debug({ worker, reason }, 'a worker booted without the warm image');

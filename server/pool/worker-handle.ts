@@ -28,6 +28,8 @@ export class WorkerHandle {
   fromImage = false;
   /** Its quota of requests is served: once its request ends, it is reset in place from the warm image (see WorkerPool.recycle). */
   resetDue = false;
+  /** The image its last reset in place was to. */
+  resetImagePath?: string;
   /** Times its thread was reset in place; past the pool's resetsPerThread the thread is replaced too. */
   resets = 0;
   /** Ends a reset that takes too long (see WorkerPool.resetInPlace). */
