@@ -17,7 +17,7 @@ import { basename, join } from 'node:path';
 import { readTrustedFile, trustedFileSize, trustedFolderForWriting, writeTrustedFile } from '../wasm-code-cache/cache-file.js';
 import { runsAreSound } from './image-pages.js';
 import type { WorkerBoot } from './messages.js';
-import { IMAGE_PAGE_BYTES, type WarmImageMeta, type WarmImageRef } from './warm-image.js';
+import { IMAGE_PAGE_BYTES, imageBytes, type WarmImageMeta, type WarmImageRef } from './warm-image.js';
 
 export const IMAGE_FOLDER = 'php.wasm-image';
 const FORMAT = 1;
@@ -182,10 +182,6 @@ export function touchKeptImage(kept: KeptImages, key: string, pagesPath: string)
       // Gone meanwhile: the worker says so when it cannot open the pages.
     }
   }
-}
-
-function imageBytes(meta: WarmImageMeta): number {
-  return meta.runs.reduce((sum, run) => sum + run.count, 0) * IMAGE_PAGE_BYTES;
 }
 
 /** Removes the kept image of `key` whose pages are at `pagesPath` (its description first: a start never finds pages without one). */

@@ -25,7 +25,7 @@ import type { SelfRoute } from '../sandbox/self-route.js';
 import { beforeSocketSends, reportCodeWrites } from './code-writes.js';
 import { trackJsHeldPointers } from './js-held-pointers.js';
 import { KEPT_IMAGE_REFRESH_PATH, KEPT_IMAGE_REFRESH_SCRIPT, parseStaleness, type KeptImageStaleness } from './kept-image-refresh.js';
-import { IMAGE_PAGE_BYTES, ImageFault, imageFileMatches, refusalOf, resetToWarmImage, restoreWarmImage, type DropPages, type WarmImageMeta, type WarmImageRef } from './warm-image.js';
+import { ImageFault, imageBytes, imageFileMatches, refusalOf, resetToWarmImage, restoreWarmImage, type DropPages, type WarmImageRef } from './warm-image.js';
 import { closeSync, openSync } from 'node:fs';
 
 /** What Emscripten puts in a fresh environment; '_' even carries the host path of the node script. */
@@ -150,10 +150,10 @@ export async function bootPhp(
   const runtime = runtimeOf(php);
   if (hooks.onCodeWritten) reportCodeWrites(runtime, hooks.onCodeWritten);
   await php.setSapiName(SAPI_NAME);
-  // PHP starts up (reads php.ini, initialises its modules) on an instance's first request, which
-  // costs ~0.2 s: pay it here, so neither the first visitor nor the one after a recycle waits for it.
   // Every worker: one that booted on its own may be reset to a kept image later.
   php.writeFile(KEPT_IMAGE_REFRESH_PATH, KEPT_IMAGE_REFRESH_SCRIPT);
+  // PHP starts up (reads php.ini, initialises its modules) on an instance's first request, which
+  // costs ~0.2 s: pay it here, so neither the first visitor nor the one after a recycle waits for it.
   const image = boot.warmImage ? await startFromImage(php, wasmExports, growHeap, boot.warmImage, hooks.dropPages) : undefined;
   if (!image?.restored) await php.run({ code: '<?php ' });
   readOnlyInternals(runtime);
@@ -215,10 +215,6 @@ export async function refreshAfterKeptImage(php: PHP): Promise<KeptImageStalenes
   const { exitCode, errors, text } = await php.run({ scriptPath: KEPT_IMAGE_REFRESH_PATH });
   if (exitCode !== 0) throw new Error(`the refresh after a kept image exited with ${exitCode}: ${errors}`);
   return parseStaleness(text);
-}
-
-function imageBytes(meta: WarmImageMeta): number {
-  return meta.runs.reduce((sum, run) => sum + run.count, 0) * IMAGE_PAGE_BYTES;
 }
 
 /**

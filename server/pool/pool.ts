@@ -341,7 +341,7 @@ export class WorkerPool {
           const stale = message.image?.restored ? message.image.stale : undefined;
           this.options.log.debug({ worker: handle.id, bootMs: message.bootMs, fromImage: handle.fromImage, ...(stale ? { stale } : {}) }, 'php worker booted');
           if (stale && isStale(stale)) {
-            // Code changed since the kept image was taken: this worker warms up as a fresh one does, and its image replaces that one.
+            // Code changed since the kept image was taken: that image goes, and this worker warms up as a fresh one does (see bootAndWarm).
             this.warmImages.keptIsStale(staleReason(stale));
             handle.fromImage = false;
           }

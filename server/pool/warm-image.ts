@@ -51,6 +51,11 @@ export interface WarmImageMeta {
   sha256?: string;
 }
 
+/** The bytes of an image's file: its runs' pages. */
+export function imageBytes(meta: WarmImageMeta): number {
+  return meta.runs.reduce((sum, run) => sum + run.count, 0) * IMAGE_PAGE_BYTES;
+}
+
 /** An image as a worker gets it to start from. */
 export interface WarmImageRef {
   path: string;

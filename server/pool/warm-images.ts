@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { makeServerTempDir } from '../server-temp-dirs.js';
 import { describeKeptImage, findKeptImage, iniAllowsKeptImages, keptImageKey, keptImageTmpPath, placeKeptPages, removeKeptImage, touchKeptImage, type FoundImage, type KeptImages, type KeyedBoot } from './kept-image.js';
-import { IMAGE_PAGE_BYTES, type WarmImageMeta, type WarmImageRef } from './warm-image.js';
+import { imageBytes, type WarmImageMeta, type WarmImageRef } from './warm-image.js';
 
 /**
  * Workers started from one image draw different random numbers only where PHP seeds mt_rand and
@@ -132,8 +132,7 @@ export class WarmImages {
     const kept = taking.kept ? this.keep(taking.kept.keptKey, answer, taking.kept.opcacheMb) : { path: answer.path };
     if (!kept) return;
     this.current = { ref: { path: kept.path, meta: answer.meta }, key: taking.key, ...(kept.keptKey ? { keptKey: kept.keptKey } : {}) };
-    const storedBytes = answer.meta.runs.reduce((sum, run) => sum + run.count, 0) * IMAGE_PAGE_BYTES;
-    this.log.debug({ path: answer.path, memoryBytes: answer.meta.memoryBytes, storedBytes }, 'took a warm memory image for new workers');
+    this.log.debug({ path: answer.path, memoryBytes: answer.meta.memoryBytes, storedBytes: imageBytes(answer.meta) }, 'took a warm memory image for new workers');
   }
 
   /**
