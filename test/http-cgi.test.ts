@@ -84,7 +84,7 @@ const json = (response: RawResponse): Echo => JSON.parse(response.body.toString(
 const sha1 = (data: Buffer | Uint8Array) => createHash('sha1').update(data).digest('hex');
 
 let server: TestServer;
-/** trustProxy 127.0.0.1 and a 1 KiB body limit: everything the default server must not do. */
+/** trustProxy 127.0.0.1, a 1 KiB body limit and assertions on: everything the default server must not do. */
 let proxied: TestServer;
 
 /** Writable at /data for the default server: flush-gate.php waits while /data/gate exists. */
@@ -93,7 +93,7 @@ const dataDir = tempDir(t);
 t.before(async () => {
   [server, proxied] = await Promise.all([
     startTestServer({ mounts: [{ host: dataDir, guest: '/data', readOnly: false }] }),
-    startTestServer({ workers: 1, trustProxy: ['127.0.0.1'], maxBody: 1024 }),
+    startTestServer({ workers: 1, trustProxy: ['127.0.0.1'], maxBody: 1024, ini: { 'zend.assertions': '1' } }),
   ]);
 });
 t.teardown(async () => {
@@ -433,6 +433,16 @@ t.test("a logged trace names no function arguments (zend.exception_ignore_args):
   t.ok(logged.length > 0, 'the uncaught exception is logged');
   t.ok(logged.some((l) => l.includes('check_password(')), 'with its trace');
   t.notOk(logged.some((l) => l.includes('hunter2secret')), 'but not the argument');
+});
+
+t.test('assert() is compiled out as in production (zend.assertions=-1); --ini can switch it on', async (t) => {
+  const response = await fetch(`${server.url}/assertions.php`);
+  t.equal(response.status, 200, 'a failing assertion does not fail the page');
+  t.equal(await response.text(), 'zend.assertions=-1\ntotal=6\n');
+  const debugging = await fetch(`${proxied.url}/assertions.php`);
+  t.equal(debugging.status, 500, 'with zend.assertions=1 the same assertion throws');
+  await debugging.arrayBuffer();
+  t.ok(proxied.logs.some((l) => /AssertionError/.test(JSON.stringify(l)) && /at least ten items/.test(JSON.stringify(l))), 'and the AssertionError is logged');
 });
 
 t.test('a fatal error after output was sent keeps the 200', async (t) => {
