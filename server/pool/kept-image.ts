@@ -8,8 +8,9 @@
  * cache-file.ts): `<key>.<random>.pages`, the image's pages, and `<key>.json`, what a restore needs,
  * the pages' name and their SHA-256 (written last: a start finds an image only once it is whole).
  * Each image's pages have a name of their own: a worker given an image opens it by name, and must
- * never find another image's pages there. The key names everything the memory depends on: the
- * server's own code, php.wasm, and the workers' boot settings.
+ * never find another image's pages there. The key names what the memory was made with: the server's
+ * own code, php.wasm, and the workers' boot settings. The site's files are not in it: the restored
+ * worker's first request checks its opcache and realpath cache against them (kept-image-refresh.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
