@@ -1,4 +1,8 @@
 import type { FileLockManager, RequestedRangeLock, WholeFileLockOp } from '@php-wasm/universal';
+import { Cell, Kind, LockSlots, isRange, isWhole, lockTableBytes, type LockRecord } from './lock-slots.js';
+import { MAIN_THREAD_HOLDER, TableMutex } from './table-mutex.js';
+import { OwnPathGuard } from './own-path-guard.js';
+import { pathKey, type PathKey } from './path-key.js';
 
 /**
  * Where a lock "to the end of the file" ends: @php-wasm/universal's MAX_ADDRESSABLE_FILE_OFFSET
@@ -6,10 +10,6 @@ import type { FileLockManager, RequestedRangeLock, WholeFileLockOp } from '@php-
  * this module at start, and that package takes ~15 ms to load, which the start does without.
  */
 export const LOCK_TO_END_OF_FILE = BigInt(Number.MAX_SAFE_INTEGER);
-import { Cell, Kind, LockSlots, isRange, isWhole, lockTableBytes, type LockRecord } from './lock-slots.js';
-import { MAIN_THREAD_HOLDER, TableMutex } from './table-mutex.js';
-import { OwnPathGuard } from './own-path-guard.js';
-import { pathKey, type PathKey } from './path-key.js';
 
 /**
  * Room for this many locks (a whole-file lock or a byte range each), all workers together. SQLite
